@@ -1,0 +1,188 @@
+"""Shared fixtures (flaskr style): `app`, `client`, `runner`, plus database and factory fixtures.
+
+Database tests run on SQLite always and on PostgreSQL as well when TEST_DATABASE_URL is set. Each backend's
+schema is built once per session with the Alembic migrations; each test runs inside a transaction that is
+rolled back afterwards (the site's sessions commit to savepoints inside it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import OperationalError
+
+from course.loader import load_course
+from course.model import Course
+from web import create_app
+from web.extensions import db, make_engine, normalise_database_url
+from web.manage import upgrade
+from web.models import Attempt, User
+
+TEST_PASSWORD = "correct horse battery"
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def _worker() -> str:
+    """Return the xdist worker name ('main' without xdist), to give each worker its own database."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _postgres_url() -> str:
+    """Create a fresh per-worker PostgreSQL database next to TEST_DATABASE_URL and return its URL."""
+    base = make_url(normalise_database_url(os.environ["TEST_DATABASE_URL"]))
+    name = f"{base.database}_web_{_worker()}"
+    admin = make_engine(base.render_as_string(hide_password=False)).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        # Never skip silently: a configured but missing PostgreSQL would hide half the suite.
+        pytest.fail(
+            f"TEST_DATABASE_URL is set ({base.render_as_string(hide_password=True)}) but PostgreSQL is unreachable: "
+            f"{exc.orig}. Start the server or unset TEST_DATABASE_URL.",
+            pytrace=False,
+        )
+    finally:
+        admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Return the URL of an empty test database for one backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    return _postgres_url()
+
+
+@pytest.fixture(scope="session")
+def engine(db_url: str) -> Iterator[Engine]:
+    """Return an engine on a database migrated to the newest revision."""
+    eng = make_engine(db_url)
+    with eng.connect() as conn:
+        upgrade(db_url, "head", connection=conn)
+        conn.commit()
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """Return a connection inside a transaction that is rolled back after the test."""
+    conn = engine.connect()
+    trans = conn.begin()
+    yield conn
+    trans.rollback()
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def course() -> Course:
+    """Load the shipped course once for the whole session."""
+    return load_course()
+
+
+@pytest.fixture
+def app_config(db_url: str) -> dict[str, Any]:
+    """Return the settings the test app is built with; tests may change them before using `app`."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "DATABASE_URL": db_url,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "SITE_TITLE": "Closing the Job Interview",
+    }
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any], connection: Connection) -> Iterator[Flask]:
+    """Return the site bound to the test's rolled-back transaction, CSRF protection on."""
+    application = create_app(app_config)
+    application.extensions["db_bind"] = connection
+    with application.app_context():
+        yield application
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """Return a test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    """Return a CLI runner for the app's Flask commands."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_user(app: Flask) -> Callable[..., User]:
+    """Return a factory that stores a user: make_user(role="learner", email=None, password=TEST_PASSWORD)."""
+
+    def factory(role: str = "learner", email: str | None = None, password: str = TEST_PASSWORD,
+                display_name: str = "") -> User:
+        """Create and commit one user."""
+        user = User(email=email or f"{role}-{uuid.uuid4().hex[:8]}@example.org", role=role,
+                    display_name=display_name or role.title())
+        user.set_password(password)
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    return factory
+
+
+@pytest.fixture
+def make_attempt(app: Flask) -> Callable[..., Attempt]:
+    """Return a factory that stores an attempt: make_attempt(user, exercise_id, score=1.0, passed=True, ...)."""
+
+    def factory(user: User, exercise_id: str, *, score: float = 1.0, passed: bool | None = None,
+                status: str | None = None, checks: list[dict[str, Any]] | None = None, answer: Any = "x",
+                answer_text: str = "") -> Attempt:
+        """Create and commit one attempt with the next attempt number."""
+        passed = score >= 0.8 if passed is None else passed
+        count = sum(1 for a in user.attempts if a.exercise_id == exercise_id)
+        attempt = Attempt(
+            user_id=user.id, exercise_id=exercise_id, answer=answer, score=score, passed=passed,
+            status=status or ("correct" if passed else "incorrect"), checks=checks or [],
+            grader_version="test/1", idempotency_key=uuid.uuid4().hex, attempt_number=count + 1,
+            answer_text=answer_text, message="",
+        )
+        db.session.add(attempt)
+        db.session.commit()
+        db.session.refresh(user)
+        return attempt
+
+    return factory
+
+
+def csrf_token_from(html: str) -> str:
+    """Return the CSRF token embedded in a rendered page."""
+    match = CSRF_INPUT.search(html)
+    assert match, "no csrf_token field in the page"
+    return match.group(1)
+
+
+@pytest.fixture
+def login(client: FlaskClient) -> Callable[..., Any]:
+    """Return a helper that logs a user in through the real login form."""
+
+    def do_login(user: User, password: str = TEST_PASSWORD) -> Any:
+        """Log `user` in and return the response after redirects."""
+        page = client.get("/login")
+        token = csrf_token_from(page.get_data(as_text=True))
+        return client.post("/login", data={"email": user.email, "password": password, "csrf_token": token},
+                           follow_redirects=True)
+
+    return do_login

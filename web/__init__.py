@@ -1,0 +1,50 @@
+"""The learning site: `create_app()` builds a configured Flask app (gunicorn 'web:create_app()')."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from course.loader import load_course
+from course.model import Course
+from web import core, security
+from web.config import build_config
+from web.extensions import csrf, db, limiter, login_manager
+
+# Each area of the site is one module holding its own `bp`.
+BLUEPRINTS = (core.bp,)
+# Cohort management is written alongside the learner site; registered when present so either can land first.
+OPTIONAL_BLUEPRINT_MODULES = ("web.cohorts", "web.instructor", "web.admin")
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the site; `config` overrides settings read from the environment."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(build_config(app.instance_path, config))
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    db.init_app(app)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    security.init_app(app)
+
+    # Loaded once; a content error raises ContentErrors with every problem listed: never half-start.
+    app.extensions["course"] = load_site_course(app)
+
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    for name in OPTIONAL_BLUEPRINT_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            app.register_blueprint(importlib.import_module(name).bp)
+    return app
+
+
+def load_site_course(app: Flask) -> Course:
+    """Load the course from COURSE_DIR (default: the shipped course) and COURSE_EXTRA_DIRS."""
+    return load_course(app.config.get("COURSE_DIR"), extra_dirs=app.config.get("COURSE_EXTRA_DIRS"))

@@ -1,0 +1,81 @@
+"""Settings for the site, read from the environment with safe defaults."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from web.extensions import normalise_database_url
+
+DEVELOPMENT_ENVS = ("development", "dev")
+HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+DEFAULT_ACCENT = "#1d4f91"
+
+# Every setting the site reads from the environment, with its default (None: unset).
+ENV_SETTINGS: dict[str, Any] = {
+    "DATABASE_URL": None,
+    "SECRET_KEY": None,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "COURSE_DIR": None,
+    "COURSE_EXTRA_DIRS": None,
+    "SITE_TITLE": "Closing the Job Interview",
+    "SITE_LOGO_URL": None,
+    "SITE_ACCENT": DEFAULT_ACCENT,
+    "LOGIN_RATE_LIMIT": "10/minute",
+}
+
+
+class ConfigError(RuntimeError):
+    """The site is misconfigured and must not start."""
+
+
+def app_env(overrides: Mapping[str, Any]) -> str:
+    """Return the deployment environment name: APP_ENV, else FLASK_ENV, else production."""
+    env = overrides.get("APP_ENV") or os.environ.get("APP_ENV") or os.environ.get("FLASK_ENV") or "production"
+    return str(env).lower()
+
+
+def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return the full settings mapping: defaults, then the environment, then explicit overrides."""
+    overrides = dict(overrides or {})
+    env = app_env(overrides)
+    development = env in DEVELOPMENT_ENVS
+    cfg: dict[str, Any] = {key: os.environ.get(key, default) for key, default in ENV_SETTINGS.items()}
+    cfg.update(
+        APP_ENV=env,
+        TESTING=False,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session; expiry is handled by the session
+        RATELIMIT_HEADERS_ENABLED=True,
+    )
+    cfg.update(overrides)
+    # Cookies are Secure everywhere but local development and tests (which talk plain http).
+    secure = not (development or cfg["TESTING"])
+    cfg.setdefault("SESSION_COOKIE_SECURE", secure)
+    cfg.setdefault("REMEMBER_COOKIE_SECURE", secure)
+    if not cfg.get("DATABASE_URL"):
+        cfg["DATABASE_URL"] = "sqlite:///" + os.path.join(instance_path, "course.sqlite3")
+    cfg["DATABASE_URL"] = normalise_database_url(cfg["DATABASE_URL"])
+    if not cfg.get("SECRET_KEY"):
+        if not (development or cfg["TESTING"]):
+            raise ConfigError(
+                "SECRET_KEY is not set. Set the SECRET_KEY environment variable to a long random value "
+                "(for example: python -c 'import secrets; print(secrets.token_hex(32))'), "
+                "or set APP_ENV=development for a local run."
+            )
+        # A throwaway key is fine locally: sessions simply end when the server restarts.
+        cfg["SECRET_KEY"] = secrets.token_hex(32)
+    accent = str(cfg.get("SITE_ACCENT") or DEFAULT_ACCENT)
+    if not HEX_COLOUR.match(accent):
+        raise ConfigError(f"SITE_ACCENT must be a hex colour such as #1d4f91, got {accent!r}")
+    cfg["SITE_ACCENT"] = accent
+    if isinstance(cfg.get("COURSE_EXTRA_DIRS"), str):
+        cfg["COURSE_EXTRA_DIRS"] = [p for p in cfg["COURSE_EXTRA_DIRS"].split(os.pathsep) if p]
+    return cfg

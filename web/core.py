@@ -1,0 +1,128 @@
+"""Site-wide pages and hooks: health check, brand stylesheet, error pages, template globals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from web.extensions import csrf, db
+from web.models import utcnow
+
+bp = Blueprint("core", __name__)
+
+# Error codes with their own friendly page; anything else falls back to the generic one.
+ERROR_TITLES = {
+    400: "The request could not be understood",
+    403: "You do not have access to this page",
+    404: "Page not found",
+    405: "That action is not allowed here",
+    413: "That was too large to send",
+    429: "Too many attempts",
+    500: "Something went wrong on our side",
+}
+LAST_SEEN_EVERY = timedelta(minutes=5)
+
+
+@bp.get("/healthz")
+@csrf.exempt
+def healthz() -> tuple[Response, int]:
+    """Report 200 when the database answers, 503 otherwise (for load balancers and uptime checks)."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        current_app.logger.exception("health check: database unreachable")
+        return jsonify(status="unavailable", database="unreachable"), 503
+    return jsonify(status="ok"), 200
+
+
+@bp.get("/brand.css")
+def brand_css() -> Response:
+    """Serve the configured accent colour as a CSS custom property, so the CSP needs no inline styles."""
+    # SITE_ACCENT was validated as a hex colour in build_config, so it cannot break out of the rule.
+    css = f":root {{ --accent: {current_app.config['SITE_ACCENT']}; }}\n"
+    response = Response(css, mimetype="text/css")
+    response.cache_control.public = True
+    response.cache_control.max_age = 300
+    return response
+
+
+@bp.app_context_processor
+def site_globals() -> dict[str, object]:
+    """Give every template the branding settings and the course."""
+    return {
+        "site_title": current_app.config["SITE_TITLE"],
+        "site_logo_url": current_app.config.get("SITE_LOGO_URL"),
+        "course": current_app.extensions["course"],
+        "has_endpoint": lambda name: name in current_app.view_functions,
+    }
+
+
+@bp.before_app_request
+def touch_last_seen() -> None:
+    """Record when a logged-in user was last active, at most every few minutes to spare writes."""
+    if request.endpoint in ("static", "core.healthz", "core.brand_css") or not current_user.is_authenticated:
+        return
+    now = utcnow()
+    if current_user.last_seen_at is None or now - current_user.last_seen_at > LAST_SEEN_EVERY:
+        current_user.last_seen_at = now
+        db.session.commit()
+
+
+def render_error(code: int, message: str | None = None) -> tuple[str, int]:
+    """Render the friendly page for an HTTP error code."""
+    title = ERROR_TITLES.get(code, ERROR_TITLES[500])
+    return render_template("error.html", code=code, title=title, message=message), code
+
+
+@bp.app_errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> tuple[str, int] | HTTPException:
+    """Show our own page for client and server errors (redirects and the like pass through)."""
+    code = exc.code or 500
+    if code < 400:
+        return exc
+    message = None
+    if code == 429:
+        message = "Please wait a minute and try again."
+    elif code == 413:
+        message = "Please shorten what you sent and try again."
+    return render_error(code, message)
+
+
+CSRF_EXPIRED_MESSAGE = "Your form had expired, so nothing was sent. Everything you typed is still here: send it again."
+
+
+def csrf_recovery(blueprint: Blueprint, endpoint: str) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
+    """Register a function that re-shows `endpoint`'s form with the posted values when its CSRF token failed."""
+
+    def decorator(func: Callable[[], Any]) -> Callable[[], Any]:
+        """Record the recovery view on the app the blueprint is registered on."""
+        full = f"{blueprint.name}.{endpoint}"
+        blueprint.record_once(lambda state: state.app.extensions.setdefault("csrf_recovery", {}).update({full: func}))
+        return func
+
+    return decorator
+
+
+@bp.app_errorhandler(CSRFError)
+def csrf_error(exc: CSRFError) -> Any:
+    """Re-show the form with what was typed when the view knows how; otherwise explain the expiry."""
+    recover = current_app.extensions.get("csrf_recovery", {}).get(request.endpoint)
+    if recover is not None:
+        return recover()
+    return render_error(400, "The form had expired. Please go back, reload the page and send it again.")
+
+
+@bp.app_errorhandler(Exception)
+def unexpected_error(exc: Exception) -> tuple[str, int]:
+    """Log an unexpected error and show the friendly 500 page, never a traceback."""
+    db.session.rollback()
+    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    return render_error(500)

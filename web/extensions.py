@@ -1,0 +1,99 @@
+"""Unbound Flask extensions, bound to an app in `create_app`: database, login, CSRF and rate limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, current_app, g
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Session
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every table of the site."""
+
+
+def normalise_database_url(url: str) -> str:
+    """Rewrite postgres:// and postgresql:// URLs to the psycopg 3 driver; leave others alone."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    """Turn on WAL, a busy timeout and foreign keys for every new SQLite connection."""
+    cur = dbapi_conn.cursor()
+    # WAL lets readers run beside one writer, so several gunicorn workers can share the file.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    # SQLite ignores ON DELETE CASCADE unless this is on, per connection.
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    """Emit BEGIN ourselves: the sqlite3 module otherwise delays it, which breaks SAVEPOINTs."""
+    conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for a database URL with the per-backend settings the site relies on."""
+    url = normalise_database_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        # isolation_level=None hands transaction control to SQLAlchemy (SQLAlchemy's documented pysqlite recipe).
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "isolation_level": None})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Database:
+    """A tiny Flask binding for SQLAlchemy 2.0: one engine per app, one session per app context.
+
+    Tests may set `app.extensions["db_bind"]` to an open Connection so each test runs inside a
+    transaction that is rolled back afterwards (sessions then use savepoints for their commits).
+    """
+
+    def init_app(self, app: Flask) -> None:
+        """Create the app's engine from DATABASE_URL and close the session when a context ends."""
+        app.extensions["db_engine"] = make_engine(app.config["DATABASE_URL"])
+        app.teardown_appcontext(self._remove_session)
+
+    @property
+    def engine(self) -> Engine:
+        """Return the current app's engine."""
+        return current_app.extensions["db_engine"]
+
+    @property
+    def session(self) -> Session:
+        """Return the session of the current app context, opening it on first use."""
+        if "db_session" not in g:
+            bind = current_app.extensions.get("db_bind") or self.engine
+            # create_savepoint: when a test hands us a Connection already in a transaction,
+            # commit() releases a savepoint instead of ending the test's outer transaction.
+            g.db_session = Session(bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
+        return g.db_session
+
+    @staticmethod
+    def _remove_session(_exc: BaseException | None) -> None:
+        """Close the context's session; anything not committed is rolled back."""
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+
+db = Database()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+# Storage comes from RATELIMIT_STORAGE_URI (Redis in production); memory:// when unset.
+limiter = Limiter(key_func=get_remote_address)

@@ -1,0 +1,251 @@
+"""Database tables of the learning site, as SQLAlchemy 2.0 typed mappings."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+
+from web.extensions import Base
+
+ROLES = ("learner", "instructor", "admin")
+# Readable join codes: no 0/O, 1/I/L, so a code read aloud in a seminar room is typed right.
+JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+_hasher = PasswordHasher()
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores UTC datetimes and always gives back aware ones, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Refuse naive datetimes and convert aware ones to UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column; use web.models.utcnow()")
+        value = value.astimezone(UTC)
+        # SQLite has no time zones: store naive UTC there.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Return aware UTC datetimes whatever the backend handed back."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with argon2id."""
+    return _hasher.hash(password)
+
+
+def new_join_code() -> str:
+    """Return a random, readable cohort join code such as 'KX7D-M2QP'."""
+    raw = "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(8))
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+def new_shuffle_seed() -> int:
+    """Return a secret per-learner seed for shuffling an exercise's options."""
+    return secrets.randbits(31)
+
+
+class User(UserMixin, Base):
+    """A person with an account: learner, instructor or admin."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('learner', 'instructor', 'admin')", name="ck_users_role"),
+        UniqueConstraint("email", name="uq_users_email"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20), default="learner")
+    # Bumped on password change and "log out everywhere": cookies carrying the old value stop working.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+    attempts: Mapped[list[Attempt]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    @validates("email")
+    def _normalise_email(self, _key: str, value: str) -> str:
+        """Store emails trimmed and lower-cased so look-ups are case-insensitive."""
+        return value.strip().lower()
+
+    @validates("role")
+    def _check_role(self, _key: str, value: str) -> str:
+        """Reject unknown roles before they reach the database."""
+        if value not in ROLES:
+            raise ValueError(f"unknown role {value!r} (expected one of {', '.join(ROLES)})")
+        return value
+
+    def get_id(self) -> str:
+        """Return the login cookie id: user id plus session version, so old cookies die on a bump."""
+        return f"{self.id}:{self.session_version}"
+
+    def set_password(self, password: str) -> None:
+        """Hash and store a new password."""
+        self.password_hash = hash_password(password)
+
+    def check_password(self, password: str) -> bool:
+        """Return True when the password matches; re-hashes if the hash parameters have changed."""
+        try:
+            _hasher.verify(self.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+        if _hasher.check_needs_rehash(self.password_hash):
+            self.password_hash = hash_password(password)
+        return True
+
+    @property
+    def name(self) -> str:
+        """Return the name to show: the display name, or the email when none is set."""
+        return self.display_name or self.email
+
+    @property
+    def is_instructor(self) -> bool:
+        """Instructors and admins may manage cohorts."""
+        return self.role in ("instructor", "admin")
+
+    @property
+    def is_admin(self) -> bool:
+        """Return True for administrators."""
+        return self.role == "admin"
+
+
+class Cohort(Base):
+    """A group of learners an instructor follows, joined with a code."""
+
+    __tablename__ = "cohorts"
+    __table_args__ = (UniqueConstraint("join_code", name="uq_cohorts_join_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # SET NULL: deleting an instructor's account keeps the cohort (and its learners' records) for an admin.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    join_code: Mapped[str] = mapped_column(String(16), default=new_join_code)
+    archived: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    owner: Mapped[User | None] = relationship()
+    memberships: Mapped[list[CohortMembership]] = relationship(
+        back_populates="cohort", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class CohortMembership(Base):
+    """One learner's place in one cohort."""
+
+    __tablename__ = "cohort_memberships"
+
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    cohort: Mapped[Cohort] = relationship(back_populates="memberships")
+    user: Mapped[User] = relationship()
+
+
+class Attempt(Base):
+    """One graded submission: the raw answer and the server-side result."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (
+        # A double click posts the same key twice: the second insert fails and the first attempt is reused.
+        UniqueConstraint("user_id", "idempotency_key", name="uq_attempts_user_idempotency"),
+        Index("ix_attempts_user_exercise", "user_id", "exercise_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    exercise_id: Mapped[str] = mapped_column(String(100), index=True)
+    answer: Mapped[Any] = mapped_column(JSONType)
+    score: Mapped[float]
+    passed: Mapped[bool]
+    status: Mapped[str] = mapped_column(String(16))
+    checks: Mapped[Any] = mapped_column(JSONType, default=list)
+    grader_version: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text, default="")
+    # The normalised answer text the checks' spans point into, for highlighting on the feedback page.
+    answer_text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    attempt_number: Mapped[int] = mapped_column(Integer, default=1)
+
+    user: Mapped[User] = relationship(back_populates="attempts")
+    grades: Mapped[list[AttemptGrade]] = relationship(
+        back_populates="attempt", cascade="all, delete-orphan", passive_deletes=True, order_by="AttemptGrade.id"
+    )
+
+
+class AttemptGrade(Base):
+    """A previous grading of an attempt, kept when a regrade changes it (the audit trail)."""
+
+    __tablename__ = "attempt_grades"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"), index=True)
+    score: Mapped[float]
+    passed: Mapped[bool]
+    status: Mapped[str] = mapped_column(String(16))
+    checks: Mapped[Any] = mapped_column(JSONType, default=list)
+    grader_version: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    reason: Mapped[str] = mapped_column(String(200), default="regrade")
+
+    attempt: Mapped[Attempt] = relationship(back_populates="grades")
+
+
+class LessonProgress(Base):
+    """When a learner first and last read a lesson."""
+
+    __tablename__ = "lesson_progress"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    lesson_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    first_read_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_read_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ExerciseState(Base):
+    """Per-learner exercise state kept on the server: the secret seed that shuffles options."""
+
+    __tablename__ = "exercise_states"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    exercise_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    shuffle_seed: Mapped[int] = mapped_column(Integer, default=new_shuffle_seed)
