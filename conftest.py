@@ -19,6 +19,7 @@ def _skips_allowed(item=None) -> bool:
 def pytest_configure(config):
     """Register the opt-out marker so --strict-markers accepts it."""
     config.addinivalue_line("markers", "allow_skip(reason): this test may skip without failing the suite")
+    config.addinivalue_line("markers", "packaging: builds and installs the wheel into a fresh virtualenv")
 
 
 @pytest.hookimpl(hookwrapper=True)
