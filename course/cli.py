@@ -328,7 +328,8 @@ def format_result(ex: Exercise, result: graders.Result) -> str:
         tag = f" ({', '.join(extra)})" if extra else ""
         lines.append(f"  {ok if check.passed else bad} {check.id}{tag}: {check.message}")
         quoted = _quote_spans(result, check)
-        if quoted:
+        # Graders often quote the evidence in the message already; say it once.
+        if quoted and not all(word in check.message for word in quoted.split(", ")):
             lines.append(f"      words: {quoted}")
         if check.lesson and not check.passed:
             lines.append(f"      revisit: lesson {check.lesson}")

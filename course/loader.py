@@ -32,6 +32,7 @@ DEFAULT_PASS_THRESHOLD = 0.8
 ID_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 # `[text](exercise:ID)` inline links and `[ref]: lesson:ID` reference definitions.
 LINK_RE = re.compile(r"(?:\]\(\s*<?|^\s{0,3}\[[^\]]+\]:\s*<?)(exercise|lesson):([^)\s>]*)")
+_LESSON_PREFIX_RE = re.compile(r"^[0-9]+(?:-[0-9]+)*-")
 _LAST_KEY_RE = re.compile(r"(?:\.[^.\[]+|\[\d+\])$")
 
 # The PyYAML C loader is much faster and behaves the same; fall back when libyaml is missing.
@@ -336,6 +337,9 @@ class _State:
     modules: dict[str, tuple[Module, FileReport, str]] = field(default_factory=dict)
     lessons: dict[str, _LessonRec] = field(default_factory=dict)
     exercises: dict[str, _ExerciseRec] = field(default_factory=dict)
+    # Ids assumed for files that could not be read far enough to know their own (already reported).
+    unread_lessons: set[str] = field(default_factory=set)
+    unread_exercises: set[str] = field(default_factory=set)
 
     def display(self, path: Path) -> str:
         """Name a file for error messages: relative to the course root, else to the working directory."""
@@ -390,12 +394,16 @@ def load_course(
     dirs = [_Dir(base, True)] + [_Dir(p, False) for p in extras]
     for d in dirs:
         _read_manifest(state, d)
+    # A file too broken to give its id is assumed to have its file name's, so links to it do not
+    # show up as a second, misleading error.
     for d in dirs:
         for path in _content_files(state, d.root / LESSON_DIR, ".md"):
-            _read_lesson(state, path)
+            if not _read_lesson(state, path):
+                state.unread_lessons.add(_LESSON_PREFIX_RE.sub("", path.stem))
     for d in dirs:
         for path in _content_files(state, d.root / EXERCISE_DIR, ".yaml"):
-            _read_exercise(state, path, check_samples)
+            if not _read_exercise(state, path, check_samples):
+                state.unread_exercises.add(path.stem)
     by_module, by_lesson = _check_references(state)
     if state.errors:
         raise ContentErrors(state.errors)
@@ -498,24 +506,24 @@ def split_front_matter(text: str) -> tuple[str, str, int] | str:
 
 def lesson_stem_matches(stem: str, lesson_id: str) -> bool:
     """A lesson file is named after its id, optionally behind a numeric sorting prefix (`1-2-<id>.md`)."""
-    return stem == lesson_id or re.fullmatch(r"[0-9]+(?:-[0-9]+)*-" + re.escape(lesson_id), stem) is not None
+    return lesson_id in (stem, _LESSON_PREFIX_RE.sub("", stem))
 
 
-def _read_lesson(state: _State, path: Path) -> None:
-    """Read one lesson: front matter keys, then the Markdown body."""
+def _read_lesson(state: _State, path: Path) -> bool:
+    """Read one lesson: front matter keys, then the Markdown body; return whether it was registered."""
     report = state.report(path)
     text = _read_text(state, path)
     if text is None:
-        return
+        return False
     parts = split_front_matter(text)
     if isinstance(parts, str):
         report.error("", parts, line=1)
-        return
+        return False
     front, body, body_start = parts
     # The front matter YAML starts on line 2 of the file, after the opening `---`.
     report.doc = parse_yaml(front, report, line_offset=1)
     if report.doc is None:
-        return
+        return False
     keys = Keys(report, report.doc.data)
     lid = keys.get("id", as_id)
     title = keys.get("title", as_text)
@@ -531,25 +539,27 @@ def _read_lesson(state: _State, path: Path) -> None:
     if lid and not lesson_stem_matches(path.stem, lid):
         report.error("id", f"id {lid!r} does not match the file name {path.name!r}: name the file "
                            f"{lid}.md, optionally with a numeric prefix such as 1-2-{lid}.md")
-    if not keys.ok or lid is None:
-        return
+    # A lesson with other mistakes is still registered under its id, so links to it do not cascade into errors.
+    if lid is None:
+        return False
     lesson = Lesson(id=lid, title=title, module=module, order=order, objectives=objectives, sources=sources,
                     minutes=minutes, summary=summary, body=body, path=path)
     if lid in state.lessons:
         report.error("id", f"duplicate lesson id {lid!r} (also in {state.lessons[lid].report.display})")
-        return
+        return False
     state.lessons[lid] = _LessonRec(lesson, report, body_start)
+    return True
 
 
-def _read_exercise(state: _State, path: Path, check_samples: bool) -> None:
-    """Read one exercise file and compile its grading spec (and grade its samples if asked)."""
+def _read_exercise(state: _State, path: Path, check_samples: bool) -> bool:
+    """Read one exercise and compile its spec (grading samples if asked); return whether it was registered."""
     report = state.report(path)
     text = _read_text(state, path)
     if text is None:
-        return
+        return False
     report.doc = parse_yaml(text, report)
     if report.doc is None:
-        return
+        return False
     keys = Keys(report, report.doc.data)
     eid = keys.get("id", as_id)
     type_name = keys.get("type", as_text)
@@ -565,18 +575,22 @@ def _read_exercise(state: _State, path: Path, check_samples: bool) -> None:
     keys.done()
     if eid and eid != path.stem:
         report.error("id", f"id {eid!r} must equal the file name without .yaml ({path.stem!r})")
-    compiled = _compile(report, type_name, raw_spec) if type_name and raw_spec is not None else None
-    if compiled is None or not keys.ok or eid is None:
-        return
+    compiled_ok, compiled = False, None
+    if type_name and raw_spec is not None:
+        compiled_ok, compiled = _compile(report, type_name, raw_spec)
+    # Registered even when broken, so lesson links to it and its own lesson key are still checked.
+    if eid is None:
+        return False
     exercise = Exercise(id=eid, type=type_name, lesson=lesson, title=title, prompt=prompt, spec=compiled,
                         raw_spec=raw_spec, hints=hints, explanation=explanation, pass_threshold=threshold,
                         samples=samples, path=path, order=order)
     if eid in state.exercises:
         report.error("id", f"duplicate exercise id {eid!r} (also in {state.exercises[eid].report.display})")
-        return
+        return False
     state.exercises[eid] = _ExerciseRec(exercise, report)
-    if check_samples:
+    if check_samples and compiled_ok and keys.ok:
         check_exercise_samples(exercise, report)
+    return True
 
 
 def _read_samples(report: FileReport, raw: Any) -> Samples:
@@ -590,10 +604,10 @@ def _read_samples(report: FileReport, raw: Any) -> Samples:
     return Samples(tuple(passing or ()), tuple(failing or ()))
 
 
-def _compile(report: FileReport, type_name: str, raw_spec: Mapping[str, Any]) -> Any:
-    """Compile the spec through the graders, turning their issues into located content errors."""
+def _compile(report: FileReport, type_name: str, raw_spec: Mapping[str, Any]) -> tuple[bool, Any]:
+    """Compile the spec through the graders, turning their issues into located content errors; (ok, compiled)."""
     try:
-        return graders.compile_spec(type_name, raw_spec)
+        return True, graders.compile_spec(type_name, raw_spec)
     except graders.UnknownGraderType as exc:
         report.error("type", str(exc))
     except graders.SpecError as exc:
@@ -602,7 +616,7 @@ def _compile(report: FileReport, type_name: str, raw_spec: Mapping[str, Any]) ->
             report.error(key, issue.message)
     except Exception as exc:  # noqa: BLE001 - a grader bug, reported with its file instead of a traceback
         report.error("spec", f"the {type_name} grader failed on this spec ({exc!r}); this is a grader bug")
-    return None
+    return False, None
 
 
 def spec_key(key: str) -> str:
@@ -651,7 +665,7 @@ def sample_mismatch(expect: str, result: graders.Result) -> str:
 def _suggest(value: str, choices: Iterable[str]) -> str:
     """Return ` - did you mean 'x'?` for a near miss, else a list of what is known."""
     choices = list(choices)
-    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.75)
     if close:
         return f" (did you mean {close[0]!r}?)"
     return f" (known: {', '.join(choices)})" if choices else " (there are none)"
@@ -663,7 +677,9 @@ def _check_references(state: _State) -> tuple[dict[str, list[Lesson]], dict[str,
     by_module: dict[str, list[Lesson]] = {m: [] for m in state.modules}
     for rec in state.lessons.values():
         lesson, report = rec.lesson, rec.report
-        if lesson.module not in state.modules:
+        if lesson.module is None:
+            pass  # already reported as missing or malformed
+        elif lesson.module not in state.modules:
             report.error("module", f"unknown module {lesson.module!r}{_suggest(lesson.module, state.modules)}")
         else:
             by_module[lesson.module].append(lesson)
@@ -674,28 +690,32 @@ def _check_references(state: _State) -> tuple[dict[str, list[Lesson]], dict[str,
         _check_links(state, report, lesson.body, rec.body_start, "")
     for mid, lessons in by_module.items():
         seen: dict[int, Lesson] = {}
-        for lesson in sorted(lessons, key=lambda x: (x.order, x.id)):
+        for lesson in sorted((x for x in lessons if x.order is not None), key=lambda x: (x.order, x.id)):
             if lesson.order in seen:
                 first = state.lessons[seen[lesson.order].id].report.display
                 state.lessons[lesson.id].report.error(
                     "order", f"order {lesson.order} is also used by {first} in module {mid!r}")
             else:
                 seen[lesson.order] = lesson
-        if not lessons:
+        # A lesson that could not be read may belong here, so emptiness is only judged when all were read.
+        if not lessons and not state.unread_lessons and all(r.lesson.module for r in state.lessons.values()):
             _, report, key = state.modules[mid]
             report.error(key, f"module {mid!r} has no lessons")
     by_lesson: dict[str, list[Exercise]] = {lid: [] for lid in state.lessons}
     for rec in state.exercises.values():
         ex, report = rec.exercise, rec.report
-        if ex.lesson not in state.lessons:
-            report.error("lesson", f"unknown lesson {ex.lesson!r}{_suggest(ex.lesson, state.lessons)}")
-        else:
+        if ex.lesson is None:
+            pass  # already reported as missing or malformed
+        elif ex.lesson in state.lessons:
             by_lesson[ex.lesson].append(ex)
+        elif ex.lesson not in state.unread_lessons:
+            report.error("lesson", f"unknown lesson {ex.lesson!r}{_suggest(ex.lesson, state.lessons)}")
         doc = report.doc
         for key, text in [("prompt", ex.prompt), ("explanation", ex.explanation)] + [
             (f"hints[{i}]", h) for i, h in enumerate(ex.hints)
         ]:
-            _check_links(state, report, text, doc.text_line(key) if doc else None, key)
+            if text is not None:
+                _check_links(state, report, text, doc.text_line(key) if doc else None, key)
     return by_module, by_lesson
 
 
@@ -705,7 +725,8 @@ def _check_links(state: _State, report: FileReport, text: str, first_line: int |
         for match in LINK_RE.finditer(line):
             kind, ident = match.group(1), match.group(2)
             table = state.exercises if kind == "exercise" else state.lessons
-            if ident not in table:
+            unread = state.unread_exercises if kind == "exercise" else state.unread_lessons
+            if ident not in table and ident not in unread:
                 where = None if first_line is None else first_line + n
                 report.error(key, f"link to unknown {kind} {ident!r}{_suggest(ident, table)}", line=where)
 
