@@ -303,7 +303,7 @@ class OrderingGrader(Grader):
 
         all_or_nothing = 1.0 if edits == 0 else 0.0
         score = max(0.0, 1.0 - edits / n) if compiled.partial_credit == "lcs" else all_or_nothing
-        checks.append(self._order_check(compiled, steps, score))
+        checks.append(self._order_check(compiled, answer, steps, score))
         missing = [s for s in compiled.items if s.id not in answer]
         if missing:
             names = ", ".join(f"'{s.text}' ({s.id})" for s in missing)
@@ -330,7 +330,7 @@ class OrderingGrader(Grader):
         return bool(distractors) and answer == tuple(i for i in shown if i not in distractors)
 
     @staticmethod
-    def _order_check(compiled: OrderingSpec, steps: list[int], score: float) -> Check:
+    def _order_check(compiled: OrderingSpec, answer: tuple[str, ...], steps: list[int], score: float) -> Check:
         """The main check: the order itself, with feedback on the first step that comes too early."""
         bad = first_misplaced(compiled.before, steps)
         if bad is None:
@@ -339,10 +339,14 @@ class OrderingGrader(Grader):
         step = compiled.items[steps[bad]]
         placed = {compiled.items[i].id for i in steps[:bad]}
         texts = {s.id: s.text for s in compiled.items}
-        # The first too-early step always has an unmet *direct* dependency (see first_misplaced's caller).
+        # The first too-early step always has an unmet *direct* dependency: had every direct one been placed
+        # earlier, each of those would have had its own predecessors placed earlier still (or been flagged
+        # first), so every transitive predecessor would be placed too.
         unmet = [d for d in step.after if d not in placed]
-        needs = " and ".join(f"'{texts[d]}'" for d in unmet)
-        message = f"Step {bad + 1}, '{step.text}', comes too early: it belongs after {needs}."
+        needs = " and ".join(f"'{texts[d]}'" + ("" if d in answer else " (missing)") for d in unmet)
+        # Number steps as the learner sees them, distractors included.
+        where = answer.index(step.id) + 1
+        message = f"Step {where}, '{step.text}', comes too early: it belongs after {needs}."
         if step.feedback:
             message += f" {step.feedback}"
         return Check(id=f"order:{step.id}", passed=False, weight=1.0, earned=score, message=message)

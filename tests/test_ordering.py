@@ -280,3 +280,11 @@ def test_answer_key(diamond):
     assert key["order"] == ["a", "b", "c", "d"]
     assert key["items"][3]["after"] == ["b", "c"]
     assert key["distractors"][0]["feedback"] == "Too pushy outside sales."
+
+
+def test_step_numbers_count_distractors_and_missing_deps_flagged(diamond):
+    """Step numbers match the learner's list (distractors included); a missing dependency is marked so."""
+    result = grade("ordering", diamond, ["x", "a", "d", "b", "c"])
+    assert result.checks[0].message.startswith("Step 3, 'Ask about next steps', comes too early")
+    result = grade("ordering", diamond, ["b", "c", "d"])
+    assert "it belongs after 'Ask final questions' (missing)." in result.checks[0].message
