@@ -303,10 +303,10 @@ def _reason(exc: Exception) -> str:
     return str(exc)
 
 
-def _quote_spans(result: graders.Result, check: graders.Check) -> str:
+def _quote_spans(result: graders.Result, check: graders.Check) -> list[str]:
     """Quote the words of the answer that triggered a check."""
     words = [result.answer_text[start:end] for start, end in check.spans if 0 <= start < end]
-    return ", ".join(json.dumps(w, ensure_ascii=False) for w in words)
+    return [json.dumps(w, ensure_ascii=False) for w in words]
 
 
 def format_result(ex: Exercise, result: graders.Result) -> str:
@@ -329,8 +329,8 @@ def format_result(ex: Exercise, result: graders.Result) -> str:
         lines.append(f"  {ok if check.passed else bad} {check.id}{tag}: {check.message}")
         quoted = _quote_spans(result, check)
         # Graders often quote the evidence in the message already; say it once.
-        if quoted and not all(word in check.message for word in quoted.split(", ")):
-            lines.append(f"      words: {quoted}")
+        if quoted and not all(word in check.message for word in quoted):
+            lines.append(f"      words: {', '.join(quoted)}")
         if check.lesson and not check.passed:
             lines.append(f"      revisit: lesson {check.lesson}")
     return "\n".join(lines)

@@ -1,0 +1,339 @@
+"""The `course` command, run in-process through main() (fast), plus one real `python -m course check`."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import graders
+from course.cli import _subcommand, format_result, main
+from course.loader import load_course
+
+FIXTURES = Path(__file__).parent / "fixtures"
+GOOD = str(FIXTURES / "good")
+BROKEN = str(FIXTURES / "broken")
+
+
+@pytest.fixture(autouse=True)
+def no_course_env(monkeypatch):
+    """Keep a developer's COURSE_DIR / COURSE_EXTRA_DIRS from leaking into these tests."""
+    monkeypatch.delenv("COURSE_DIR", raising=False)
+    monkeypatch.delenv("COURSE_EXTRA_DIRS", raising=False)
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    """Run `course --root GOOD ARGS...` and return (exit code, stdout, stderr)."""
+    code = main(["--root", GOOD, *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# --------------------------------------------------------------------------------------------------- check
+
+
+def test_check_ok(capsys):
+    """A clean course prints one OK line with the counts and exits 0."""
+    assert run(capsys, "check") == (0, "OK: 2 modules, 3 lessons, 4 exercises\n", "")
+
+
+def test_check_lists_every_error_and_a_count(capsys):
+    """A broken course prints each error on its own line, then the count, and exits 1."""
+    code = main(["--root", BROKEN, "check"])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 1
+    assert out[-1] == "FAILED: 16 errors"
+    assert len(out) == 17
+    assert "course.yaml:12: pass_treshold: unknown key (known keys: title, description, pass_threshold, " \
+           "completion, sources, modules)" in out
+    assert any(line.startswith("exercises/bad-regex.yaml:10: spec.concepts.thanks.regex[0]: ") for line in out)
+
+
+def test_other_commands_refuse_a_broken_course(capsys):
+    """Content errors stop any other command with exit 1, the errors on stderr."""
+    code = main(["--root", BROKEN, "list"])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == ""
+    assert "lessons/1-the-lesson.md:4: module: unknown module 'basic'" in err
+    assert err.rstrip().endswith("course: the course content has errors; run `course check` after fixing them")
+
+
+def test_check_uses_course_dir_from_env(capsys, monkeypatch):
+    """Without --root, COURSE_DIR picks the course."""
+    monkeypatch.setenv("COURSE_DIR", GOOD)
+    assert main(["check"]) == 0
+    assert capsys.readouterr().out.startswith("OK: 2 modules")
+
+
+# --------------------------------------------------------------------------------------------------- list / show
+
+
+def test_list_tree(capsys):
+    """The readable list is a tree of modules, lessons (with minutes) and exercises (with types)."""
+    code, out, _ = run(capsys, "list")
+    assert code == 0
+    assert out.splitlines()[:4] == ["Fixture course", "2 modules, 3 lessons, 4 exercises", "", "basics: Basics"]
+    assert "  1. first-lesson: What a close is (3 min)\n       - pick-one [single_choice]: What is a close?\n" in out
+    assert "       - put-in-order [ordering]: Put the close in order\n       - write-it [text]: Say thank you" in out
+
+
+def test_list_json(capsys):
+    """--json prints the same data as plain JSON."""
+    code, out, _ = run(capsys, "list", "--json")
+    data = json.loads(out)
+    assert code == 0
+    assert data["title"] == "Fixture course"
+    assert [m["id"] for m in data["modules"]] == ["basics", "practice"]
+    practice = data["modules"][1]["lessons"][0]
+    assert practice["id"] == "practice-lesson" and practice["minutes"] == 5
+    assert practice["exercises"] == [
+        {"id": "put-in-order", "type": "ordering", "title": "Put the close in order"},
+        {"id": "write-it", "type": "text", "title": "Say thank you"},
+    ]
+
+
+def test_show_lesson(capsys):
+    """A lesson shows as front matter plus body."""
+    code, out, _ = run(capsys, "show", "second-lesson")
+    assert code == 0
+    assert out.startswith("# lesson second-lesson (lessons/second-lesson.md)\n---\nid: second-lesson\n")
+    assert "objectives:\n- List the moves of a close\n" in out
+    assert "# exercises: pick-many\n" in out
+    assert "## The moves" in out
+
+
+def test_show_lesson_json(capsys):
+    """--json gives the lesson's fields and body."""
+    data = json.loads(run(capsys, "show", "lesson:first-lesson", "--json")[1])
+    assert data["kind"] == "lesson" and data["module"] == "basics" and data["exercises"] == ["pick-one"]
+    assert data["path"] == "lessons/1-1-first-lesson.md"
+    assert "(exercise:pick-one)" in data["body"]
+
+
+def test_show_ordering_exercise_has_steps_dependencies_and_key(capsys):
+    """The instructor preview of an ordering exercise lists each step's id and what it must follow."""
+    code, out, _ = run(capsys, "show", "put-in-order")
+    assert code == 0
+    assert out.startswith("exercise put-in-order [ordering, grader ordering/")
+    assert "  concerns: Invite concerns\n      after: questions\n" in out
+    assert "  questions: Ask your final questions\n      after: (can come first)\n" in out
+    assert "  salary: Ask about the salary\n      distractor: leave out\n" in out
+    assert "Answer key:\n  order:\n  - questions\n  - concerns\n  - thanks\n" in out
+    assert "Spec (as written):\n  items:\n" in out
+    assert "Samples:\n" in out
+
+
+def test_show_exercise_json_includes_spec_and_answer_key(capsys):
+    """--json includes the raw spec, the answer key, the samples and the prompt."""
+    data = json.loads(run(capsys, "show", "exercise:pick-one", "--json")[1])
+    assert data["kind"] == "exercise" and data["type"] == "single_choice"
+    assert data["answer_key"]["correct"] == ["a"]
+    assert data["spec"]["options"][1]["id"] == "b"
+    assert data["samples"] == {"pass": ["a"], "fail": ["b"]}
+    assert data["pass_threshold"] == 0.75
+    assert data["hints"] == ["Think about timing, not tactics."]
+
+
+@pytest.mark.parametrize("ident, message", [
+    ("pick-on", "course: unknown lesson or exercise 'pick-on' (did you mean 'pick-one'?)\n"),
+    ("zzz", "course: unknown lesson or exercise 'zzz' (see `course list`)\n"),
+    ("lesson:pick-one", "course: unknown lesson 'pick-one' (did you mean 'pick-one'?)\n"),
+    ("module:basics", "course: cannot show 'module:basics': use ID, lesson:ID or exercise:ID\n"),
+])
+def test_show_unknown_id_exits_2(capsys, ident, message):
+    """Unknown ids exit 2 with a one-line reason on stderr."""
+    assert run(capsys, "show", ident) == (2, "", message)
+
+
+# --------------------------------------------------------------------------------------------------- grade
+
+
+def test_grade_readable_report(capsys):
+    """The readable report gives score, status, verdict and each check with a mark."""
+    code, out, err = run(capsys, "grade", "put-in-order", "--answer", "concerns,questions,thanks")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == "put-in-order [ordering]: Put the close in order"
+    assert lines[1] == "Score: 0.33 (partial), not passed (pass mark 0.75)"
+    assert any(line.startswith("  \u2717 order:concerns: ") for line in lines)
+    assert any(line.startswith("  \u2713 distractors") for line in lines)
+
+
+def test_grade_text_quotes_the_triggering_words(capsys):
+    """Checks say which words of the answer triggered them."""
+    code, out, _ = run(capsys, "grade", "write-it", "--answer", "Thanks so much for today. I enjoyed it a lot.")
+    assert code == 0
+    assert "Score: 1.00 (correct), passed (pass mark 0.75)" in out
+    thanks = next(line for line in out.splitlines() if "\u2713 thanks" in line)
+    assert '"Thanks"' in thanks
+
+
+def test_report_quotes_spans_the_message_does_not_mention():
+    """When a check's message does not quote its evidence, the report quotes the words from the spans."""
+    exercise = load_course(GOOD, extra_dirs=()).exercises["write-it"]
+    result = graders.Result(
+        score=0.5, passed=False, status="partial", grader_version="text/1", answer_text="Cheers, bye now.",
+        checks=(graders.Check(id="tone", passed=False, weight=2, message="Too casual.", spans=((0, 6), (8, 11)),
+                              required=True, lesson="second-lesson"),),
+    )
+    assert format_result(exercise, result).splitlines()[2:] == [
+        "  \u2717 tone (required, weight 2): Too casual.",
+        '      words: "Cheers", "bye"',
+        "      revisit: lesson second-lesson",
+    ]
+
+
+def test_grade_json_is_the_full_result(capsys):
+    """--json prints Result.to_dict()."""
+    code, out, _ = run(capsys, "grade", "pick-many", "--answer", '["questions", "concerns"]', "--json")
+    data = json.loads(out)
+    assert code == 0
+    assert set(data) == {"score", "passed", "status", "checks", "grader_version", "message", "answer_text"}
+    assert data["score"] == 1.0 and data["passed"] is True and data["status"] == "correct"
+
+
+@pytest.mark.parametrize("answer", ["questions,concerns,thanks", "questions\nconcerns\nthanks\n",
+                                    '["questions", "concerns", "thanks"]'])
+def test_grade_ordering_answer_forms(capsys, tmp_path, answer):
+    """Ordering answers may be comma- or newline-separated ids or a JSON list, here read from a file."""
+    path = tmp_path / "answer.txt"
+    path.write_text(answer, encoding="utf-8")
+    code, out, _ = run(capsys, "grade", "put-in-order", "--answer-file", str(path), "--json")
+    assert code == 0 and json.loads(out)["score"] == 1.0
+
+
+def test_grade_reads_stdin(capsys, monkeypatch):
+    """`-` reads the answer from stdin."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a\n"))
+    code, out, _ = run(capsys, "grade", "pick-one", "-", "--json")
+    assert code == 0 and json.loads(out)["passed"] is True
+
+
+def test_grade_shown_order_is_passed_to_the_grader(capsys):
+    """--shown passes the order the learner saw; handing it back unchanged earns nothing."""
+    shown = "questions,concerns,thanks"
+    code, out, _ = run(capsys, "grade", "put-in-order", "--answer", shown, "--shown", shown, "--json")
+    data = json.loads(out)
+    assert code == 0
+    assert data["score"] == 0.0
+    assert any(c["id"] == "unchanged" and not c["passed"] for c in data["checks"])
+
+
+def test_grade_invalid_answer_exits_2(capsys):
+    """An answer the grader cannot read is bad input: exit 2 with the reason."""
+    code, out, err = run(capsys, "grade", "pick-one", "--answer", "z")
+    assert (code, out) == (2, "")
+    assert err == "course: the answer cannot be graded: Unknown option 'z'; choose one of: a, b.\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["grade", "nope", "--answer", "a"], "course: unknown exercise 'nope' (see `course list`)\n"),
+    (["grade", "pick-one", "--answer-file", "/nonexistent/answer.txt"],
+     "course: cannot read answer file /nonexistent/answer.txt: No such file or directory\n"),
+    (["grade", "pick-one", "--batch", "/nonexistent/rows.jsonl"],
+     "course: cannot read batch file /nonexistent/rows.jsonl: No such file or directory\n"),
+])
+def test_grade_bad_input_exits_2(capsys, args, message):
+    """Unknown ids and unreadable files exit 2 with a one-line reason."""
+    assert run(capsys, *args) == (2, "", message)
+
+
+def test_argparse_usage_errors_exit_2(capsys):
+    """Missing or conflicting arguments are argparse usage errors (exit 2)."""
+    for args in (["grade", "pick-one"], ["grade", "pick-one", "--answer", "a", "--batch", "x.csv"], ["frobnicate"]):
+        with pytest.raises(SystemExit) as info:
+            main(["--root", GOOD, *args])
+        assert info.value.code == 2
+    assert "usage: course" in capsys.readouterr().err
+
+
+def test_batch_jsonl_grades_good_rows_and_reports_bad_ones(capsys, tmp_path):
+    """Each row gives one JSON line carrying its id; bad rows say why, and the rest are still graded."""
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("\n".join([
+        json.dumps({"id": "s1", "answer": ["questions", "concerns", "thanks"]}),
+        json.dumps({"id": "s2", "answer": "thanks,concerns,questions"}),
+        "{not json",
+        json.dumps({"id": "s4"}),
+        json.dumps({"id": "s5", "answer": "questions,nonsense"}),
+        "",
+        json.dumps(["not", "an", "object"]),
+    ]) + "\n", encoding="utf-8")
+    code, out, err = run(capsys, "grade", "put-in-order", "--batch", str(rows))
+    results = [json.loads(line) for line in out.splitlines()]
+    assert code == 2
+    assert err == f"course: 4 of 6 rows in {rows} could not be graded (see their error lines)\n"
+    assert [r.get("id") for r in results] == ["s1", "s2", None, "s4", "s5", None]
+    assert results[0]["score"] == 1.0 and results[0]["passed"] is True
+    assert results[1]["passed"] is False and "checks" in results[1]
+    assert results[2]["line"] == 3 and results[2]["error"].startswith("bad JSON: ")
+    assert results[3] == {"id": "s4", "error": "missing key 'answer'"}
+    assert results[4]["error"].startswith("invalid answer: Step 2 is 'nonsense'")
+    assert results[5] == {"line": 7, "error": "expected a JSON object with keys id and answer"}
+
+
+def test_batch_csv(capsys, tmp_path):
+    """CSV batches have an id,answer header; quoted answers may hold commas and newlines."""
+    rows = tmp_path / "rows.csv"
+    rows.write_text('id,answer\nr1,"questions,concerns,thanks"\nr2,"thanks\nconcerns\nquestions"\n,a\n',
+                    encoding="utf-8")
+    code, out, err = run(capsys, "grade", "put-in-order", "--batch", str(rows))
+    results = [json.loads(line) for line in out.splitlines()]
+    assert code == 2 and "1 of 3 rows" in err
+    assert results[0]["id"] == "r1" and results[0]["score"] == 1.0
+    assert results[1]["id"] == "r2" and results[1]["passed"] is False
+    assert results[2] == {"line": 6, "error": "missing id"}
+
+
+def test_batch_all_good_exits_0(capsys, tmp_path):
+    """A batch with only good rows exits 0, whatever they scored."""
+    rows = tmp_path / "rows.csv"
+    rows.write_text("id,answer\n1,a\n2,b\n", encoding="utf-8")
+    code, out, err = run(capsys, "grade", "pick-one", "--batch", str(rows))
+    assert (code, err) == (0, "")
+    assert [json.loads(line)["passed"] for line in out.splitlines()] == [True, False]
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("rows.txt", "id,answer\n", "must end in .jsonl or .csv"),
+    ("rows.csv", "student,reply\n1,a\n", "needs a header row with the columns id,answer"),
+])
+def test_batch_bad_file_exits_2(capsys, tmp_path, name, content, message):
+    """A batch file of the wrong kind or without the right header is refused as a whole."""
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    code, out, err = run(capsys, "grade", "pick-one", "--batch", str(path))
+    assert (code, out) == (2, "")
+    assert message in err and err.count("\n") == 1
+
+
+# --------------------------------------------------------------------------------------------------- wiring
+
+
+def test_subcommand_detection_skips_the_root_option():
+    """Only the sub-command word decides whether the site's commands are loaded."""
+    assert _subcommand(["--root", "check", "list"]) == "list"
+    assert _subcommand(["--root=x", "db", "upgrade"]) == "db"
+    assert _subcommand(["--help"]) is None
+
+
+def test_site_commands_are_added_when_asked_for(capsys):
+    """`course db ...` reaches web.manage's commands (they land in the same parser)."""
+    with pytest.raises(SystemExit) as info:
+        main(["db", "--help"])
+    assert info.value.code == 0
+    assert "usage: course db" in capsys.readouterr().out
+
+
+def test_python_m_course_check_in_a_subprocess(tmp_path):
+    """`python -m course check` works as a real process, from any directory, with COURSE_DIR."""
+    env = {**os.environ, "COURSE_DIR": GOOD, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env.pop("COURSE_EXTRA_DIRS", None)
+    proc = subprocess.run([sys.executable, "-m", "course", "check"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "OK: 2 modules, 3 lessons, 4 exercises\n", "")
