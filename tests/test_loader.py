@@ -92,7 +92,7 @@ def test_shipped_course_loads_with_every_sample_grading_as_declared():
             lesson = course.lessons[lesson_id]
             assert lesson.module == module.id
             assert [(e, course.exercises[e].type) for e in lesson.exercises] == exercises
-    assert len(course.exercises) == 16
+    assert len(course.exercises) == sum(len(exs) for lessons in PLAN.values() for _, exs in lessons) == 17
     titles = {s.title for s in course.sources}
     assert all(set(lesson.sources) <= titles for lesson in course.lessons.values())
 
