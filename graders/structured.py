@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from graders.base import Check, Context, InvalidAnswer, Result, SpecIssue
-from graders.spec import SpecReader, unique_ids
+from graders.base import Check, Context, Grader, InvalidAnswer, Result, SpecIssue
+from graders.spec import SpecReader, raise_if, unique_ids
 
 # Scores are rounded so that 0.8 stays 0.8 after (right - wrong) / n arithmetic.
 SCORE_DIGITS = 6
@@ -80,18 +81,20 @@ def check_id(value: Any, where: str) -> str:
     return ident
 
 
-def parse_mapping(raw: Any, keys: Sequence[str], values: Sequence[str], what_key: str, what_value: str,
+def parse_mapping(raw: Any, keys: Mapping[str, str], values: Sequence[str], what_key: str, what_value: str,
                   require_all: bool = True) -> dict[str, str]:
-    """Parse an `{key_id: value_id}` answer, refusing unknown keys or values and (optionally) missing keys."""
+    """Parse an `{key_id: value_id}` answer, refusing unknown keys or values and (optionally) missing keys.
+
+    `keys` maps each known key id to the text the learner sees, so a missing one can be named in their words.
+    """
     data = decode_json(raw)
     if not isinstance(data, Mapping):
         raise InvalidAnswer(f"The answer must map each {what_key} to a {what_value}, got {_kind(data)}.")
-    known_keys = set(keys)
     known_values = set(values)
     out: dict[str, str] = {}
     for k, v in data.items():
         key = check_id(k, f"A {what_key} id")
-        if key not in known_keys:
+        if key not in keys:
             raise InvalidAnswer(f"Unknown {what_key} {_show(key)}.")
         if key in out:
             raise InvalidAnswer(f"The {what_key} {_show(key)} appears twice.")
@@ -102,9 +105,9 @@ def parse_mapping(raw: Any, keys: Sequence[str], values: Sequence[str], what_key
     if not out:
         raise InvalidAnswer("The answer is empty.")
     if require_all:
-        missing = [k for k in keys if k not in out]
+        missing = [f"{_show(text)} ({k})" for k, text in keys.items() if k not in out]
         if missing:
-            raise InvalidAnswer(f"Every {what_key} needs a {what_value}; missing: {', '.join(missing)}.")
+            raise InvalidAnswer(f"Every {what_key} needs a {what_value}; still to do: {', '.join(missing)}.")
     return out
 
 
@@ -157,3 +160,109 @@ def _kind(value: Any) -> str:
 def _show(ident: str) -> str:
     """Quote an id for a message, shortened so a hostile answer cannot flood the page."""
     return repr(ident if len(ident) <= 40 else ident[:37] + "...")
+
+
+# ---- assignment graders: matching and categorize -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One `{id, text}` entry; for the items being assigned, also the target they belong to and feedback."""
+
+    id: str
+    text: str
+    target: str = ""
+    feedback: str = ""
+
+
+@dataclass(frozen=True)
+class AssignmentSpec:
+    """A compiled matching or categorize spec: items, the targets they go to, and whether to shuffle."""
+
+    items: tuple[Entry, ...]
+    targets: tuple[Entry, ...]
+    shuffle: bool
+
+
+class AssignmentGrader(Grader):
+    """Shared logic of graders where each item is assigned one target: score = share assigned correctly.
+
+    Subclasses name the spec keys (`items_key`, `targets_key`, `link_key`), the words used in messages,
+    and how one item's verdict reads (`describe`).
+    """
+
+    items_key: ClassVar[str]
+    targets_key: ClassVar[str]
+    link_key: ClassVar[str]
+    item_word: ClassVar[str] = "item"
+    target_word: ClassVar[str]  # what the learner calls a target in messages ("match", "group")
+    target_label: ClassVar[str]  # what an author calls it in spec errors ("right option", "group")
+    check_prefix: ClassVar[str]
+    shuffle_targets: ClassVar[bool]
+    key_name: ClassVar[str]  # name of the {item: target} mapping in the answer key
+
+    def compile(self, spec: Mapping[str, Any]) -> AssignmentSpec:
+        """Validate both lists and that every item's link names a known target."""
+        issues: list[SpecIssue] = []
+        r = SpecReader(spec, "spec", issues)
+        link = self.link_key
+
+        def read_item(er: SpecReader) -> dict[str, Any]:
+            """Read the link and feedback of one item."""
+            return {link: er.req(link, str, ""), "feedback": er.opt("feedback", str, "")}
+
+        items = read_entries(r, self.items_key, issues, read_item, minimum=2)
+        targets = read_entries(r, self.targets_key, issues, lambda er: {}, minimum=2)
+        shuffle = r.opt("shuffle", bool, True)
+        r.done()
+        target_ids = {t["id"] for t in targets}
+        for e in items:
+            if e[link] and targets and e[link] not in target_ids:
+                issues.append(SpecIssue(f"{e['path']}.{link}", f"unknown {self.target_label} {e[link]!r}"))
+        raise_if(issues)
+        return AssignmentSpec(
+            items=tuple(Entry(e["id"], e["text"], e[link], e["feedback"]) for e in items),
+            targets=tuple(Entry(t["id"], t["text"]) for t in targets),
+            shuffle=shuffle,
+        )
+
+    def parse(self, compiled: AssignmentSpec, raw: Any) -> dict[str, str]:
+        """Accept `{item_id: target_id}` (or its JSON string) covering every item."""
+        return parse_mapping(raw, {i.id: i.text for i in compiled.items}, [t.id for t in compiled.targets],
+                             self.item_word, self.target_word)
+
+    def grade(self, compiled: AssignmentSpec, answer: dict[str, str], ctx: Context) -> Result:
+        """One check per item; score = share assigned to the right target."""
+        names = {t.id: t.text for t in compiled.targets}
+        checks = []
+        for item in compiled.items:
+            ok = answer[item.id] == item.target
+            checks.append(Check(id=f"{self.check_prefix}:{item.id}", passed=ok, weight=1.0, earned=1.0 if ok else 0.0,
+                                message=self.describe(item, names[answer[item.id]], ok)))
+        return finish(sum(1 for c in checks if c.passed) / len(checks), checks, ctx, self.version)
+
+    def describe(self, item: Entry, chosen: str, ok: bool) -> str:
+        """The learner-facing verdict on one item."""
+        raise NotImplementedError
+
+    def present(self, compiled: AssignmentSpec, seed: int) -> dict[str, Any]:
+        """Both lists as `{id, text}`, shuffled by seed unless the spec says not to; no links or feedback."""
+        items = [{"id": i.id, "text": i.text} for i in compiled.items]
+        targets = [{"id": t.id, "text": t.text} for t in compiled.targets]
+        if compiled.shuffle:
+            items = shuffled(items, seed)
+            if self.shuffle_targets:
+                # A different stream for the second list, so the two columns are not shuffled in step.
+                targets = shuffled(targets, seed + 1)
+        return {"type": self.type_name, self.items_key: items, self.targets_key: targets}
+
+    def answer_key(self, compiled: AssignmentSpec) -> dict[str, Any]:
+        """Every item's target and feedback, plus the targets no item uses."""
+        used = {i.target for i in compiled.items}
+        return {
+            self.key_name: {i.id: i.target for i in compiled.items},
+            self.items_key: [{"id": i.id, "text": i.text, self.link_key: i.target, "feedback": i.feedback}
+                             for i in compiled.items],
+            self.targets_key: [{"id": t.id, "text": t.text} for t in compiled.targets],
+            "distractors": [t.id for t in compiled.targets if t.id not in used],
+        }

@@ -88,7 +88,7 @@ def test_matching_json_string_answer(matching):
 @pytest.mark.parametrize(("raw", "fragment"), [
     ({**RIGHT_PAIRS, "q9": "fit"}, "Unknown item 'q9'."),
     ({**RIGHT_PAIRS, "q1": "nope"}, "Unknown match 'nope' for item 'q1'."),
-    ({"q1": "doubts"}, "Every item needs a match; missing: q2, q3, q4, q5."),
+    ({"q1": "doubts"}, "Every item needs a match; still to do: 'What next?' (q2), 'Need anything else?' (q3),"),
     (["q1", "doubts"], "The answer must map each item to a match, got a list."),
     ("q1=doubts", "The answer must map each item to a match, got text."),
     ({}, "The answer is empty."),
@@ -154,7 +154,7 @@ def test_categorize_scoring_and_feedback(categorize):
 @pytest.mark.parametrize(("raw", "fragment"), [
     ({**RIGHT_PLACES, "i9": "avoid"}, "Unknown item 'i9'."),
     ({**RIGHT_PLACES, "i1": "maybe"}, "Unknown group 'maybe' for item 'i1'."),
-    ({"i1": "strong"}, "Every item needs a group; missing: i2, i3, i4."),
+    ({"i1": "strong"}, "Every item needs a group; still to do: 'Next steps?' (i2), 'Got the job?' (i3)"),
     ("strong", "The answer must map each item to a group, got text."),
     (None, "The answer is empty."),
 ])
