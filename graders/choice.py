@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from graders.base import Check, Context, Grader, InvalidAnswer, Result, SpecIssue, register
 from graders.spec import SpecReader, raise_if
@@ -55,52 +55,52 @@ def _read_option(r: SpecReader) -> dict[str, Any]:
     return {"correct": r.req("correct", bool, False), "feedback": r.opt("feedback", str, "")}
 
 
-def compile_choice(spec: Mapping[str, Any], single: bool) -> ChoiceSpec:
-    """Validate a choice spec; single_choice needs exactly one right option, multiple_choice at least one."""
-    issues: list[SpecIssue] = []
-    r = SpecReader(spec, "spec", issues)
-    entries = read_entries(r, "options", issues, _read_option, minimum=2)
-    shuffle = r.opt("shuffle", bool, True)
-    r.done()
-    right = [e for e in entries if e["correct"]]
-    if entries and len(entries) >= 2:
-        if single and len(right) != 1:
-            issues.append(SpecIssue("spec.options", f"single_choice needs exactly one correct option, "
-                                                    f"found {len(right)}"))
-        if not single and not right:
-            issues.append(SpecIssue("spec.options", "multiple_choice needs at least one correct option"))
-    raise_if(issues)
-    options = tuple(Option(e["id"], e["text"], e["correct"], e["feedback"]) for e in entries)
-    return ChoiceSpec(options=options, shuffle=shuffle)
+class ChoiceGrader(Grader):
+    """Shared spec, learner view and answer key of the two choice types."""
 
+    single: ClassVar[bool]
 
-def present_choice(compiled: ChoiceSpec, seed: int, type_name: str) -> dict[str, Any]:
-    """Return the options the learner sees, shuffled by seed unless the spec says not to."""
-    options = [{"id": o.id, "text": o.text} for o in compiled.options]
-    if compiled.shuffle:
-        options = shuffled(options, seed)
-    return {"type": type_name, "options": options}
+    def compile(self, spec: Mapping[str, Any]) -> ChoiceSpec:
+        """Validate a choice spec; single_choice needs exactly one right option, multiple_choice at least one."""
+        issues: list[SpecIssue] = []
+        r = SpecReader(spec, "spec", issues)
+        entries = read_entries(r, "options", issues, _read_option, minimum=2)
+        shuffle = r.opt("shuffle", bool, True)
+        r.done()
+        right = [e for e in entries if e["correct"]]
+        if len(entries) >= 2:
+            if self.single and len(right) != 1:
+                issues.append(SpecIssue("spec.options", f"single_choice needs exactly one correct option, "
+                                                        f"found {len(right)}"))
+            if not self.single and not right:
+                issues.append(SpecIssue("spec.options", "multiple_choice needs at least one correct option"))
+        raise_if(issues)
+        options = tuple(Option(e["id"], e["text"], e["correct"], e["feedback"]) for e in entries)
+        return ChoiceSpec(options=options, shuffle=shuffle)
 
+    def present(self, compiled: ChoiceSpec, seed: int) -> dict[str, Any]:
+        """The options as `{id, text}`, shuffled by seed unless the spec says not to; no verdicts."""
+        options = [{"id": o.id, "text": o.text} for o in compiled.options]
+        if compiled.shuffle:
+            options = shuffled(options, seed)
+        return {"type": self.type_name, "options": options}
 
-def answer_key_choice(compiled: ChoiceSpec) -> dict[str, Any]:
-    """Return every option with its verdict and feedback, in authored order."""
-    return {
-        "correct": [o.id for o in compiled.options if o.correct],
-        "options": [{"id": o.id, "text": o.text, "correct": o.correct, "feedback": o.feedback}
-                    for o in compiled.options],
-    }
+    def answer_key(self, compiled: ChoiceSpec) -> dict[str, Any]:
+        """Every option with its verdict and feedback, in authored order."""
+        return {
+            "correct": [o.id for o in compiled.options if o.correct],
+            "options": [{"id": o.id, "text": o.text, "correct": o.correct, "feedback": o.feedback}
+                        for o in compiled.options],
+        }
 
 
 @register
-class SingleChoiceGrader(Grader):
+class SingleChoiceGrader(ChoiceGrader):
     """Exactly one option is right; the learner's pick gets that option's feedback."""
 
     type_name = "single_choice"
     version = "1"
-
-    def compile(self, spec: Mapping[str, Any]) -> ChoiceSpec:
-        """Validate options and the single right answer."""
-        return compile_choice(spec, single=True)
+    single = True
 
     def parse(self, compiled: ChoiceSpec, raw: Any) -> str:
         """Accept an option id, or a JSON string holding one."""
@@ -120,25 +120,14 @@ class SingleChoiceGrader(Grader):
                       message=chosen.feedback or default, earned=1.0 if chosen.correct else 0.0)
         return finish(1.0 if chosen.correct else 0.0, [check], ctx, self.version)
 
-    def present(self, compiled: ChoiceSpec, seed: int) -> dict[str, Any]:
-        """Shuffled options, no verdicts."""
-        return present_choice(compiled, seed, self.type_name)
-
-    def answer_key(self, compiled: ChoiceSpec) -> dict[str, Any]:
-        """The right option and every option's feedback."""
-        return answer_key_choice(compiled)
-
 
 @register
-class MultipleChoiceGrader(Grader):
+class MultipleChoiceGrader(ChoiceGrader):
     """Pick every right option; wrong picks cancel right ones (see the module docstring for the rule)."""
 
     type_name = "multiple_choice"
     version = "1"
-
-    def compile(self, spec: Mapping[str, Any]) -> ChoiceSpec:
-        """Validate options and that at least one is right."""
-        return compile_choice(spec, single=False)
+    single = False
 
     def parse(self, compiled: ChoiceSpec, raw: Any) -> tuple[str, ...]:
         """Accept a list of option ids, a JSON list, or a comma-separated string; refuse unknown or repeated ids."""
@@ -178,11 +167,3 @@ class MultipleChoiceGrader(Grader):
                                 earned=1.0 if ok else 0.0))
         score = max(0.0, (right_picked - wrong_picked) / n_right)
         return finish(score, checks, ctx, self.version)
-
-    def present(self, compiled: ChoiceSpec, seed: int) -> dict[str, Any]:
-        """Shuffled options, no verdicts."""
-        return present_choice(compiled, seed, self.type_name)
-
-    def answer_key(self, compiled: ChoiceSpec) -> dict[str, Any]:
-        """The right options and every option's feedback."""
-        return answer_key_choice(compiled)
