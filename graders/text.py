@@ -1,0 +1,906 @@
+"""`text` grader: a free-text answer judged against a rubric of rule checks, each explained with its evidence.
+
+Spec shape (documented for authors in docs/exercise-format.md, section "text"):
+
+    concepts:                        # local concepts; shared ones live in graders/rules/concepts.yaml
+      interest:
+        use: [interest]              # shared lexicons or other local concepts whose matches count too
+        phrases: ["keen on {the|this} {role|team}", "=thrilled"]
+        regex: ['\\bthe role appeals\\b']   # over the word stream (lower case, contractions expanded)
+        raw_regex: []                # over the answer as written (normalised)
+        except: ["interested to {know|hear}"]  # a match overlapping one of these does not count
+        scope: any                   # any | question | statement | opening | closing
+        negation: true               # a match in a negated clause ("not really interested") does not count
+    checks:
+      - {id: interest, require: interest, weight: 2, lesson: ..., pass: "...", fail: "...", negated: "..."}
+      - {id: no-presumption, forbid: presumption, fail: "..."}
+      - {id: tone, tone: [pressure, demands], fail: "..."}
+      - {id: length, words: {min: 15, max: 120}}
+      - {id: asks, questions: 1}
+      - {id: real-sentences, sentences: true}   # the guard; added with weight 1 when a spec leaves it out
+
+Every check is required unless it says `required: false`; the score is the weighted share of checks
+passed. An answer that fails the real-sentences guard (a keyword list, a repeated sentence, stuffed
+phrases, no punctuation at all) scores 0 and no other check is credited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from graders import textlib
+from graders.base import (
+    MAX_ANSWER_CHARS,
+    Check,
+    Context,
+    Grader,
+    InvalidAnswer,
+    Result,
+    SpecError,
+    SpecIssue,
+    normalise_text,
+    register,
+)
+from graders.spec import SpecReader, raise_if, unique_ids
+from graders.structured import finish
+
+RULES_DIR = Path(__file__).parent / "rules"
+RULE_FILES = ("english.yaml", "concepts.yaml", "tone.yaml")
+SCOPES = ("any", "question", "statement", "opening", "closing")
+CHECK_KINDS = ("require", "forbid", "tone", "words", "questions", "sentences")
+GUARD_ID = "real-sentences"
+# Quoted evidence in a message is cut to this many characters so a long match cannot flood the feedback.
+QUOTE_CHARS = 60
+
+
+# ---- loading the shared rules files -------------------------------------------------------------------------
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys instead of silently keeping the last one."""
+
+
+def _no_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    """Build a mapping, raising on a key that appears twice."""
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
+
+
+@dataclass(frozen=True)
+class Examples:
+    """Sentences a rule or lexicon must match, must leave alone, or must find only negated."""
+
+    match: tuple[str, ...] = ()
+    ok: tuple[str, ...] = ()
+    negated: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConceptDef:
+    """One concept as written: compiled phrases and regexes plus the names of concepts it `use`s."""
+
+    name: str
+    patterns: tuple[textlib.Pattern, ...]
+    except_patterns: tuple[textlib.Pattern, ...]
+    regex: tuple[Any, ...]
+    raw_regex: tuple[Any, ...]
+    scope: str
+    negation: bool
+    use: tuple[str, ...]
+    phrases: tuple[str, ...]  # as written, for the instructor's answer key
+    description: str = ""
+    examples: Examples = Examples()
+
+
+@dataclass(frozen=True)
+class ToneRule:
+    """A tone rule (proselint/Vale style): what it catches, the message, and examples that pin it down."""
+
+    id: str
+    category: str
+    message: str
+    concept: ConceptDef
+    caps_share: float | None
+    caps_min_words: int
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Everything loaded from graders/rules/: the language data, shared lexicons and tone rules."""
+
+    lang: textlib.Language
+    lexicons: Mapping[str, ConceptDef]
+    tone: tuple[ToneRule, ...]
+    digest: str
+
+    def categories(self) -> list[str]:
+        """Tone categories defined by the rules, sorted."""
+        return sorted({r.category for r in self.tone})
+
+
+def _read_yaml(path: Path, issues: list[SpecIssue]) -> Any:
+    """Parse one rules file, recording a YAML error as an issue that names the file."""
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        issues.append(SpecIssue(path.name, f"is not valid YAML: {exc}"))
+    except OSError as exc:
+        issues.append(SpecIssue(path.name, f"cannot be read: {exc.strerror}"))
+    return None
+
+
+def _word_tuple(items: tuple[str, ...], lang_expand: Any) -> tuple[tuple[str, ...], ...]:
+    """Split phrases into canonical word tuples (contractions expanded), as answers are."""
+    out = []
+    for item in items:
+        words: list[str] = []
+        for w in textlib.WORD_RE.findall(textlib.normalise_phrase_word(item)):
+            words.extend(lang_expand(w))
+        out.append(tuple(words))
+    return tuple(out)
+
+
+def _read_language(raw: Any, issues: list[SpecIssue]) -> textlib.Language:
+    """Read english.yaml into a Language."""
+    r = SpecReader(raw, "english.yaml", issues)
+    contractions: dict[str, tuple[str, ...]] = {}
+    for word, value in (r.req("contractions", dict, {}) or {}).items():
+        if not isinstance(value, str) or not value.split():
+            issues.append(SpecIssue(f"{r.key('contractions')}.{word}", "expected the words it stands for"))
+            continue
+        contractions[str(word).lower()] = tuple(value.lower().split())
+    suffixes = []
+    for suffix, value in (r.req("suffixes", dict, {}) or {}).items():
+        if not isinstance(value, str) or not value.split():
+            issues.append(SpecIssue(f"{r.key('suffixes')}.{suffix}", "expected the words it stands for"))
+            continue
+        suffixes.append((str(suffix), tuple(value.split())))
+    s_is = frozenset(r.str_list("s_is", required=True))
+    abbreviations = frozenset(a.lower() for a in r.str_list("abbreviations", required=True))
+    neg = SpecReader(r.req("negation", dict, {}), r.key("negation"), issues)
+    cues = frozenset(neg.str_list("cues", required=True))
+    window = neg.number("window", 4, lo=1, hi=10, required=True)
+    clause_words = frozenset(neg.str_list("clause_words", required=True))
+    not_negating_raw = neg.str_list("not_negating")
+    neg.done()
+    function_words = frozenset(r.str_list("function_words", required=True))
+    no_inflect = frozenset(r.str_list("no_inflect", required=True))
+    indirect_raw = r.str_list("indirect_questions")
+    g = SpecReader(r.req("guard", dict, {}), r.key("guard"), issues)
+    guard = {
+        "min_function_share": g.number("min_function_share", 0.2, lo=0, hi=1, required=True),
+        "min_sentence_words": g.number("min_sentence_words", 4, lo=1, hi=20, required=True),
+        "min_real_share": g.number("min_real_share", 0.6, lo=0, hi=1, required=True),
+        "max_repeats": g.number("max_repeats", 1, lo=0, hi=100, required=True),
+        "max_concept_share": g.number("max_concept_share", 0.6, lo=0, hi=1, required=True),
+        "stuffing_min_hits": g.number("stuffing_min_hits", 3, lo=1, hi=100, required=True),
+        "min_words_for_shares": g.number("min_words_for_shares", 6, lo=1, hi=100, required=True),
+        "unpunctuated_words": g.number("unpunctuated_words", 25, lo=1, hi=1000, required=True),
+    }
+    g.done()
+    r.done()
+    base = textlib.Language(contractions, tuple(suffixes), s_is, abbreviations, cues, int(window or 4),
+                            clause_words, (), function_words, no_inflect, (), guard)
+    return replace(base, not_negating=_word_tuple(not_negating_raw, base.expand),
+                   indirect_questions=_word_tuple(indirect_raw, base.expand))
+
+
+def read_concept(r: SpecReader, name: str, lang: textlib.Language, issues: list[SpecIssue],
+                 with_docs: bool = False) -> ConceptDef:
+    """Read and compile one concept mapping (phrases inflected, regexes compiled and vetted)."""
+    phrases = r.str_list("phrases")
+    patterns = _compile_phrases(r, "phrases", phrases, lang, issues)
+    excepts = _compile_phrases(r, "except", r.str_list("except"), lang, issues)
+    regex = _compile_regexes(r, "regex", issues)
+    raw_regex = _compile_regexes(r, "raw_regex", issues)
+    scope = r.opt("scope", str, "any")
+    if scope not in SCOPES:
+        issues.append(SpecIssue(r.key("scope"), f"must be one of {', '.join(SCOPES)}, got {scope!r}"))
+        scope = "any"
+    negation = r.opt("negation", bool, True)
+    use = r.str_list("use")
+    description = ""
+    examples = Examples()
+    if with_docs:
+        description = r.opt("description", str, "")
+        examples = read_examples(r, issues)
+    if not (patterns or regex or raw_regex or use):
+        issues.append(SpecIssue(r.path, "needs at least one of phrases, regex, raw_regex or use"))
+    return ConceptDef(name, patterns, excepts, regex, raw_regex, scope, negation, use, phrases, description,
+                      examples)
+
+
+def read_examples(r: SpecReader, issues: list[SpecIssue]) -> Examples:
+    """Read an `examples: {match: [...], ok: [...], negated: [...]}` block."""
+    ex = SpecReader(r.opt("examples", dict, {}), r.key("examples"), issues)
+    out = Examples(ex.str_list("match"), ex.str_list("ok"), ex.str_list("negated"))
+    ex.done()
+    return out
+
+
+def _compile_phrases(r: SpecReader, key: str, phrases: tuple[str, ...], lang: textlib.Language,
+                     issues: list[SpecIssue]) -> tuple[textlib.Pattern, ...]:
+    """Expand every phrase of a list, recording a bad one with its index."""
+    out: list[textlib.Pattern] = []
+    for i, phrase in enumerate(phrases):
+        try:
+            out.extend(textlib.compile_phrase(phrase, lang))
+        except textlib.PhraseError as exc:
+            issues.append(SpecIssue(f"{r.key(key)}[{i}]", str(exc)))
+    return tuple(out)
+
+
+def _compile_regexes(r: SpecReader, key: str, issues: list[SpecIssue]) -> tuple[Any, ...]:
+    """Compile a list of regexes at load time, refusing ones that could backtrack catastrophically."""
+    out = []
+    for i, pattern in enumerate(r.opt(key, list, []) or []):
+        path = f"{key}[{i}]"
+        compiled = r.regex(path, pattern)
+        if compiled is None:
+            continue
+        danger = textlib.unsafe_regex(pattern)
+        if danger:
+            issues.append(SpecIssue(r.key(path), f"unsafe regular expression: {danger}"))
+            continue
+        out.append(compiled)
+    return tuple(out)
+
+
+def _read_lexicons(raw: Any, lang: textlib.Language, issues: list[SpecIssue]) -> dict[str, ConceptDef]:
+    """Read concepts.yaml: shared concept lexicons, each with a description and examples."""
+    r = SpecReader(raw, "concepts.yaml", issues)
+    out: dict[str, ConceptDef] = {}
+    for name, body in (r.req("concepts", dict, {}) or {}).items():
+        cr = SpecReader(body, f"{r.key('concepts')}.{name}", issues)
+        out[str(name)] = read_concept(cr, str(name), lang, issues, with_docs=True)
+        cr.done()
+    r.done()
+    for name, concept in out.items():
+        for i, used in enumerate(concept.use):
+            if used not in out:
+                issues.append(SpecIssue(f"concepts.yaml.concepts.{name}.use[{i}]", f"unknown concept {used!r}"))
+    return out
+
+
+def _read_tone(raw: Any, lang: textlib.Language, issues: list[SpecIssue]) -> tuple[ToneRule, ...]:
+    """Read tone.yaml: a list of rules, each with a category, a message and examples."""
+    r = SpecReader(raw, "tone.yaml", issues)
+    rules: list[ToneRule] = []
+    ids: list[tuple[str, str]] = []
+    for i, body in enumerate(r.req("rules", list, []) or []):
+        rr = SpecReader(body, f"{r.key('rules')}[{i}]", issues)
+        rid = rr.req("id", str, "")
+        category = rr.req("category", str, "")
+        message = rr.req("message", str, "")
+        caps = rr.opt("caps", dict, None)
+        caps_share, caps_min = None, 3
+        if caps is not None:
+            cr = SpecReader(caps, rr.key("caps"), issues)
+            caps_share = cr.number("share", 0.6, lo=0.01, hi=1, required=True)
+            caps_min = int(cr.number("min_words", 3, lo=1, hi=100) or 3)
+            cr.done()
+        if caps is None or any(k in (body if isinstance(body, Mapping) else {}) for k in ("phrases", "regex")):
+            concept = read_concept(rr, rid, lang, issues, with_docs=True)
+        else:
+            concept = ConceptDef(rid, (), (), (), (), "any", False, (), (), examples=read_examples(rr, issues))
+        rr.done()
+        ids.append((rr.key("id"), rid))
+        rules.append(ToneRule(rid, category, message, concept, caps_share, caps_min))
+    r.done()
+    unique_ids(ids, issues)
+    return tuple(rules)
+
+
+def load_rules(directory: Path) -> Rules:
+    """Load and validate the rules files of a directory; raise SpecError naming every bad file and key."""
+    issues: list[SpecIssue] = []
+    raws = {name: _read_yaml(directory / name, issues) for name in RULE_FILES}
+    raise_if(issues)
+    lang = _read_language(raws["english.yaml"], issues)
+    raise_if(issues)  # the lexicons need a working language to compile their phrases
+    lexicons = _read_lexicons(raws["concepts.yaml"], lang, issues)
+    tone = _read_tone(raws["tone.yaml"], lang, issues)
+    raise_if(issues)
+    return Rules(lang, lexicons, tone, rules_digest(directory))
+
+
+def rules_digest(directory: Path) -> str:
+    """Short hash of the rules files, so a stored result names the exact rules that graded it."""
+    h = hashlib.sha256()
+    for name in RULE_FILES:
+        path = directory / name
+        h.update(path.read_bytes() if path.exists() else b"")
+    return h.hexdigest()[:8]
+
+
+@cache
+def default_rules() -> Rules:
+    """The shipped rules, loaded once per process."""
+    return load_rules(RULES_DIR)
+
+
+# ---- compiled specs -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Atom:
+    """One concept's own phrases/regexes with their scope and negation, matched as a unit."""
+
+    name: str
+    scope: str
+    negation: bool
+    regex: tuple[Any, ...]
+    raw_regex: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One occurrence of an atom: canonical word range, character span, and the negator if negated."""
+
+    first: int
+    stop: int
+    span: tuple[int, int]
+    negator: int | None
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One rubric check as compiled."""
+
+    id: str
+    kind: str
+    weight: float
+    required: bool
+    lesson: str | None
+    pass_msg: str
+    fail_msg: str
+    negated_msg: str
+    concepts: tuple[str, ...] = ()  # require/forbid: concept names
+    categories: tuple[str, ...] = ()  # tone
+    min_words: int | None = None
+    max_words: int | None = None
+    min_questions: int = 0
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """All atoms a spec needs, with one phrase index over them."""
+
+    atoms: tuple[Atom, ...]
+    index: textlib.PhraseIndex
+    concept_atoms: Mapping[str, tuple[int, ...]]  # concept name -> atom indices (its own and `use`d ones)
+    tone_atoms: tuple[tuple[ToneRule, int], ...]
+    needs_stream: bool
+
+    def run(self, a: textlib.Analysis, lang: textlib.Language) -> list[list[Hit]]:
+        """Find every hit of every atom in an analysed answer."""
+        found: list[list[tuple[int, int]]] = [[] for _ in self.atoms]
+        vetoes: list[list[tuple[int, int]]] = [[] for _ in self.atoms]
+        if not a.words:
+            return [[] for _ in self.atoms]
+        for key, first, stop in self.index.find(a):
+            (vetoes if key % 2 else found)[key // 2].append((first, stop))
+        stream, offsets = textlib.word_stream(a) if self.needs_stream else ("", [])
+        for n, atom in enumerate(self.atoms):
+            for rx in atom.regex:
+                found[n].extend(textlib.stream_hits(rx, stream, offsets))
+            for rx in atom.raw_regex:
+                for m in rx.finditer(a.text):
+                    if m.end() > m.start():
+                        first = a.word_at(m.start())
+                        found[n].append((first, max(first + 1, a.word_at(m.end() - 1) + 1)))
+        out: list[list[Hit]] = []
+        for n, atom in enumerate(self.atoms):
+            hits: list[Hit] = []
+            for first, stop in sorted(set(found[n])):
+                if any(f < stop and first < s for f, s in vetoes[n]) or not _in_scope(a, first, atom.scope):
+                    continue
+                neg = textlib.negator_before(a, first, lang) if atom.negation else None
+                hits.append(Hit(first, stop, a.span(first, stop), neg))
+            out.append(_drop_overlaps(hits))
+        return out
+
+
+def _drop_overlaps(hits: list[Hit]) -> list[Hit]:
+    """Keep the first, longest hit of any overlapping run, so one phrase is reported once."""
+    kept: list[Hit] = []
+    for h in sorted(hits, key=lambda h: (h.first, -h.stop)):
+        if kept and h.first < kept[-1].stop:
+            continue
+        kept.append(h)
+    return kept
+
+
+def _in_scope(a: textlib.Analysis, first: int, scope: str) -> bool:
+    """Whether a hit starting at canonical word `first` lies in the concept's scope."""
+    if scope == "any":
+        return True
+    s = a.sent[first]
+    if scope == "question":
+        return a.sentences[s].question
+    if scope == "statement":
+        return not a.sentences[s].question
+    if scope == "opening":
+        return s == 0
+    return s >= len(a.sentences) - 2  # closing: the last two sentences (a sign-off and the name under it)
+
+
+@dataclass(frozen=True)
+class TextSpec:
+    """A compiled text spec."""
+
+    checks: tuple[CheckSpec, ...]
+    matcher: Matcher
+    rules: Rules
+    concepts: Mapping[str, ConceptDef]  # every concept the spec can reach, for the answer key
+
+
+def _default_messages(kind: str, c: Mapping[str, Any]) -> tuple[str, str]:
+    """Fallback pass/fail messages for a check that does not give its own."""
+    if kind == "words":
+        return ("The length is right.", "Keep to the length asked for.")
+    if kind == "questions":
+        return ("You ask the interviewer something.", "Ask the interviewer at least one question.")
+    if kind == "sentences":
+        return ("Written as real sentences.", "Write real sentences, not a list of keywords.")
+    if kind == "tone":
+        return ("The tone stays courteous.", "Watch the tone.")
+    if kind == "forbid":
+        return ("Nothing here that the rubric rules out.", "Leave this out.")
+    return (f"Covers {c.get('require')}.", f"Missing: {c.get('require')}.")
+
+
+def _read_check(raw: Any, path: str, known: set[str], categories: list[str],
+                issues: list[SpecIssue]) -> CheckSpec | None:
+    """Read one entry of `checks`."""
+    r = SpecReader(raw, path, issues)
+    cid = r.req("id", str, "")
+    present = [k for k in CHECK_KINDS if isinstance(raw, Mapping) and k in raw]
+    if len(present) != 1:
+        issues.append(SpecIssue(path, f"needs exactly one of {', '.join(CHECK_KINDS)}, got {present or 'none'}"))
+    weight = r.number("weight", 1.0, lo=0, hi=100)
+    required = r.opt("required", bool, True)
+    lesson = r.opt("lesson", str, None)
+    kind = present[0] if len(present) == 1 else ""
+    default_pass, default_fail = _default_messages(kind, raw if isinstance(raw, Mapping) else {})
+    pass_msg = r.opt("pass", str, default_pass)
+    fail_msg = r.opt("fail", str, default_fail)
+    negated_msg = r.opt("negated", str, "")
+    concepts: tuple[str, ...] = ()
+    categories_out: tuple[str, ...] = ()
+    min_w = max_w = None
+    min_q = 0
+    if kind in ("require", "forbid"):
+        value = r.req(kind, (str, list), "")
+        concepts = (value,) if isinstance(value, str) else tuple(v for v in value if isinstance(v, str))
+        if isinstance(value, list) and len(concepts) != len(value) or not concepts:
+            issues.append(SpecIssue(r.key(kind), "expected a concept name or a list of concept names"))
+        for name in concepts:
+            if name not in known:
+                issues.append(SpecIssue(r.key(kind), f"unknown concept {name!r} (not in spec.concepts "
+                                                     f"or graders/rules/concepts.yaml)"))
+    elif kind == "tone":
+        categories_out = r.str_list("tone", required=True)
+        for cat in categories_out:
+            if cat not in categories:
+                issues.append(SpecIssue(r.key("tone"), f"unknown tone category {cat!r} "
+                                                       f"(known: {', '.join(categories)})"))
+    elif kind == "words":
+        w = SpecReader(r.req("words", dict, {}), r.key("words"), issues)
+        lo = w.number("min", None, lo=0, hi=5000)
+        hi = w.number("max", None, lo=1, hi=5000)
+        w.done()
+        if lo is None and hi is None:
+            issues.append(SpecIssue(r.key("words"), "needs min, max or both"))
+        if lo is not None and hi is not None and lo > hi:
+            issues.append(SpecIssue(r.key("words"), f"min ({lo}) is more than max ({hi})"))
+        min_w = int(lo) if lo is not None else None
+        max_w = int(hi) if hi is not None else None
+    elif kind == "questions":
+        min_q = int(r.number("questions", 1, lo=1, hi=50, required=True) or 1)
+    elif kind == "sentences" and r.req("sentences", bool, True) is not True:
+        issues.append(SpecIssue(r.key("sentences"), "the real-sentences guard cannot be turned off"))
+    r.done()
+    if not kind:
+        return None
+    return CheckSpec(cid, kind, float(weight if weight is not None else 1.0), bool(required), lesson, pass_msg,
+                     fail_msg, negated_msg, concepts, categories_out, min_w, max_w, min_q)
+
+
+def _resolve(name: str, local: Mapping[str, ConceptDef], rules: Rules, trail: tuple[str, ...],
+             issues: list[SpecIssue]) -> list[ConceptDef]:
+    """The definitions a concept stands for: itself and, recursively, every concept it `use`s."""
+    if name in trail:
+        issues.append(SpecIssue(f"spec.concepts.{trail[0]}.use", f"concepts use each other in a cycle: "
+                                                                f"{' -> '.join((*trail, name))}"))
+        return []
+    concept = local.get(name) or rules.lexicons.get(name)
+    if concept is None:
+        return []
+    out = [concept]
+    for used in concept.use:
+        # A local concept may `use` a shared lexicon of the same name; otherwise look locally first.
+        scope_local = {k: v for k, v in local.items() if k != name} if used == name else local
+        if used not in scope_local and used not in rules.lexicons:
+            issues.append(SpecIssue(f"spec.concepts.{name}.use", f"unknown concept {used!r}"))
+            continue
+        out.extend(_resolve(used, scope_local, rules, (*trail, name), issues))
+    return out
+
+
+def _build_matcher(checks: tuple[CheckSpec, ...], local: Mapping[str, ConceptDef], rules: Rules,
+                   issues: list[SpecIssue]) -> tuple[Matcher, dict[str, ConceptDef]]:
+    """Collect the atoms every check needs and index all their phrases together."""
+    atoms: list[Atom] = []
+    entries: list[tuple[int, textlib.Pattern]] = []
+    atom_of: dict[int, int] = {}  # id(ConceptDef) -> atom index, so a shared lexicon is matched once
+    concept_atoms: dict[str, tuple[int, ...]] = {}
+    reachable: dict[str, ConceptDef] = {}
+
+    def add(defn: ConceptDef) -> int:
+        """Register a definition as an atom (once) and return its index."""
+        if id(defn) in atom_of:
+            return atom_of[id(defn)]
+        n = len(atoms)
+        atoms.append(Atom(defn.name, defn.scope, defn.negation, defn.regex, defn.raw_regex))
+        entries.extend((2 * n, p) for p in defn.patterns)
+        entries.extend((2 * n + 1, p) for p in defn.except_patterns)
+        atom_of[id(defn)] = n
+        return n
+
+    for check in checks:
+        for name in check.concepts:
+            if name in concept_atoms:
+                continue
+            defs = _resolve(name, local, rules, (), issues)
+            for d in defs:
+                reachable.setdefault(d.name, d)
+            concept_atoms[name] = tuple(dict.fromkeys(add(d) for d in defs))
+    categories = {c for check in checks for c in check.categories}
+    tone_atoms = tuple((rule, add(rule.concept)) for rule in rules.tone if rule.category in categories)
+    needs_stream = any(a.regex for a in atoms)
+    return Matcher(tuple(atoms), textlib.PhraseIndex.build(entries), concept_atoms, tone_atoms,
+                   needs_stream), reachable
+
+
+def compile_text_spec(spec: Mapping[str, Any], rules: Rules) -> TextSpec:
+    """Validate and compile a text spec against a set of rules; raise SpecError with every issue."""
+    issues: list[SpecIssue] = []
+    r = SpecReader(spec, "spec", issues)
+    local: dict[str, ConceptDef] = {}
+    for name, body in (r.opt("concepts", dict, {}) or {}).items():
+        cr = SpecReader(body, f"spec.concepts.{name}", issues)
+        local[str(name)] = read_concept(cr, str(name), rules.lang, issues)
+        cr.done()
+    known = set(local) | set(rules.lexicons)
+    checks: list[CheckSpec] = []
+    raw_checks = r.req("checks", list, []) or []
+    if not raw_checks and "checks" in (spec if isinstance(spec, Mapping) else {}):
+        issues.append(SpecIssue("spec.checks", "needs at least one check"))
+    categories = rules.categories()
+    for i, raw in enumerate(raw_checks):
+        check = _read_check(raw, f"spec.checks[{i}]", known, categories, issues)
+        if check is not None:
+            checks.append(check)
+    unique_ids([(f"spec.checks[{i}].id", c.id) for i, c in enumerate(checks)], issues)
+    kinds = [c.kind for c in checks]
+    if kinds.count("words") > 1 or kinds.count("sentences") > 1:
+        issues.append(SpecIssue("spec.checks", "at most one words check and one sentences check"))
+    if "sentences" not in kinds:
+        default_pass, default_fail = _default_messages("sentences", {})
+        checks.append(CheckSpec(GUARD_ID, "sentences", 1.0, True, None, default_pass, default_fail, ""))
+    r.done()
+    matcher, reachable = _build_matcher(tuple(checks), local, rules, issues)
+    raise_if(issues)
+    return TextSpec(tuple(checks), matcher, rules, reachable)
+
+
+# ---- grading ------------------------------------------------------------------------------------------------
+
+def _quote(text: str, span: tuple[int, int]) -> str:
+    """The words a span covers, quoted and shortened for a message."""
+    words = " ".join(text[span[0]: span[1]].split())
+    if len(words) > QUOTE_CHARS:
+        words = words[: QUOTE_CHARS - 3] + "..."
+    return f'"{words}"'
+
+
+def _with_quotes(message: str, text: str, spans: list[tuple[int, int]], limit: int = 3) -> str:
+    """Append the quoted evidence to a message."""
+    if not spans:
+        return message
+    quotes = ", ".join(_quote(text, s) for s in spans[:limit])
+    more = f" and {len(spans) - limit} more" if len(spans) > limit else ""
+    return f"{message} (found: {quotes}{more})"
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """A check's verdict before it becomes a Check."""
+
+    passed: bool
+    message: str
+    spans: tuple[tuple[int, int], ...]
+
+
+def _concept_hits(spec: TextSpec, hits: list[list[Hit]], name: str) -> list[Hit]:
+    """All hits of a concept (its own atom and every atom it uses), in text order."""
+    out = [h for n in spec.matcher.concept_atoms.get(name, ()) for h in hits[n]]
+    return sorted(out, key=lambda h: h.span)
+
+
+def _judge_require(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: list[list[Hit]]) -> _Outcome:
+    """Every listed concept must be present outside a negated clause."""
+    positive_spans: list[tuple[int, int]] = []
+    missing_negated: list[tuple[int, int]] = []
+    missing = False
+    for name in c.concepts:
+        found = _concept_hits(spec, hits, name)
+        good = [h.span for h in found if h.negator is None]
+        if good:
+            positive_spans.extend(good)
+            continue
+        missing = True
+        missing_negated.extend((a.starts[h.negator], h.span[1]) for h in found if h.negator is not None)
+    if not missing:
+        return _Outcome(True, _with_quotes(c.pass_msg, a.text, positive_spans), tuple(positive_spans))
+    if missing_negated:
+        lead = c.negated_msg or ("The words are there, but negated, so they say the opposite. " + c.fail_msg)
+        return _Outcome(False, _with_quotes(lead, a.text, missing_negated), tuple(missing_negated))
+    return _Outcome(False, c.fail_msg, ())
+
+
+def _judge_forbid(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: list[list[Hit]]) -> _Outcome:
+    """None of the listed concepts may appear (a negated mention is allowed)."""
+    spans = [h.span for name in c.concepts for h in _concept_hits(spec, hits, name) if h.negator is None]
+    if spans:
+        return _Outcome(False, _with_quotes(c.fail_msg, a.text, sorted(spans)), tuple(sorted(spans)))
+    return _Outcome(True, c.pass_msg, ())
+
+
+def _judge_tone(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: list[list[Hit]]) -> _Outcome:
+    """No tone rule of the listed categories may fire; each one that does is explained with its own message."""
+    messages: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for rule, n in spec.matcher.tone_atoms:
+        if rule.category not in c.categories:
+            continue
+        rule_spans = [h.span for h in hits[n] if h.negator is None]
+        if rule.caps_share is not None and a.words:
+            rule_spans.extend(textlib.shouting(a, rule.caps_share, rule.caps_min_words))
+        if rule_spans:
+            messages.append(_with_quotes(rule.message, a.text, rule_spans))
+            spans.extend(rule_spans)
+    if messages:
+        return _Outcome(False, " ".join([c.fail_msg, *messages]), tuple(sorted(set(spans))))
+    return _Outcome(True, c.pass_msg, ())
+
+
+def _judge_words(c: CheckSpec, a: textlib.Analysis) -> _Outcome:
+    """The answer's word count must fall within the range."""
+    n = a.word_count
+    lo, hi = c.min_words, c.max_words
+    want = (f"{lo} to {hi}" if lo is not None and hi is not None else
+            f"at least {lo}" if lo is not None else f"at most {hi}")
+    if lo is not None and n < lo:
+        return _Outcome(False, f"{c.fail_msg} Your answer has {n} words; aim for {want}.", ())
+    if hi is not None and n > hi:
+        # Highlight the words past the limit, so the learner sees where to cut.
+        start = a.raw_words[hi][0]
+        return _Outcome(False, f"{c.fail_msg} Your answer has {n} words; aim for {want}.",
+                        ((start, a.raw_words[-1][1]),))
+    return _Outcome(True, f"{c.pass_msg} ({n} words)", ())
+
+
+def _judge_questions(c: CheckSpec, a: textlib.Analysis) -> _Outcome:
+    """The answer must ask at least `min_questions` questions (a request like "could you tell me" counts)."""
+    asked = [(s.start, s.end) for s in a.sentences if s.question]
+    if len(asked) >= c.min_questions:
+        return _Outcome(True, c.pass_msg, tuple(asked))
+    return _Outcome(False, f"{c.fail_msg} Found {len(asked)} question(s); the task asks for at least "
+                           f"{c.min_questions}.", ())
+
+
+def _judge_guard(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: list[list[Hit]]) -> _Outcome:
+    """The real-sentences guard: catch keyword lists, repeated sentences, stuffed phrases and unpunctuated runs."""
+    g = spec.rules.lang.guard
+    lang = spec.rules.lang
+    total = len(a.words)
+    if not total:
+        return _Outcome(False, f"{c.fail_msg} There are no words in the answer.", ())
+    checked = a.word_count >= g["min_words_for_shares"]
+    # 1. Fragments: most words must sit in sentences of a few words that include ordinary function words.
+    fragments = [s for s in a.sentences
+                 if s.words < g["min_sentence_words"]
+                 or not any(w in lang.function_words for w in a.words[s.first: s.stop])]
+    in_real = sum(s.words for s in a.sentences) - sum(s.words for s in fragments)
+    function_share = sum(w in lang.function_words for w in a.words) / total
+    if checked and (in_real / max(1, a.word_count) < g["min_real_share"] or function_share < g["min_function_share"]):
+        return _Outcome(False, f"{c.fail_msg} This reads as a list of words rather than sentences, so none of the "
+                               "other points can be credited. Write it out as you would say or send it.",
+                        tuple((s.start, s.end) for s in fragments) or ((0, len(a.text)),))
+    # 2. The same sentence pasted again and again earns nothing.
+    seen: dict[tuple[str, ...], int] = {}
+    repeats: list[tuple[int, int]] = []
+    for s in a.sentences:
+        key = a.words[s.first: s.stop]
+        if len(key) < 3:
+            continue
+        if key in seen:
+            repeats.append((s.start, s.end))
+        seen[key] = seen.get(key, 0) + 1
+    if len(repeats) > g["max_repeats"]:
+        return _Outcome(False, f"{c.fail_msg} The same sentence appears {len(repeats) + 1} times; repeating a point "
+                               "does not make it count more, so this answer earns nothing.", tuple(repeats))
+    # 3. Stuffing: when rubric phrases make up most of the words, it is a keyword list in disguise.
+    covered: set[int] = set()
+    most_hits = 0
+    for name in {n for ch in spec.checks for n in ch.concepts}:
+        found = _concept_hits(spec, hits, name)
+        most_hits = max(most_hits, len(found))
+        for h in found:
+            covered.update(range(h.first, h.stop))
+    if checked and len(covered) / total > g["max_concept_share"] and most_hits >= g["stuffing_min_hits"]:
+        return _Outcome(False, f"{c.fail_msg} Almost every word is a rubric phrase, several said over and over; "
+                               "stringing the expected phrases together is not an answer, so this earns nothing.",
+                        ((0, len(a.text)),))
+    # 4. A long run of words with no sentence punctuation and no line break is not written as sentences.
+    if (a.word_count >= g["unpunctuated_words"] and not textlib.has_terminal_punctuation(a.text)
+            and "\n" not in a.text.strip()):
+        return _Outcome(False, f"{c.fail_msg} There is no full stop or question mark anywhere; break it into "
+                               "sentences so the interviewer can follow it.", ())
+    return _Outcome(True, c.pass_msg, ())
+
+
+def grade_text(spec: TextSpec, text: str, ctx: Context, version: str) -> Result:
+    """Grade a normalised answer against a compiled spec."""
+    lang = spec.rules.lang
+    a = textlib.analyse(text, lang)
+    hits = spec.matcher.run(a, lang)
+    outcomes: list[tuple[CheckSpec, _Outcome]] = []
+    guard_failed: _Outcome | None = None
+    for c in spec.checks:
+        if c.kind == "require":
+            o = _judge_require(c, spec, a, hits)
+        elif c.kind == "forbid":
+            o = _judge_forbid(c, spec, a, hits)
+        elif c.kind == "tone":
+            o = _judge_tone(c, spec, a, hits)
+        elif c.kind == "words":
+            o = _judge_words(c, a)
+        elif c.kind == "questions":
+            o = _judge_questions(c, a)
+        else:
+            o = _judge_guard(c, spec, a, hits)
+            if not o.passed:
+                guard_failed = o
+        outcomes.append((c, o))
+    checks: list[Check] = []
+    earned = 0.0
+    total = sum(c.weight for c in spec.checks) or 1.0
+    for c, o in outcomes:
+        if guard_failed is not None and c.kind != "sentences":
+            # Nothing is credited for a keyword list; each check still says what it would have needed.
+            msg = f"Not credited, because the answer is not written as real sentences. {c.fail_msg}"
+            checks.append(Check(c.id, False, c.weight, msg, (), c.required, 0.0, c.lesson))
+            continue
+        checks.append(Check(c.id, o.passed, c.weight, o.message, o.spans, c.required, 1.0 if o.passed else 0.0,
+                            c.lesson))
+        earned += c.weight if o.passed else 0.0
+    score = 0.0 if guard_failed is not None else earned / total
+    result = finish(score, checks, ctx, version, _summary(checks, guard_failed))
+    return replace(result, answer_text=text)
+
+
+def probe(rules: Rules, defn: ConceptDef, text: str) -> list[Hit]:
+    """Every hit of one shared concept or tone rule's phrases in a text (used to run the rules' examples)."""
+    atoms: list[Atom] = []
+    entries: list[tuple[int, textlib.Pattern]] = []
+    for n, d in enumerate([defn, *(rules.lexicons[u] for u in defn.use if u in rules.lexicons)]):
+        atoms.append(Atom(d.name, d.scope, d.negation, d.regex, d.raw_regex))
+        entries.extend((2 * n, p) for p in d.patterns)
+        entries.extend((2 * n + 1, p) for p in d.except_patterns)
+    matcher = Matcher(tuple(atoms), textlib.PhraseIndex.build(entries), {}, (), any(a.regex for a in atoms))
+    a = textlib.analyse(normalise_text(text), rules.lang)
+    return sorted((h for hits in matcher.run(a, rules.lang) for h in hits), key=lambda h: h.span)
+
+
+def probe_tone(rules: Rules, rule: ToneRule, text: str) -> list[tuple[int, int]]:
+    """Spans where a tone rule fires in a text (negated matches excluded), as a tone check would see them."""
+    spans = [h.span for h in probe(rules, rule.concept, text) if h.negator is None]
+    if rule.caps_share is not None:
+        spans.extend(textlib.shouting(textlib.analyse(normalise_text(text), rules.lang), rule.caps_share,
+                                      rule.caps_min_words))
+    return spans
+
+
+def _summary(checks: list[Check], guard_failed: _Outcome | None) -> str:
+    """One line for the learner: how many points were met, or why nothing was credited."""
+    if guard_failed is not None:
+        return "Not credited: the answer needs to be written as real sentences. See the notes below."
+    failed = [c.id for c in checks if not c.passed]
+    if not failed:
+        return f"All {len(checks)} points met."
+    return f"{len(checks) - len(failed)} of {len(checks)} points met; still to fix: {', '.join(failed)}."
+
+
+def _version() -> str:
+    """Grader version: the code's revision plus a hash of the shipped rules, so a rules edit shows in results."""
+    return f"1+{rules_digest(RULES_DIR)}"
+
+
+@register
+class TextGrader(Grader):
+    """Free text graded by rule checks over concepts, tone, length, questions and a real-sentences guard."""
+
+    type_name = "text"
+    version = _version()
+
+    def compile(self, spec: Mapping[str, Any]) -> TextSpec:
+        """Compile a spec against the shipped rules."""
+        return compile_text_spec(spec, default_rules())
+
+    def parse(self, compiled: TextSpec, raw: Any) -> str:
+        """A text answer is a string; it comes back Unicode-normalised (the text spans index into)."""
+        if not isinstance(raw, str):
+            raise InvalidAnswer(f"A written answer must be text, got {type(raw).__name__}.")
+        text = normalise_text(raw)
+        if not text.strip():
+            raise InvalidAnswer("The answer is empty.")
+        if len(text) > MAX_ANSWER_CHARS:
+            raise InvalidAnswer(f"The answer is longer than {MAX_ANSWER_CHARS:,} characters.")
+        return text
+
+    def grade(self, compiled: TextSpec, answer: str, ctx: Context) -> Result:
+        """Grade a parsed answer."""
+        return grade_text(compiled, answer, ctx, self.version)
+
+    def present(self, compiled: TextSpec, seed: int) -> dict[str, Any]:
+        """The learner sees only the length limits (nothing of the rubric's phrases)."""
+        words = next((c for c in compiled.checks if c.kind == "words"), None)
+        return {"kind": "text", "min_words": words.min_words if words else None,
+                "max_words": words.max_words if words else None}
+
+    def answer_key(self, compiled: TextSpec) -> dict[str, Any]:
+        """The rubric for the instructor preview: each check with the concepts and phrases behind it."""
+        checks = []
+        for c in compiled.checks:
+            entry: dict[str, Any] = {"id": c.id, "kind": c.kind, "weight": c.weight, "required": c.required,
+                                     "lesson": c.lesson, "pass": c.pass_msg, "fail": c.fail_msg}
+            if c.concepts:
+                entry["concepts"] = {n: _describe(n, compiled) for n in c.concepts}
+            if c.categories:
+                entry["tone"] = {cat: [r.id for r in compiled.rules.tone if r.category == cat]
+                                 for cat in c.categories}
+            if c.kind == "words":
+                entry["min_words"], entry["max_words"] = c.min_words, c.max_words
+            if c.kind == "questions":
+                entry["min_questions"] = c.min_questions
+            checks.append(entry)
+        return {"kind": "text", "checks": checks}
+
+
+def _describe(name: str, spec: TextSpec) -> dict[str, Any]:
+    """A concept for the answer key: its phrases, regexes, scope and the concepts it uses."""
+    d = spec.concepts.get(name)
+    if d is None:
+        return {}
+    return {"phrases": list(d.phrases), "regex": [r.pattern for r in d.regex],
+            "raw_regex": [r.pattern for r in d.raw_regex], "scope": d.scope, "negation": d.negation,
+            "use": {u: _describe(u, spec) for u in d.use if u != name}}
+
+
+__all__ = ["TextGrader", "Rules", "SpecError", "compile_text_spec", "default_rules", "grade_text", "load_rules"]
