@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
-import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
 
 from web.extensions import normalise_database_url
+from web.services.branding import accent_problem
 
 DEVELOPMENT_ENVS = ("development", "dev")
-HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 DEFAULT_ACCENT = "#1d4f91"
 
 # Every setting the site reads from the environment, with its default (None: unset).
@@ -25,6 +24,8 @@ ENV_SETTINGS: dict[str, Any] = {
     "SITE_LOGO_URL": None,
     "SITE_ACCENT": DEFAULT_ACCENT,
     "LOGIN_RATE_LIMIT": "10/minute",
+    # Roster: a learner not complete and inactive for more than this many days needs attention.
+    "ATTENTION_STALL_DAYS": "7",
 }
 
 
@@ -73,9 +74,15 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
         # A throwaway key is fine locally: sessions simply end when the server restarts.
         cfg["SECRET_KEY"] = secrets.token_hex(32)
     accent = str(cfg.get("SITE_ACCENT") or DEFAULT_ACCENT)
-    if not HEX_COLOUR.match(accent):
-        raise ConfigError(f"SITE_ACCENT must be a hex colour such as #1d4f91, got {accent!r}")
+    # Hex only (it is written into brand.css) and readable: links on white, white text on the accent.
+    problem = accent_problem(accent)
+    if problem:
+        raise ConfigError(problem)
     cfg["SITE_ACCENT"] = accent
+    stall = str(cfg.get("ATTENTION_STALL_DAYS"))
+    if not stall.isdigit() or int(stall) < 1:
+        raise ConfigError(f"ATTENTION_STALL_DAYS must be a whole number of days (1 or more), got {stall!r}")
+    cfg["ATTENTION_STALL_DAYS"] = int(stall)
     if isinstance(cfg.get("COURSE_EXTRA_DIRS"), str):
         cfg["COURSE_EXTRA_DIRS"] = [p for p in cfg["COURSE_EXTRA_DIRS"].split(os.pathsep) if p]
     return cfg

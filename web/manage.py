@@ -22,12 +22,14 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, make_url
 
+from course.errors import ContentErrors
 from web import create_app  # noqa: F401
 from web.extensions import db
 from web.models import Cohort, CohortMembership, User
 from web.services.accounts import AccountError, create_user, find_user
+from web.services.regrade import UnknownExercise, regrade_exercise
 
-COMMANDS = {"db", "user", "demo", "serve"}
+COMMANDS = {"db", "user", "demo", "serve", "regrade"}
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 DEMO_LEARNER = ("learner@demo.example", "demo-learner-pass", "Demo Learner")
@@ -198,6 +200,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_regrade(args: argparse.Namespace) -> int:
+    """Regrade one exercise's stored attempts with its current rules; exit 2 for an unknown exercise."""
+    # A new app reads the course from disk now, so rules edited since the site started are the ones applied.
+    try:
+        app = _app()
+    except ContentErrors as exc:
+        raise CommandError(f"the course does not load, so nothing was regraded:\n{exc}") from exc
+    with app.app_context():
+        try:
+            report = regrade_exercise(app.extensions["course"], args.exercise_id, dry_run=args.dry_run)
+        except UnknownExercise as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    print(report.summary())
+    return 0
+
+
 def _guard(func: Any) -> Any:
     """Wrap a command so expected failures print a one-line error and exit 1, never a traceback."""
 
@@ -214,7 +233,7 @@ def _guard(func: Any) -> Any:
 
 
 def add_commands(subparsers: Any) -> None:
-    """Add the db, user, demo and serve sub-commands to the `course` CLI's subparsers."""
+    """Add the db, user, demo, regrade and serve sub-commands to the `course` CLI's subparsers."""
     p_db = subparsers.add_parser("db", help="database migrations, backup and restore")
     db_sub = p_db.add_subparsers(dest="db_command", required=True)
     p = db_sub.add_parser("upgrade", help="apply migrations (default: to the newest)")
@@ -238,6 +257,11 @@ def add_commands(subparsers: Any) -> None:
 
     p = subparsers.add_parser("demo", help="create demo accounts and a demo cohort, print their passwords")
     p.set_defaults(func=_guard(cmd_demo))
+
+    p = subparsers.add_parser("regrade", help="regrade stored attempts of an exercise with its current rules")
+    p.add_argument("exercise_id", metavar="EXERCISE_ID")
+    p.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
+    p.set_defaults(func=_guard(cmd_regrade))
 
     p = subparsers.add_parser("serve", help="serve the site locally (development server)")
     p.add_argument("--host", default="127.0.0.1")

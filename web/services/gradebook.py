@@ -13,6 +13,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import case, func, select
+
+from web.extensions import db
+from web.models import Attempt, CohortMembership, LessonProgress, User
+
 # OWASP CSV injection: a spreadsheet treats a cell starting with one of these as a formula.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 # Learners fetched per query while streaming; big enough to keep round trips few, small enough to stay flat.
@@ -96,3 +101,43 @@ def json_stream(rows: Iterable[GradebookRow], exercises: Sequence[str], lessons_
         yield ("" if first else ",\n") + json.dumps(as_record(row, exercises, lessons_total))
         first = False
     yield "]}\n"
+
+
+def cohort_rows(cohort_id: int, exercises: Sequence[str], lessons: Sequence[str],
+                batch_size: int = BATCH_SIZE) -> Iterator[GradebookRow]:
+    """Yield one GradebookRow per member, fetching learners a keyset page at a time with aggregates per page.
+
+    Each page is three small queries (members, best scores, lesson reads), so memory depends on the page
+    size, never on the size of the cohort.
+    """
+    last_id = 0
+    while True:
+        members = db.session.execute(
+            select(User.id, User.display_name, User.email, CohortMembership.joined_at)
+            .join(CohortMembership, CohortMembership.user_id == User.id)
+            .where(CohortMembership.cohort_id == cohort_id, User.id > last_id)
+            .order_by(User.id).limit(batch_size)
+        ).all()
+        if not members:
+            return
+        ids = [m.id for m in members]
+        best: dict[int, dict[str, float]] = {uid: {} for uid in ids}
+        passed: dict[int, set[str]] = {uid: set() for uid in ids}
+        for uid, eid, score, ok in db.session.execute(
+            select(Attempt.user_id, Attempt.exercise_id, func.max(Attempt.score),
+                   func.max(case((Attempt.passed.is_(True), 1), else_=0)))
+            .where(Attempt.user_id.in_(ids), Attempt.status != "invalid", Attempt.exercise_id.in_(exercises))
+            .group_by(Attempt.user_id, Attempt.exercise_id)
+        ):
+            best[uid][eid] = float(score)
+            if ok:
+                passed[uid].add(eid)
+        reads = dict(db.session.execute(
+            select(LessonProgress.user_id, func.count())
+            .where(LessonProgress.user_id.in_(ids), LessonProgress.lesson_id.in_(lessons))
+            .group_by(LessonProgress.user_id)
+        ).all())
+        for m in members:
+            yield GradebookRow(m.id, m.display_name or m.email, m.email, m.joined_at, best[m.id],
+                               frozenset(passed[m.id]), reads.get(m.id, 0))
+        last_id = ids[-1]

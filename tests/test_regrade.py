@@ -1,0 +1,200 @@
+"""Regrade: stored attempts graded again with changed rules, counted, audited, batched, atomic, idempotent."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import uuid
+from dataclasses import replace
+
+import pytest
+import yaml
+from sqlalchemy import func, select
+
+import graders
+from course.cli import main
+from web import create_app
+from web.extensions import db
+from web.manage import upgrade
+from web.models import Attempt, AttemptGrade
+from web.services.accounts import create_user
+from web.services.regrade import UnknownExercise, regrade_exercise
+
+pytestmark = pytest.mark.db
+
+EXERCISE = "why-close-quiz"
+
+
+def store(user, exercise, answer) -> Attempt:
+    """Grade an answer with the exercise's rules and store it as the site would."""
+    result = graders.grade(exercise.type, exercise.spec, answer,
+                           graders.Context(pass_threshold=exercise.pass_threshold))
+    attempt = Attempt(user_id=user.id, exercise_id=exercise.id, answer=answer, score=result.score,
+                      passed=result.passed, status=result.status, checks=[c.to_dict() for c in result.checks],
+                      grader_version=result.grader_version, message=result.message, answer_text=result.answer_text,
+                      idempotency_key=uuid.uuid4().hex, attempt_number=1)
+    db.session.add(attempt)
+    db.session.commit()
+    return attempt
+
+
+def with_correct_option(course, option_id: str):
+    """Return a copy of the course where EXERCISE's only correct option is `option_id` (an edited rule)."""
+    ex = course.exercises[EXERCISE]
+    raw = copy.deepcopy(ex.raw_spec)
+    for option in raw["options"]:
+        option["correct"] = option["id"] == option_id
+    edited = replace(ex, raw_spec=raw, spec=graders.compile_spec(ex.type, raw))
+    return replace(course, exercises={**course.exercises, EXERCISE: edited})
+
+
+def audit_rows() -> int:
+    """Count AttemptGrade rows."""
+    return db.session.scalar(select(func.count()).select_from(AttemptGrade))
+
+
+@pytest.fixture
+def three_attempts(app, make_user, web_course):
+    """One right, one wrong that the edit makes right, one wrong either way."""
+    ex = web_course.exercises[EXERCISE]
+    return [store(make_user(), ex, answer) for answer in ("freshest-memory", "decided-early", "salary-slot")]
+
+
+def test_unchanged_rules_change_nothing_and_write_no_audit(three_attempts, web_course):
+    """Regrading with the same rules touches no attempt."""
+    report = regrade_exercise(web_course, EXERCISE)
+    assert (report.regraded, report.changed, report.scores_changed) == (3, 0, 0)
+    assert audit_rows() == 0
+
+
+def test_changed_rule_is_applied_counted_and_audited(three_attempts, web_course):
+    """Scores move with the new rule; the old result is kept in AttemptGrade for each changed attempt."""
+    right, wrong_now_right, wrong = three_attempts
+    old_checks = right.checks
+    report = regrade_exercise(with_correct_option(web_course, "decided-early"), EXERCISE)
+    assert report.regraded == 3
+    assert report.scores_changed == 2
+    assert (report.passed_to_failed, report.failed_to_passed) == (1, 1)
+    assert report.changed >= 2
+    db.session.expire_all()
+    assert (db.session.get(Attempt, right.id).passed, db.session.get(Attempt, wrong_now_right.id).passed) == (
+        False, True)
+    assert db.session.get(Attempt, wrong.id).passed is False
+    (audit,) = db.session.scalars(select(AttemptGrade).where(AttemptGrade.attempt_id == right.id))
+    assert (audit.score, audit.passed, audit.reason) == (1.0, True, "regrade")
+    assert audit.checks == old_checks
+    assert audit_rows() == report.changed
+    assert "1 passed->failed, 1 failed->passed" in report.summary()
+
+
+def test_regrade_is_idempotent(three_attempts, web_course):
+    """A second run with the same rules finds nothing to change and writes no more audit rows."""
+    edited = with_correct_option(web_course, "decided-early")
+    first = regrade_exercise(edited, EXERCISE)
+    rows = audit_rows()
+    second = regrade_exercise(edited, EXERCISE)
+    assert first.changed >= 2 and second.changed == 0 and second.regraded == 3
+    assert audit_rows() == rows
+
+
+def test_dry_run_reports_but_writes_nothing(three_attempts, web_course):
+    """--dry-run gives the same counts and leaves every attempt and the audit table untouched."""
+    report = regrade_exercise(with_correct_option(web_course, "decided-early"), EXERCISE, dry_run=True)
+    assert (report.passed_to_failed, report.failed_to_passed) == (1, 1)
+    assert "dry run" in report.summary()
+    db.session.expire_all()
+    assert db.session.get(Attempt, three_attempts[0].id).passed is True
+    assert audit_rows() == 0
+
+
+def test_batches_cover_every_attempt(app, make_user, web_course):
+    """With a batch smaller than the attempt count every attempt is still regraded exactly once."""
+    ex = web_course.exercises[EXERCISE]
+    for _ in range(5):
+        store(make_user(), ex, "freshest-memory")
+    report = regrade_exercise(with_correct_option(web_course, "salary-slot"), EXERCISE, batch_size=2)
+    assert report.regraded == 5 and report.passed_to_failed == 5
+    assert audit_rows() == 5
+
+
+def test_failure_half_way_rolls_everything_back(app, make_user, web_course):
+    """A crash on a later batch leaves the earlier batches' attempts as they were: one transaction."""
+    ex = web_course.exercises[EXERCISE]
+    ids = [store(make_user(), ex, "freshest-memory").id for _ in range(4)]
+    seen = []
+
+    def context_for(exercise, attempt):
+        """Fail on the fourth attempt, after the first batch of two was flushed."""
+        seen.append(attempt.id)
+        if len(seen) == 4:
+            raise RuntimeError("boom")
+        return graders.Context(pass_threshold=exercise.pass_threshold)
+
+    with pytest.raises(RuntimeError):
+        regrade_exercise(with_correct_option(web_course, "salary-slot"), EXERCISE, batch_size=2,
+                         context_for=context_for)
+    db.session.expire_all()
+    assert all(db.session.get(Attempt, i).passed for i in ids)
+    assert audit_rows() == 0
+
+
+def test_unknown_exercise_names_the_id(app, web_course):
+    """An unknown id raises with the id in the message."""
+    with pytest.raises(UnknownExercise, match="no-such-exercise"):
+        regrade_exercise(web_course, "no-such-exercise")
+
+
+# ----------------------------------------------------------------------------------------- the CLI
+
+
+@pytest.fixture
+def site_env(tmp_path, monkeypatch, web_course):
+    """A migrated SQLite file and an editable copy of the test course, wired up through the environment."""
+    content = tmp_path / "content"
+    content.mkdir()
+    shutil.copy(web_course.root / "course.yaml", content / "course.yaml")
+    shutil.copytree(web_course.root / "lessons", content / "lessons")
+    shutil.copytree(web_course.root / "exercises", content / "exercises")
+    url = f"sqlite:///{tmp_path / 'site.sqlite3'}"
+    upgrade(url)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("SECRET_KEY", "cli-test-secret")
+    monkeypatch.setenv("COURSE_DIR", str(content))
+    monkeypatch.delenv("COURSE_EXTRA_DIRS", raising=False)
+    return content
+
+
+def _seed_cli_attempts() -> None:
+    """Store one right and one wrong attempt through an app built from the environment."""
+    app = create_app()
+    with app.app_context():
+        ex = app.extensions["course"].exercises[EXERCISE]
+        for i, answer in enumerate(("freshest-memory", "decided-early")):
+            store(create_user(f"cli{i}@example.org", "long enough password"), ex, answer)
+
+
+def test_cli_regrade_reads_the_edited_rules_from_disk(site_env, capsys):
+    """`course regrade ID` loads the course fresh, regrades, reports counts; --dry-run first writes nothing."""
+    _seed_cli_attempts()
+    path = site_env / "exercises" / f"{EXERCISE}.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for option in doc["spec"]["options"]:
+        option["correct"] = option["id"] == "decided-early"
+    # The samples must follow the rule, or the loader rightly refuses the course.
+    doc["samples"] = {"pass": ["decided-early"], "fail": ["freshest-memory"]}
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+
+    assert main(["regrade", EXERCISE, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "regraded 2 attempts" in out and "1 passed->failed, 1 failed->passed" in out and "dry run" in out
+    assert main(["regrade", EXERCISE]) == 0
+    assert "would" not in capsys.readouterr().out
+    assert main(["regrade", EXERCISE]) == 0
+    assert "changed 0 results" in capsys.readouterr().out
+
+
+def test_cli_unknown_exercise_exits_2(site_env, capsys):
+    """An unknown id is an operator error: exit 2 with the id named, no traceback."""
+    assert main(["regrade", "no-such-exercise"]) == 2
+    err = capsys.readouterr().err
+    assert "no-such-exercise" in err and "Traceback" not in err

@@ -1,0 +1,213 @@
+"""Cohort services: create, join, archive, and the access rule that decides who may see a cohort.
+
+The rule, in one place: an instructor sees only the cohorts they own, an admin sees every cohort, and anyone
+else - or an id that does not exist - gets the same "not found", so ids reveal nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from web.extensions import db
+from web.models import Attempt, Cohort, CohortMembership, LessonProgress, User, new_join_code
+from web.services.analytics import AttemptRow, LearnerRow, ReadRow
+
+MAX_NAME_LENGTH = 200
+# A new code colliding with an existing one is astronomically rare; retrying a few times covers it.
+JOIN_CODE_TRIES = 5
+
+
+class CohortError(ValueError):
+    """A cohort request cannot be carried out; the message says why, for the user."""
+
+
+class NotFound(LookupError):
+    """The cohort (or learner in it) does not exist or is not this viewer's to see."""
+
+
+def normalise_code(code: str) -> str:
+    """Return a join code as stored: upper case, no spaces, dash in the middle of an 8-character code."""
+    code = "".join((code or "").split()).upper()
+    if len(code) == 8 and "-" not in code:
+        code = f"{code[:4]}-{code[4:]}"
+    return code
+
+
+def validate_name(name: str) -> str:
+    """Return a trimmed cohort name or raise CohortError."""
+    name = " ".join((name or "").split())
+    if not name:
+        raise CohortError("Give the cohort a name, for example “Careers Seminar, Spring”.")
+    if len(name) > MAX_NAME_LENGTH:
+        raise CohortError(f"The cohort name must be at most {MAX_NAME_LENGTH} characters long.")
+    return name
+
+
+def create_cohort(owner: User, name: str) -> Cohort:
+    """Create and commit a cohort owned by `owner`, with a fresh unique join code."""
+    if not owner.is_instructor:
+        raise CohortError("Only instructors and admins can create cohorts.")
+    name = validate_name(name)
+    for _ in range(JOIN_CODE_TRIES):
+        cohort = Cohort(name=name, owner_id=owner.id, join_code=new_join_code())
+        db.session.add(cohort)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            continue
+        return cohort
+    raise CohortError("Could not pick a unique join code; please try again.")
+
+
+def visible_cohorts(viewer: User, include_archived: bool = False) -> list[Cohort]:
+    """Return the cohorts this viewer manages (all of them for an admin), newest first."""
+    query = select(Cohort).order_by(Cohort.created_at.desc(), Cohort.id.desc())
+    if not viewer.is_admin:
+        query = query.where(Cohort.owner_id == viewer.id)
+    if not include_archived:
+        query = query.where(Cohort.archived.is_(False))
+    return list(db.session.scalars(query))
+
+
+def member_counts(cohort_ids: list[int]) -> dict[int, int]:
+    """Return {cohort id: number of members} in one query."""
+    if not cohort_ids:
+        return {}
+    rows = db.session.execute(
+        select(CohortMembership.cohort_id, func.count())
+        .where(CohortMembership.cohort_id.in_(cohort_ids))
+        .group_by(CohortMembership.cohort_id)
+    )
+    return {cid: n for cid, n in rows}
+
+
+def get_managed(viewer: User, cohort_id: int) -> Cohort:
+    """Return a cohort the viewer may manage, else raise NotFound (never a different answer for 'not yours')."""
+    cohort = db.session.get(Cohort, cohort_id)
+    if cohort is None or not viewer.is_instructor or (not viewer.is_admin and cohort.owner_id != viewer.id):
+        raise NotFound(cohort_id)
+    return cohort
+
+
+def find_by_code(code: str) -> Cohort | None:
+    """Return the cohort with this join code, or None."""
+    code = normalise_code(code)
+    if not code:
+        return None
+    return db.session.scalar(select(Cohort).where(Cohort.join_code == code))
+
+
+def join(user: User, code: str) -> tuple[Cohort, bool]:
+    """Add a learner to the cohort with this code; return (cohort, newly_joined). Raise CohortError if refused."""
+    cohort = find_by_code(code)
+    # An archived cohort and a wrong code answer alike, so codes of closed cohorts cannot be probed.
+    if cohort is None or cohort.archived:
+        raise CohortError("No open cohort has that join code. Check the code with your instructor.")
+    if db.session.get(CohortMembership, (cohort.id, user.id)) is not None:
+        return cohort, False
+    db.session.add(CohortMembership(cohort_id=cohort.id, user_id=user.id))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # A double-submitted form: the other request already added the membership.
+        db.session.rollback()
+        return cohort, False
+    return cohort, True
+
+
+def my_cohorts(user: User) -> list[Cohort]:
+    """Return the cohorts a learner belongs to, by join date."""
+    return list(db.session.scalars(
+        select(Cohort).join(CohortMembership).where(CohortMembership.user_id == user.id)
+        .order_by(CohortMembership.joined_at, Cohort.id)
+    ))
+
+
+def set_archived(cohort: Cohort, archived: bool) -> None:
+    """Archive (no new joins, hidden from default lists) or unarchive a cohort."""
+    cohort.archived = archived
+    db.session.commit()
+
+
+def get_member(cohort: Cohort, user_id: int) -> User:
+    """Return a member of the cohort, else raise NotFound."""
+    if db.session.get(CohortMembership, (cohort.id, user_id)) is None:
+        raise NotFound(user_id)
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(user_id)
+    return user
+
+
+# ------------------------------------------------------------------------------- rows for the analytics
+
+
+def learner_rows(cohort: Cohort) -> list[LearnerRow]:
+    """Return the cohort's members as plain rows."""
+    rows = db.session.execute(
+        select(User.id, User.display_name, User.email, CohortMembership.joined_at)
+        .join(CohortMembership, CohortMembership.user_id == User.id)
+        .where(CohortMembership.cohort_id == cohort.id)
+        .order_by(User.id)
+    )
+    return [LearnerRow(uid, name or email, email, joined) for uid, name, email, joined in rows]
+
+
+def _members(cohort: Cohort):
+    """Return a subquery of the cohort's member ids."""
+    return select(CohortMembership.user_id).where(CohortMembership.cohort_id == cohort.id)
+
+
+def attempt_rows(cohort: Cohort, exercise_id: str | None = None, with_answers: bool = False) -> Iterator[AttemptRow]:
+    """Yield the members' attempts as plain rows, oldest first, streamed in batches."""
+    cols = [Attempt.id, Attempt.user_id, Attempt.exercise_id, Attempt.score, Attempt.passed, Attempt.status,
+            Attempt.checks, Attempt.created_at, Attempt.attempt_number]
+    if with_answers:
+        cols.append(Attempt.answer)
+    query = select(*cols).where(Attempt.user_id.in_(_members(cohort))).order_by(Attempt.created_at, Attempt.id)
+    if exercise_id is not None:
+        query = query.where(Attempt.exercise_id == exercise_id)
+    for r in db.session.execute(query.execution_options(yield_per=1000)):
+        yield AttemptRow(id=r.id, user_id=r.user_id, exercise_id=r.exercise_id, score=float(r.score),
+                         passed=bool(r.passed), status=r.status, checks=r.checks or [], created_at=r.created_at,
+                         attempt_number=r.attempt_number, answer=answer_text(r.answer) if with_answers else "")
+
+
+def read_rows(cohort: Cohort) -> list[ReadRow]:
+    """Return the members' lesson reads as plain rows."""
+    rows = db.session.execute(
+        select(LessonProgress.user_id, LessonProgress.lesson_id, LessonProgress.last_read_at)
+        .where(LessonProgress.user_id.in_(_members(cohort)))
+    )
+    return [ReadRow(uid, lid, at) for uid, lid, at in rows]
+
+
+def answer_text(answer: object) -> str:
+    """Render a stored answer (text, list or mapping) as one line of plain text for display."""
+    if isinstance(answer, str):
+        return answer
+    if isinstance(answer, list):
+        return ", ".join(str(a) for a in answer)
+    if isinstance(answer, dict):
+        return "; ".join(f"{k} \u2192 {v}" for k, v in answer.items())
+    return "" if answer is None else str(answer)
+
+
+def learner_attempts(user: User) -> list[Attempt]:
+    """Return every attempt of one learner, newest first, for the instructor drill-down."""
+    return list(db.session.scalars(
+        select(Attempt).where(Attempt.user_id == user.id).order_by(Attempt.created_at.desc(), Attempt.id.desc())
+    ))
+
+
+def last_activity(user_id: int) -> datetime | None:
+    """Return the learner's latest attempt or lesson read."""
+    a = db.session.scalar(select(func.max(Attempt.created_at)).where(Attempt.user_id == user_id))
+    r = db.session.scalar(select(func.max(LessonProgress.last_read_at)).where(LessonProgress.user_id == user_id))
+    stamps = [s for s in (a, r) if s is not None]
+    return max(stamps) if stamps else None
