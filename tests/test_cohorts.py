@@ -1,0 +1,321 @@
+"""Cohorts end to end through the site: create, join, archive, roster, item analysis, drill-down, admin, branding."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import csrf_token_from, login_as
+from web import create_app
+from web.config import ConfigError
+from web.extensions import db
+from web.manage import main as manage_main
+from web.manage import upgrade
+from web.models import Cohort, CohortMembership, LessonProgress, User, utcnow
+from web.services import branding
+
+pytestmark = pytest.mark.db
+
+
+def post(client, url, data=None, form_page="/join", **kwargs):
+    """POST a form with a valid CSRF token taken from a page the user can see."""
+    token = csrf_token_from(client.get(form_page).get_data(as_text=True))
+    return client.post(url, data={**(data or {}), "csrf_token": token}, **kwargs)
+
+
+@pytest.fixture
+def instructor(make_user):
+    """An instructor account."""
+    return make_user("instructor", display_name="Ines Instructor")
+
+
+@pytest.fixture
+def cohort(instructor):
+    """A cohort owned by `instructor`."""
+    c = Cohort(name="Careers Seminar, Spring", owner_id=instructor.id, join_code="ABCD-EFGH")
+    db.session.add(c)
+    db.session.commit()
+    return c
+
+
+def add_member(cohort, user, days_ago=0):
+    """Put a user in a cohort, joined `days_ago` days ago."""
+    joined = utcnow() - timedelta(days=days_ago)
+    db.session.add(CohortMembership(cohort_id=cohort.id, user_id=user.id, joined_at=joined))
+    db.session.commit()
+
+
+def page(response) -> str:
+    """Return a response's text, asserting exactly one h1 (every page has one)."""
+    html = response.get_data(as_text=True)
+    assert len(re.findall(r"<h1[\s>]", html)) == 1, "a page must have exactly one h1"
+    return html
+
+
+# ------------------------------------------------------------------------------------ create and join
+
+
+def test_instructor_creates_a_cohort_and_gets_a_code_and_link(client, instructor):
+    """POST /instructor/cohorts creates the cohort and lands on its page showing the code and /join link."""
+    login_as(client, instructor)
+    response = post(client, "/instructor/cohorts", {"name": "  Agency intake,   January "},
+                    form_page="/instructor/", follow_redirects=True)
+    html = page(response)
+    cohort = db.session.scalar(select(Cohort).where(Cohort.owner_id == instructor.id))
+    assert cohort.name == "Agency intake, January"
+    assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}", cohort.join_code)
+    assert cohort.join_code in html and f"/join/{cohort.join_code}" in html
+
+
+def test_cohort_needs_a_name_and_a_csrf_token(client, instructor):
+    """An empty name re-shows the form with the problem; a POST without a token is refused."""
+    login_as(client, instructor)
+    response = post(client, "/instructor/cohorts", {"name": "   "}, form_page="/instructor/")
+    assert response.status_code == 400 and "Give the cohort a name" in page(response)
+    assert client.post("/instructor/cohorts", data={"name": "No token"}).status_code == 400
+    assert db.session.scalar(select(Cohort).where(Cohort.owner_id == instructor.id)) is None
+
+
+def test_join_link_prefills_the_form_but_only_a_post_joins(client, make_user, cohort):
+    """GET /join/<code> shows the code in the form and adds nobody; POST /join adds the learner."""
+    learner = make_user()
+    login_as(client, learner)
+    html = page(client.get("/join/abcdefgh"))
+    assert 'value="ABCD-EFGH"' in html
+    assert db.session.get(CohortMembership, (cohort.id, learner.id)) is None
+    response = post(client, "/join", {"code": " abcd-efgh "}, follow_redirects=True)
+    assert "You have joined “Careers Seminar, Spring”" in page(response)
+    assert db.session.get(CohortMembership, (cohort.id, learner.id)) is not None
+    again = post(client, "/join", {"code": "ABCD-EFGH"}, follow_redirects=True)
+    assert "already in" in again.get_data(as_text=True)
+
+
+def test_joining_needs_csrf_and_a_valid_code(client, make_user, cohort):
+    """No token: 400 and no membership; a wrong code re-shows the form with a clear message."""
+    learner = make_user()
+    login_as(client, learner)
+    assert client.post("/join", data={"code": cohort.join_code}).status_code == 400
+    assert db.session.get(CohortMembership, (cohort.id, learner.id)) is None
+    response = post(client, "/join", {"code": "ZZZZ-ZZZZ"})
+    assert response.status_code == 400 and "No open cohort has that join code" in page(response)
+
+
+def test_a_learner_may_be_in_several_cohorts(client, make_user, cohort, instructor):
+    """Joining a second cohort keeps the first; both are listed on the join page."""
+    other = Cohort(name="Agency intake, January", owner_id=instructor.id, join_code="JKMN-PQRS")
+    db.session.add(other)
+    db.session.commit()
+    learner = make_user()
+    login_as(client, learner)
+    post(client, "/join", {"code": cohort.join_code})
+    html = page(post(client, "/join", {"code": other.join_code}, follow_redirects=True))
+    assert "Careers Seminar, Spring" in html and "Agency intake, January" in html
+    assert len(db.session.scalars(select(CohortMembership).where(CohortMembership.user_id == learner.id)).all()) == 2
+
+
+def test_anonymous_join_goes_to_login(client, cohort):
+    """The join link asks an anonymous visitor to log in first."""
+    response = client.get(f"/join/{cohort.join_code}")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+# ---------------------------------------------------------------------------------------------- archive
+
+
+def test_archive_blocks_joins_hides_from_list_but_stays_viewable(client, make_user, instructor, cohort):
+    """Archived: no new joins, hidden from the default list, shown with ?archived=1, roster still opens."""
+    login_as(client, instructor)
+    post(client, f"/instructor/cohorts/{cohort.id}/archive", {"archived": "1"}, form_page="/instructor/")
+    db.session.refresh(cohort)
+    assert cohort.archived
+    link = f'href="/instructor/cohorts/{cohort.id}"'
+    assert link not in client.get("/instructor/").get_data(as_text=True)
+    assert link in client.get("/instructor/?archived=1").get_data(as_text=True)
+    assert client.get(f"/instructor/cohorts/{cohort.id}").status_code == 200
+
+    learner_client = client.application.test_client()
+    learner = make_user()
+    login_as(learner_client, learner)
+    refused = post(learner_client, "/join", {"code": cohort.join_code})
+    assert refused.status_code == 400
+    assert db.session.get(CohortMembership, (cohort.id, learner.id)) is None
+
+    post(client, f"/instructor/cohorts/{cohort.id}/archive", {"archived": "0"}, form_page="/instructor/")
+    db.session.refresh(cohort)
+    assert not cohort.archived
+
+
+# ----------------------------------------------------------------------------------------------- roster
+
+
+def test_roster_shows_progress_and_who_needs_attention(client, make_user, make_attempt, instructor, cohort):
+    """Completion per module, exercises passed and attention reasons appear; filters and sorts work by GET."""
+    busy = make_user(display_name="Busy Bea")
+    stuck = make_user(display_name="Stuck Sam")
+    idle = make_user(display_name="Idle Ida")
+    add_member(cohort, busy)
+    add_member(cohort, stuck)
+    add_member(cohort, idle, days_ago=30)
+    make_attempt(busy, "why-close-quiz", score=1.0)
+    db.session.add(LessonProgress(user_id=busy.id, lesson_id="why-close-matters"))
+    db.session.commit()
+    fail = [{"id": "asks-for-job", "passed": False, "weight": 1.0, "message": "Ask for the job."}]
+    for _ in range(3):
+        make_attempt(stuck, "when-to-close-scenarios", score=0.2, checks=fail, answer="Hire me now!")
+    login_as(client, instructor)
+    html = page(client.get(f"/instructor/cohorts/{cohort.id}"))
+    assert "Busy Bea" in html and "Stuck Sam" in html and "Idle Ida" in html
+    assert "failing asks-for-job again and again on when-to-close-scenarios" in html
+    assert "no activity for more than 7 days" in html
+    assert "1 / " in html  # Bea passed one exercise
+    attention = client.get(f"/instructor/cohorts/{cohort.id}?filter=attention").get_data(as_text=True)
+    assert "Stuck Sam" in attention and "Idle Ida" in attention and "Busy Bea" not in attention
+    found = client.get(f"/instructor/cohorts/{cohort.id}?q=bea").get_data(as_text=True)
+    assert "Busy Bea" in found and "Stuck Sam" not in found
+    by_passed = client.get(f"/instructor/cohorts/{cohort.id}?sort=passed&order=desc").get_data(as_text=True)
+    assert by_passed.index("Busy Bea") < by_passed.index("Idle Ida")
+    assert 'aria-sort="descending"' in by_passed
+
+
+# ---------------------------------------------------------------------------------- item analysis
+
+
+def test_item_analysis_shows_failed_checks_chart_and_na(client, make_user, make_attempt, instructor, cohort):
+    """The item page ranks failed checks, quotes escaped anonymous answers, draws an accessible chart, says n/a."""
+    learners = [make_user(display_name=f"Secret Name {i}", email=f"secret{i}@example.org") for i in range(2)]
+    for u in learners:
+        add_member(cohort, u)
+    fail = [{"id": "asks-for-job", "passed": False, "weight": 1.0, "message": "Ask for the job."},
+            {"id": "polite", "passed": True, "weight": 1.0, "message": ""}]
+    make_attempt(learners[0], "when-to-close-scenarios", score=0.5, checks=fail,
+                 answer="<script>alert(1)</script> give me the job")
+    make_attempt(learners[1], "when-to-close-scenarios", score=0.5, checks=fail, answer="Sign me up")
+    login_as(client, instructor)
+    html = page(client.get(f"/instructor/cohorts/{cohort.id}/items/when-to-close-scenarios"))
+    assert "asks-for-job" in html and "2 of 2" in html and "100%" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
+    assert "Secret Name" not in html and "secret0@example.org" not in html
+    assert 'role="img"' in html and "<title id=\"chart-item-title\">" in html and "<desc id=" in html
+    assert 'class="visually-hidden"' in html and "<caption>" in html
+    assert "n/a (fewer than 3 learners)" in html
+    overview = page(client.get(f"/instructor/cohorts/{cohort.id}/items"))
+    assert "when-to-close-scenarios" in overview and "n/a" in overview
+    assert client.get(f"/instructor/cohorts/{cohort.id}/items/no-such-exercise").status_code == 404
+
+
+# ---------------------------------------------------------------------------------------- drill-down
+
+
+def test_drill_down_shows_each_attempt_escaped_with_checks(client, make_user, make_attempt, instructor,
+                                                           cohort):
+    """An instructor sees a member's attempts: escaped answer, per-check results, time; non-members are 404."""
+    learner = make_user(display_name="Dana")
+    add_member(cohort, learner)
+    checks = [{"id": "thanks", "passed": True, "weight": 1.0, "message": "You thanked them."},
+              {"id": "next-steps", "passed": False, "weight": 1.0, "message": "Ask about next steps."}]
+    make_attempt(learner, "next-steps-questions", score=0.5, checks=checks, answer="<b>Thanks</b> & bye")
+    login_as(client, instructor)
+    html = page(client.get(f"/instructor/cohorts/{cohort.id}/learners/{learner.id}"))
+    assert "&lt;b&gt;Thanks&lt;/b&gt; &amp; bye" in html
+    assert "next-steps" in html and "Ask about next steps." in html and "failed" in html
+    assert "<time datetime=" in html
+    outsider = make_user()
+    assert client.get(f"/instructor/cohorts/{cohort.id}/learners/{outsider.id}").status_code == 404
+
+
+# ------------------------------------------------------------------------------------ who sees what
+
+
+def test_instructors_see_only_their_cohorts_and_admins_see_all(client, make_user, instructor, cohort):
+    """Another instructor's list lacks the cohort and its pages are 404; an admin lists and opens it."""
+    other = make_user("instructor")
+    login_as(client, other)
+    link = f'href="/instructor/cohorts/{cohort.id}"'
+    assert link not in client.get("/instructor/").get_data(as_text=True)
+    assert client.get(f"/instructor/cohorts/{cohort.id}").status_code == 404
+    admin_client = client.application.test_client()
+    login_as(admin_client, make_user("admin"))
+    assert link in admin_client.get("/instructor/").get_data(as_text=True)
+    assert admin_client.get(f"/instructor/cohorts/{cohort.id}").status_code == 200
+
+
+# --------------------------------------------------------------------------------------------- admin
+
+
+def test_admin_lists_searches_and_changes_roles(client, make_user):
+    """The admin page finds users by email and changes a role with a CSRF-protected POST."""
+    admin = make_user("admin")
+    target = make_user(email="future.instructor@example.org")
+    make_user(email="someone.else@example.org")
+    login_as(client, admin)
+    html = page(client.get("/admin/?q=future"))
+    assert "future.instructor@example.org" in html and "someone.else@example.org" not in html
+    assert client.post(f"/admin/users/{target.id}/role", data={"role": "instructor"}).status_code == 400
+    post(client, f"/admin/users/{target.id}/role", {"role": "instructor"}, form_page="/admin/")
+    db.session.refresh(target)
+    assert target.role == "instructor"
+    response = post(client, f"/admin/users/{target.id}/role", {"role": "wizard"}, form_page="/admin/",
+                    follow_redirects=True)
+    assert "Unknown role" in response.get_data(as_text=True)
+
+
+def test_last_admin_cannot_demote_themself(client, make_user):
+    """With one admin, their own demotion is refused; with two it goes through."""
+    admin = make_user("admin")
+    login_as(client, admin)
+    response = post(client, f"/admin/users/{admin.id}/role", {"role": "learner"}, form_page="/admin/",
+                    follow_redirects=True)
+    assert "is the last admin" in response.get_data(as_text=True)
+    db.session.refresh(admin)
+    assert admin.role == "admin"
+    make_user("admin")
+    post(client, f"/admin/users/{admin.id}/role", {"role": "instructor"}, form_page="/admin/")
+    db.session.refresh(admin)
+    assert admin.role == "instructor"
+
+
+def test_cli_creates_an_instructor(tmp_path, monkeypatch, capsys):
+    """`course user create --role instructor EMAIL` makes an instructor account from the command line."""
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    upgrade(url)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("SECRET_KEY", "cli-secret")
+    assert manage_main(["user", "create", "--role", "instructor", "--password", "a long password",
+                        "teach@example.org"]) == 0
+    assert "created instructor teach@example.org" in capsys.readouterr().out
+    app = create_app()
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == "teach@example.org"))
+        assert user.role == "instructor" and user.check_password("a long password")
+
+
+# ------------------------------------------------------------------------------------------- branding
+
+
+@pytest.mark.parametrize(("accent", "ok"), [("#1d4f91", True), ("#000", True), ("#767676", True),
+                                            ("#777777", False), ("#ffcc00", False), ("blue", False),
+                                            ("#12345", False), ("", False)])
+def test_accent_must_be_hex_with_enough_contrast(accent, ok):
+    """Hex only, and at least 4.5:1 against white (#767676 is the lightest grey that passes)."""
+    assert (branding.accent_problem(accent) is None) is ok
+
+
+def test_contrast_ratio_matches_wcag():
+    """Black on white is 21:1; a colour against itself is 1:1."""
+    assert branding.contrast_ratio("#000000", "#ffffff") == pytest.approx(21.0)
+    assert branding.contrast_ratio("#1d4f91", "#1d4f91") == pytest.approx(1.0)
+
+
+def test_branding_is_configurable_and_bad_accent_stops_start_up(app_config):
+    """A deployment's title, logo and accent show on the page; a low-contrast accent refuses to start."""
+    app = create_app({**app_config, "SITE_TITLE": "Northfield University Careers", "SITE_ACCENT": "#7a1f3d",
+                      "SITE_LOGO_URL": "/static/logo.svg"})
+    client = app.test_client()
+    html = client.get("/no-such-page").get_data(as_text=True)  # the 404 page wears the branding too
+    assert "Northfield University Careers" in html and 'src="/static/logo.svg"' in html
+    assert "#7a1f3d" in client.get("/brand.css").get_data(as_text=True)
+    with pytest.raises(ConfigError, match="contrast ratio"):
+        create_app({**app_config, "SITE_ACCENT": "#ffcc00"})

@@ -1,0 +1,70 @@
+"""Admin pages: find users and change their roles (an admin cannot remove the last admin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, or_, select
+
+from web.extensions import db
+from web.instructor import role_required
+from web.models import ROLES, User
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+PAGE_SIZE = 50
+
+
+class RoleError(ValueError):
+    """A role change is refused; the message says why."""
+
+
+# Admins only; instructors and learners get 403.
+admin_required = role_required(lambda user: user.is_admin)
+
+
+def change_role(user: User, role: str) -> None:
+    """Give a user a new role; refuse unknown roles and removing the last admin."""
+    if role not in ROLES:
+        raise RoleError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
+    if user.role == "admin" and role != "admin":
+        admins = db.session.scalar(select(func.count()).select_from(User).where(User.role == "admin"))
+        if admins <= 1:
+            raise RoleError(f"{user.email} is the last admin; make someone else an admin first.")
+    user.role = role
+    db.session.commit()
+
+
+@bp.get("/")
+@admin_required
+def index() -> str:
+    """List users, newest first, filtered by ?q= (email or name) and ?role=, with a role form for each."""
+    q = request.args.get("q", "").strip()[:100]
+    role = request.args.get("role", "")
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    query = select(User)
+    if q:
+        like = f"%{q.lower()}%"
+        query = query.where(or_(func.lower(User.email).like(like), func.lower(User.display_name).like(like)))
+    if role in ROLES:
+        query = query.where(User.role == role)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = list(db.session.scalars(query.order_by(User.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
+    return render_template("admin/users.html", users=rows, q=q, role=role if role in ROLES else "", roles=ROLES,
+                           total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)))
+
+
+@bp.post("/users/<int:user_id>/role")
+@admin_required
+def set_role(user_id: int) -> Any:
+    """Change one user's role from the form, then go back to the list with the same search."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    try:
+        change_role(user, request.form.get("role", ""))
+    except RoleError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"{user.email} is now {'an' if user.role[0] in 'aeiou' else 'a'} {user.role}.", "success")
+    return redirect(url_for("admin.index", q=request.form.get("q") or None))

@@ -1,0 +1,218 @@
+"""Instructor pages: cohort list and creation, roster, item analysis, learner drill-down, gradebook export.
+
+Views stay thin: they check access, fetch rows through web.services.cohorts, hand them to the pure
+analytics, and render. Every cohort page goes through `managed_cohort`, so "not yours" and "no such
+cohort" are the same 404 everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from web.models import Cohort, utcnow
+from web.services import analytics, gradebook
+from web.services import cohorts as svc
+
+bp = Blueprint("instructor", __name__, url_prefix="/instructor")
+
+
+def role_required(allowed: Callable[[Any], bool]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Build a view decorator: anonymous users go to log in, users for whom `allowed(user)` is false get 403."""
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        """Wrap one view with the login and role checks."""
+
+        @login_required
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            """Check the role, then run the view."""
+            if not allowed(current_user):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+# Instructors and admins; learners get 403.
+instructor_required = role_required(lambda user: user.is_instructor)
+
+
+def managed_cohort(cohort_id: int) -> Cohort:
+    """Return the cohort if the current user may manage it, else answer 404."""
+    try:
+        return svc.get_managed(current_user, cohort_id)
+    except svc.NotFound:
+        abort(404)
+
+
+def outline() -> analytics.Outline:
+    """Return the course outline the analytics read."""
+    return analytics.outline_of(current_app.extensions["course"])
+
+
+@bp.get("/")
+@instructor_required
+def index() -> str:
+    """List the cohorts this instructor manages (archived ones with ?archived=1) and offer to create one."""
+    show_archived = request.args.get("archived") == "1"
+    rows = svc.visible_cohorts(current_user, include_archived=show_archived)
+    counts = svc.member_counts([c.id for c in rows])
+    return render_template("instructor/cohorts.html", cohorts=rows, counts=counts, show_archived=show_archived,
+                           name="", error=None)
+
+
+@bp.post("/cohorts")
+@instructor_required
+def create() -> Any:
+    """Create a cohort from the form and go to its page, or re-show the form with the problem."""
+    name = request.form.get("name", "")
+    try:
+        cohort = svc.create_cohort(current_user, name)
+    except svc.CohortError as exc:
+        rows = svc.visible_cohorts(current_user)
+        return render_template("instructor/cohorts.html", cohorts=rows, counts=svc.member_counts([c.id for c in rows]),
+                               show_archived=False, name=name, error=str(exc)), 400
+    flash(f"Cohort “{cohort.name}” created. Share the join code {cohort.join_code} with your learners.", "success")
+    return redirect(url_for("instructor.roster", cohort_id=cohort.id))
+
+
+@bp.post("/cohorts/<int:cohort_id>/archive")
+@instructor_required
+def archive(cohort_id: int) -> Any:
+    """Archive (archived=1) or unarchive (archived=0) a cohort."""
+    cohort = managed_cohort(cohort_id)
+    archived = request.form.get("archived") == "1"
+    svc.set_archived(cohort, archived)
+    flash(f"Cohort “{cohort.name}” {'archived: no one new can join' if archived else 'reopened for joining'}.",
+          "success")
+    return redirect(url_for("instructor.roster", cohort_id=cohort.id))
+
+
+@bp.get("/cohorts/<int:cohort_id>")
+@instructor_required
+def roster(cohort_id: int) -> str:
+    """Show the roster: completion per module, passes, last activity and who needs attention."""
+    cohort = managed_cohort(cohort_id)
+    out = outline()
+    stall_days = int(current_app.config.get("ATTENTION_STALL_DAYS", analytics.DEFAULT_STALL_DAYS))
+    entries = analytics.roster(out, svc.learner_rows(cohort), svc.attempt_rows(cohort), svc.read_rows(cohort),
+                               utcnow(), stall_days=stall_days)
+    sort = request.args.get("sort", "name")
+    sort = sort if sort in analytics.ROSTER_SORTS else "name"
+    order = "desc" if request.args.get("order") == "desc" else "asc"
+    attention_only = request.args.get("filter") == "attention"
+    q = request.args.get("q", "")[:100]
+    rows = analytics.sort_and_filter(entries, sort, order, attention_only, q)
+    return render_template(
+        "instructor/roster.html", cohort=cohort, outline=out, rows=rows, total=len(entries),
+        flagged=sum(e.needs_attention for e in entries), sort=sort, order=order, attention_only=attention_only,
+        q=q, stall_days=stall_days, join_url=url_for("cohorts.join_link", code=cohort.join_code, _external=True),
+    )
+
+
+@bp.get("/cohorts/<int:cohort_id>/items")
+@instructor_required
+def items(cohort_id: int) -> str:
+    """Show item analysis for every exercise, with the cohort's total-score distribution."""
+    cohort = managed_cohort(cohort_id)
+    out = outline()
+    attempts = list(svc.attempt_rows(cohort))
+    stats = analytics.item_analysis(out, attempts)
+    n_exercises = len(out.exercises) or 1
+    learners = svc.learner_rows(cohort)
+    totals = analytics.total_scores(attempts)
+    shares = [totals.get(lr.user_id, 0.0) / n_exercises for lr in learners]
+    counts = analytics.histogram(shares)
+    chart = analytics.histogram_svg(counts, f"Course score distribution, {cohort.name}", "chart-total")
+    return render_template("instructor/items.html", cohort=cohort, stats=stats, chart=chart, counts=counts,
+                           bin_label=analytics.bin_label, min_learners=analytics.MIN_LEARNERS_FOR_STATS)
+
+
+@bp.get("/cohorts/<int:cohort_id>/items/<exercise_id>")
+@instructor_required
+def item(cohort_id: int, exercise_id: str) -> str:
+    """Show one exercise: statistics, first-attempt score histogram, most-failed checks with sample answers."""
+    cohort = managed_cohort(cohort_id)
+    course = current_app.extensions["course"]
+    attempts = list(svc.attempt_rows(cohort, with_answers=True))
+    # Discrimination ranks learners by their whole-course score, so the analysis runs over every exercise.
+    stats = {s.exercise_id: s for s in analytics.item_analysis(analytics.outline_of(course), attempts)}
+    stat = stats.get(exercise_id)
+    if stat is None:
+        abort(404)
+    counts = analytics.histogram(stat.first_scores)
+    chart = analytics.histogram_svg(counts, f"First-attempt scores on “{stat.title}”", "chart-item")
+    return render_template("instructor/item.html", cohort=cohort, stat=stat, chart=chart,
+                           counts=counts, bin_label=analytics.bin_label, exercise=course.exercises[exercise_id],
+                           min_learners=analytics.MIN_LEARNERS_FOR_STATS)
+
+
+@bp.get("/cohorts/<int:cohort_id>/learners/<int:user_id>")
+@instructor_required
+def learner(cohort_id: int, user_id: int) -> str:
+    """Show every attempt of one learner of this cohort: answer, per-check results, time."""
+    cohort = managed_cohort(cohort_id)
+    try:
+        member = svc.get_member(cohort, user_id)
+    except svc.NotFound:
+        abort(404)
+    course = current_app.extensions["course"]
+    attempts = svc.learner_attempts(member)
+    return render_template("instructor/learner.html", cohort=cohort, member=member, attempts=attempts,
+                           course=course, answer_text=svc.answer_text)
+
+
+def _export_name(cohort: Cohort, ext: str) -> str:
+    """Return a safe download file name for a cohort's gradebook."""
+    slug = "".join(ch if ch.isalnum() else "-" for ch in cohort.name.lower()).strip("-")[:60] or "cohort"
+    return f"gradebook-{slug}-{utcnow():%Y%m%d}.{ext}"
+
+
+def _gradebook_response(cohort: Cohort, fmt: str) -> Response:
+    """Stream the gradebook in the given format from batched queries."""
+    course = current_app.extensions["course"]
+    exercises = course.exercise_order()
+    lessons = course.lesson_order()
+    rows = gradebook.cohort_rows(cohort.id, exercises, lessons)
+    if fmt == "csv":
+        body = gradebook.csv_stream(rows, exercises, len(lessons))
+        mimetype = "text/csv"
+    else:
+        meta = {"cohort": cohort.name, "exported_at": utcnow().isoformat(), "lessons_total": len(lessons)}
+        body = gradebook.json_stream(rows, exercises, len(lessons), meta)
+        mimetype = "application/json"
+    response = Response(stream_with_context(body), mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{_export_name(cohort, fmt)}"'
+    return response
+
+
+@bp.get("/cohorts/<int:cohort_id>/gradebook.csv")
+@instructor_required
+def gradebook_csv(cohort_id: int) -> Response:
+    """Download the gradebook as CSV (formula-safe)."""
+    return _gradebook_response(managed_cohort(cohort_id), "csv")
+
+
+@bp.get("/cohorts/<int:cohort_id>/gradebook.json")
+@instructor_required
+def gradebook_json(cohort_id: int) -> Response:
+    """Download the gradebook as JSON."""
+    return _gradebook_response(managed_cohort(cohort_id), "json")
