@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from graders import Context, Result, compile_spec, grade, present
+from graders.cloze import within_one_edit
 from graders.ordering import is_valid_order, min_edits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,6 +159,45 @@ def test_present_is_deterministic_and_never_valid(case, seed):
     assert view == present("ordering", compiled, seed)
     assert sorted(view["shown_order"]) == sorted(list(deps) + [d["id"] for d in spec["distractors"]])
     assert not is_valid_order(compiled, [i for i in view["shown_order"] if i in deps])
+
+
+# --- cloze and multiple choice ----------------------------------------------------------------------------
+
+
+def osa_distance(a: str, b: str) -> int:
+    """Optimal-string-alignment distance (Damerau-Levenshtein without repeated edits), textbook DP."""
+    d = [[max(i, j) if not i * j else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[-1][-1]
+
+
+@PROPS
+@given(st.text(alphabet="abc", max_size=7), st.text(alphabet="abc", max_size=7))
+def test_within_one_edit_matches_full_distance(a, b):
+    """The bounded check agrees with the full DP on a small alphabet, where near-misses are common."""
+    assert within_one_edit(a, b) == (osa_distance(a, b) <= 1)
+
+
+MULTI = compile_spec("multiple_choice", SHIPPED["spot-whats-wrong"]["spec"])
+MULTI_OPTIONS = list(SHIPPED["spot-whats-wrong"]["spec"]["options"])
+
+
+@PROPS
+@given(st.lists(st.sampled_from([o["id"] for o in MULTI_OPTIONS]), unique=True, min_size=1), st.data())
+def test_multiple_choice_extra_ticks(picked, data):
+    """Adding a wrong tick never raises the score; adding a right tick never lowers it."""
+    base = grade("multiple_choice", MULTI, picked).score
+    unpicked = [o for o in MULTI_OPTIONS if o["id"] not in picked]
+    if not unpicked:
+        return
+    extra = data.draw(st.sampled_from(unpicked))
+    after = grade("multiple_choice", MULTI, [*picked, extra["id"]]).score
+    assert after >= base if extra["correct"] else after <= base
 
 
 # --- every type ------------------------------------------------------------------------------------------
