@@ -1,0 +1,146 @@
+"""Page helpers for the browser journeys: accounts, screenshots, and filling every exercise type's form."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Page
+
+from course.model import Exercise
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+PASSWORD = "browser-test-password"
+# Structured answer shapes per type, to pick a sample answer the form can express.
+ANSWER_SHAPES = {
+    "text": str,
+    "single_choice": str,
+    "multiple_choice": list,
+    "ordering": list,
+    "matching": dict,
+    "categorize": dict,
+    "cloze": dict,
+}
+
+
+def unique_email(prefix: str = "learner") -> str:
+    """Return an email nobody has registered yet."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}@example.org"
+
+
+def shoot(page: Page, name: str) -> Path:
+    """Save a full-page screenshot under test-artifacts/screenshots/ for people to look at."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{re.sub(r'[^a-z0-9-]+', '-', name.lower())}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def register(page: Page, email: str | None = None, name: str = "Browser Learner",
+             password: str = PASSWORD) -> str:
+    """Create a learner account through the register form; return its email."""
+    email = email or unique_email()
+    page.goto("/register")
+    page.get_by_label("Your name").fill(name)
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_label("Repeat the password").fill(password)
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_load_state()
+    assert "/register" not in page.url, f"registration failed: {page.locator('main').inner_text()}"
+    return email
+
+
+def login(page: Page, email: str, password: str = PASSWORD) -> None:
+    """Log in through the login form."""
+    page.goto("/login")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.locator("main form").get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+    assert "/login" not in page.url, f"login failed: {page.locator('main').inner_text()}"
+
+
+def logout(page: Page) -> None:
+    """Log out with the site's own log-out button."""
+    page.get_by_role("button", name=re.compile(r"log ?out", re.I)).first.click()
+
+
+def sample_answer(exercise: Exercise) -> Any:
+    """Return the first passing sample written in the structured shape a form can express."""
+    shape = ANSWER_SHAPES[exercise.type]
+    for sample in exercise.samples.passing:
+        if not isinstance(sample, shape):
+            continue
+        # A single-choice sample may be written as a JSON string ('"id"'); forms need the bare id.
+        if exercise.type == "single_choice" and not re.fullmatch(r"[\w.-]+", sample):
+            continue
+        return sample
+    raise AssertionError(f"{exercise.id}: no passing sample in {shape.__name__} form to fill the form with")
+
+
+def order_by_buttons(page: Page, target: list[str]) -> None:
+    """Arrange an ordering exercise with its Move up / Leave out buttons (mouse clicks)."""
+    for ident in list(current_order(page)):
+        if ident not in target:
+            page.locator(f'button[name=move][value="out:{ident}"]').click()
+    for position, ident in enumerate(target):
+        while (order := current_order(page)).index(ident) > position:
+            page.locator(f'button[name=move][value="up:{ident}"]').click()
+            expect_order_changed(page, order)
+    assert current_order(page) == target
+
+
+def current_order(page: Page) -> list[str]:
+    """Return the item ids of the 'Your order' list as the form would send them."""
+    return page.locator('[data-list="order"] input[name=order]').evaluate_all("els => els.map(e => e.value)")
+
+
+def expect_order_changed(page: Page, before: list[str]) -> None:
+    """Wait until the order differs from `before` (a JS move is instant, a no-JS move reloads the page)."""
+    page.wait_for_function(
+        "before => JSON.stringify([...document.querySelectorAll('[data-list=\"order\"] input[name=order]')]"
+        ".map(e => e.value)) !== before",
+        arg=str(before).replace("'", '"'),
+    )
+
+
+def fill_exercise(page: Page, exercise: Exercise, answer: Any) -> None:
+    """Fill an exercise form with a structured answer, the way a learner would."""
+    kind = exercise.type
+    if kind == "single_choice":
+        page.locator(f'input[name=answer][value="{answer}"]').check()
+    elif kind == "multiple_choice":
+        for option in answer:
+            page.locator(f'input[name=answer][value="{option}"]').check()
+    elif kind == "matching":
+        for left, right in answer.items():
+            page.locator(f'select[name="match-{left}"]').select_option(right)
+    elif kind == "categorize":
+        for item, group in answer.items():
+            page.locator(f'input[name="cat-{item}"][value="{group}"]').check()
+    elif kind == "cloze":
+        for blank, text in answer.items():
+            page.locator(f'input[name="blank-{blank}"]').fill(text)
+    elif kind == "text":
+        page.locator("textarea[name=answer]").fill(answer)
+    elif kind == "ordering":
+        order_by_buttons(page, list(answer))
+    else:
+        raise AssertionError(f"no form filler for exercise type {kind!r}")
+
+
+def submit_exercise(page: Page) -> None:
+    """Press 'Check my answer' and wait for the feedback page."""
+    page.get_by_role("button", name="Check my answer").click()
+    page.wait_for_url(re.compile(r"/attempts/\d+$"))
+
+
+def do_exercise(page: Page, exercise: Exercise, answer: Any | None = None) -> None:
+    """Open an exercise, fill it with `answer` (default: a passing sample), submit, land on feedback."""
+    page.goto(f"/exercises/{exercise.id}")
+    fill_exercise(page, exercise, sample_answer(exercise) if answer is None else answer)
+    submit_exercise(page)
