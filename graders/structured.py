@@ -139,7 +139,7 @@ def summary(score: float, passed: bool, required_failed: bool) -> str:
     if passed:
         return f"Passed with {pct}%. Check the notes below for what to tighten."
     if required_failed:
-        return f"Not passed yet ({pct}%): one of the must-haves is missing. See the notes below."
+        return f"Not passed yet ({pct}%): a required point is not met. See the notes below."
     return f"Not passed yet ({pct}%). See the notes below."
 
 
