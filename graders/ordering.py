@@ -148,6 +148,8 @@ def compile_ordering(spec: Mapping[str, Any]) -> OrderingSpec:
     cycle = find_cycle(deps)
     if cycle:
         issues.append(SpecIssue("spec.items", "the `after` dependencies form a cycle: " + " -> ".join(cycle)))
+    if len(deps) >= 2 and not any(e["after"] for e in items):
+        issues.append(SpecIssue("spec.items", "no step has `after`, so every order would be correct"))
     raise_if(issues)
     pos = {ident: i for i, ident in enumerate(item_ids)}
     before = [0] * len(item_ids)

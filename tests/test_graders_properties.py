@@ -59,8 +59,8 @@ def brute_edits(answer: list[str], orders: list[list[str]]) -> int:
 
 
 @st.composite
-def dags(draw, max_items: int = 6, min_edges: int = 0):
-    """A random ordering spec: items s0..sN in shuffled authored order, edges only from lower to higher rank."""
+def dags(draw, max_items: int = 6, min_edges: int = 1):
+    """A random ordering spec: steps in shuffled authored order, edges from lower to higher rank, at least one."""
     n = draw(st.integers(min_value=2, max_value=max_items))
     ranks = draw(st.permutations(list(range(n))))
     pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
@@ -150,7 +150,7 @@ def test_breaking_a_dependency_never_raises_the_score(case, data):
 
 
 @PROPS
-@given(dags(min_edges=1), st.integers(min_value=0, max_value=2**32))
+@given(dags(), st.integers(min_value=0, max_value=2**32))
 def test_present_is_deterministic_and_never_valid(case, seed):
     """The starting order depends only on the seed and is never already a valid order."""
     spec, deps = case

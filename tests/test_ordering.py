@@ -72,13 +72,13 @@ def test_dependency_on_distractor_rejected():
 
 def test_self_dependency_rejected():
     """A step that must come after itself is an error, not a silent no-op."""
-    spec = {"items": [{"id": "a", "text": "A", "after": ["a"]}, {"id": "b", "text": "B"}]}
+    spec = {"items": [{"id": "a", "text": "A", "after": ["a"]}, {"id": "b", "text": "B", "after": ["a"]}]}
     assert "spec.items[0].after[0]: step 'a' cannot come after itself" in spec_error(spec)
 
 
 def test_duplicate_ids_within_and_across_lists():
     """Ids must be unique among steps and between steps and distractors; each duplicate reported once."""
-    spec = {"items": [{"id": "a", "text": "A"}, {"id": "a", "text": "A2"}],
+    spec = {"items": [{"id": "a", "text": "A"}, {"id": "a", "text": "A2", "after": ["a"]}],
             "distractors": [{"id": "a", "text": "X"}]}
     message = spec_error(spec)
     assert message.count("spec.items[1].id: duplicate id 'a'") == 1
@@ -104,6 +104,12 @@ def test_wrong_types_named():
     assert "spec.items: expected a list, got str" in message
     message = spec_error({"items": [{"id": "a", "text": "A", "after": "b"}, {"id": "b", "text": "B"}]})
     assert "spec.items[0].after: expected a list, got str" in message
+
+
+def test_graph_without_dependencies_rejected():
+    """With no `after` anywhere every order is right, which is never what an author means."""
+    spec = {"items": [{"id": "a", "text": "A"}, {"id": "b", "text": "B"}]}
+    assert "spec.items: no step has `after`, so every order would be correct" in spec_error(spec)
 
 
 def test_find_cycle_none_for_dag():
