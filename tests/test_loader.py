@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from course.errors import ContentError, ContentErrors
 from course.loader import load_course, parent_key, spec_key, split_front_matter
 
+REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
 GOOD = FIXTURES / "good"
 BROKEN = FIXTURES / "broken"
@@ -138,6 +140,24 @@ def test_exercises_sort_by_order_then_id(course_dir):
     edit(course_dir, "exercises/put-in-order.yaml", "lesson: practice-lesson", "lesson: second-lesson\norder: 0")
     course = load_course(course_dir, extra_dirs=())
     assert course.lessons["second-lesson"].exercises == ("put-in-order", "pick-many")
+
+
+def test_authoring_guide_examples_are_valid(tmp_path):
+    """Every example lesson and exercise in docs/authoring.md loads into the shipped course, samples included."""
+    guide = (REPO / "docs" / "authoring.md").read_text(encoding="utf-8")
+    root = tmp_path / "course"
+    shutil.copytree(REPO / "lessons", root / "lessons")
+    shutil.copytree(REPO / "exercises", root / "exercises")
+    shutil.copy(REPO / "course.yaml", root / "course.yaml")
+    exercises = re.findall(r"```yaml\n# exercises/([a-z-]+)\.yaml\n(.*?)```", guide, re.DOTALL)
+    (lesson,) = re.findall(r"```markdown\n(---\n.*?)```", guide, re.DOTALL)
+    (root / "lessons" / "4-3-asking-for-feedback.md").write_text(lesson, encoding="utf-8")
+    for ident, body in exercises:
+        (root / "exercises" / f"{ident}.yaml").write_text(body, encoding="utf-8")
+    course = load_course(root, extra_dirs=(), check_samples=True)
+    assert sorted(course.exercises[i].type for i, _ in exercises) == [
+        "categorize", "cloze", "matching", "multiple_choice", "ordering", "single_choice", "text"]
+    assert course.lessons["asking-for-feedback"].module == "follow-up"
 
 
 # --------------------------------------------------------------------------------------------------- one error each
