@@ -11,25 +11,30 @@ import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, g
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import OperationalError
 
+import graders
 from course.loader import load_course
-from course.model import Course
+from course.model import Course, Exercise
 from web import create_app
 from web.extensions import db, make_engine, normalise_database_url
 from web.manage import upgrade
 from web.models import Attempt, User
 
 TEST_PASSWORD = "correct horse battery"
+# A small, stable course for the site tests (one exercise of each type); the shipped course has its own tests.
+WEB_COURSE = Path(__file__).parent / "web_course"
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+KEY_INPUT = re.compile(r'name="idempotency_key"[^>]*value="([^"]+)"')
 
 
 def _worker() -> str:
@@ -88,9 +93,9 @@ def connection(engine: Engine) -> Iterator[Connection]:
 
 
 @pytest.fixture(scope="session")
-def course() -> Course:
-    """Load the shipped course once for the whole session."""
-    return load_course()
+def web_course() -> Course:
+    """Load the site tests' small course once for the whole session."""
+    return load_course(WEB_COURSE)
 
 
 @pytest.fixture
@@ -102,6 +107,8 @@ def app_config(db_url: str) -> dict[str, Any]:
         "DATABASE_URL": db_url,
         "RATELIMIT_STORAGE_URI": "memory://",
         "SITE_TITLE": "Closing the Job Interview",
+        "COURSE_DIR": str(WEB_COURSE),
+        "PASSWORD_HASH_FAST": True,
     }
 
 
@@ -110,6 +117,17 @@ def app(app_config: dict[str, Any], connection: Connection) -> Iterator[Flask]:
     """Return the site bound to the test's rolled-back transaction, CSRF protection on."""
     application = create_app(app_config)
     application.extensions["db_bind"] = connection
+
+    @application.before_request
+    def forget_previous_request() -> None:
+        """Drop what Flask-Login and Flask-WTF cache in `g`: requests here share the test's app context.
+
+        In production every request gets a fresh app context; in a test the one pushed below is reused,
+        so without this a second client (another role) would see the first client's user and CSRF token.
+        """
+        g.pop("_login_user", None)
+        g.pop("csrf_token", None)
+
     with application.app_context():
         yield application
 
@@ -167,6 +185,13 @@ def make_attempt(app: Flask) -> Callable[..., Attempt]:
     return factory
 
 
+def login_as(client: FlaskClient, user: User) -> None:
+    """Log a user in by writing the login cookie's session keys directly (fast; the login form has its own tests)."""
+    with client.session_transaction() as sess:
+        sess["_user_id"] = user.get_id()
+        sess["_fresh"] = True
+
+
 def csrf_token_from(html: str) -> str:
     """Return the CSRF token embedded in a rendered page."""
     match = CSRF_INPUT.search(html)
@@ -186,3 +211,38 @@ def login(client: FlaskClient) -> Callable[..., Any]:
                            follow_redirects=True)
 
     return do_login
+
+
+def hidden_value(pattern: re.Pattern[str], html: str) -> str:
+    """Return the value of a hidden field found with `pattern`."""
+    match = pattern.search(html)
+    assert match, f"no field matching {pattern.pattern} in the page"
+    return match.group(1)
+
+
+def answer_fields(exercise: Exercise, answer: Any) -> dict[str, Any]:
+    """Return the form fields a browser posts for `answer` (the shape samples and learners use)."""
+    kind = exercise.type
+    if kind in ("single_choice", "multiple_choice", "text"):
+        return {"answer": answer}
+    if kind == "ordering":
+        every = [i["id"] for i in graders.present(kind, exercise.spec, 0)["items"]]
+        return {"order": list(answer), "left_out": [i for i in every if i not in answer]}
+    prefix = {"matching": "match-", "categorize": "cat-", "cloze": "blank-"}[kind]
+    return {f"{prefix}{k}": v for k, v in answer.items()}
+
+
+@pytest.fixture
+def submit(client: FlaskClient, app: Flask) -> Callable[..., Any]:
+    """Return a helper that opens an exercise page and posts an answer through its form, as a browser would."""
+
+    def do_submit(exercise_id: str, answer: Any = None, *, fields: dict[str, Any] | None = None,
+                  follow_redirects: bool = False) -> Any:
+        """Post `answer` (or raw `fields`) to the exercise form; return the response."""
+        exercise = app.extensions["course"].exercises[exercise_id]
+        page = client.get(f"/exercises/{exercise_id}").get_data(as_text=True)
+        data = {"csrf_token": csrf_token_from(page), "idempotency_key": hidden_value(KEY_INPUT, page)}
+        data.update(fields if fields is not None else answer_fields(exercise, answer))
+        return client.post(f"/exercises/{exercise_id}", data=data, follow_redirects=follow_redirects)
+
+    return do_submit

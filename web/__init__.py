@@ -8,16 +8,17 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from argon2 import PasswordHasher
 from flask import Flask
 
 from course.loader import load_course
 from course.model import Course
-from web import core, security
+from web import auth, core, exercises, learn, progress, security
 from web.config import build_config
 from web.extensions import csrf, db, limiter, login_manager
 
 # Each area of the site is one module holding its own `bp`.
-BLUEPRINTS = (core.bp,)
+BLUEPRINTS = (core.bp, auth.bp, learn.bp, exercises.bp, progress.bp)
 # Cohort management is written alongside the learner site; registered when present so either can land first.
 OPTIONAL_BLUEPRINT_MODULES = ("web.cohorts", "web.instructor", "web.admin")
 
@@ -33,6 +34,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     security.init_app(app)
+    if app.config.get("PASSWORD_HASH_FAST"):
+        # Test suites only: argon2id with minimal cost, so hundreds of logins take milliseconds.
+        app.extensions["password_hasher"] = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    # {% do %} lets templates build small lists and maps (ids to texts) without logic in the views.
+    app.jinja_env.add_extension("jinja2.ext.do")
 
     # Loaded once; a content error raises ContentErrors with every problem listed: never half-start.
     app.extensions["course"] = load_site_course(app)

@@ -8,6 +8,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
@@ -29,7 +30,7 @@ from web.extensions import Base
 ROLES = ("learner", "instructor", "admin")
 # Readable join codes: no 0/O, 1/I/L, so a code read aloud in a seminar room is typed right.
 JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-_hasher = PasswordHasher()
+_DEFAULT_HASHER = PasswordHasher()
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -62,9 +63,16 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def password_hasher() -> PasswordHasher:
+    """Return the app's argon2id hasher (tests configure a cheaper one), or the default outside an app."""
+    if has_app_context():
+        return current_app.extensions.get("password_hasher", _DEFAULT_HASHER)
+    return _DEFAULT_HASHER
+
+
 def hash_password(password: str) -> str:
     """Hash a password with argon2id."""
-    return _hasher.hash(password)
+    return password_hasher().hash(password)
 
 
 def new_join_code() -> str:
@@ -123,11 +131,12 @@ class User(UserMixin, Base):
 
     def check_password(self, password: str) -> bool:
         """Return True when the password matches; re-hashes if the hash parameters have changed."""
+        hasher = password_hasher()
         try:
-            _hasher.verify(self.password_hash, password)
+            hasher.verify(self.password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
-        if _hasher.check_needs_rehash(self.password_hash):
+        if hasher.check_needs_rehash(self.password_hash):
             self.password_hash = hash_password(password)
         return True
 
@@ -249,3 +258,15 @@ class ExerciseState(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     exercise_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     shuffle_seed: Mapped[int] = mapped_column(Integer, default=new_shuffle_seed)
+
+
+class SavedDraft(Base):
+    """An answer posted after the login expired, kept until the learner logs in again (found by a session token)."""
+
+    __tablename__ = "saved_drafts"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    exercise_id: Mapped[str] = mapped_column(String(100))
+    # The posted answer fields as [name, value] pairs, replayed into the form after login.
+    fields: Mapped[Any] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -8,7 +8,6 @@ import secrets
 from functools import cache
 from typing import Any
 
-from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 from sqlalchemy import select
 
@@ -20,6 +19,7 @@ from web.models import (
     LessonProgress,
     User,
     hash_password,
+    password_hasher,
     utcnow,
 )
 
@@ -59,7 +59,7 @@ def verify_nothing(password: str) -> None:
     """Spend the time of one password check without any account behind it."""
     # The result is meaningless (it always fails); only the time spent matters.
     with contextlib.suppress(VerificationError):
-        PasswordHasher().verify(_dummy_hash(), password)
+        password_hasher().verify(_dummy_hash(), password)
 
 
 def find_user(email: str) -> User | None:

@@ -1,4 +1,4 @@
-"""Initial schema: users, cohorts and memberships, attempts with their regrade trail, progress, exercise state.
+"""Initial schema: users, cohorts, memberships, attempts and their regrade trail, progress, state, drafts.
 
 Revision ID: 0001
 Revises:
@@ -104,10 +104,18 @@ def upgrade() -> None:
         sa.Column("exercise_id", sa.String(100), primary_key=True),
         sa.Column("shuffle_seed", sa.Integer(), nullable=False),
     )
+    op.create_table(
+        "saved_drafts",
+        sa.Column("token", sa.String(64), primary_key=True),
+        sa.Column("exercise_id", sa.String(100), nullable=False),
+        sa.Column("fields", JSON, nullable=False),
+        ts("created_at"),
+    )
+    op.create_index("ix_saved_drafts_created_at", "saved_drafts", ["created_at"])
 
 
 def downgrade() -> None:
     """Drop every table, children first."""
-    for table in ("exercise_states", "lesson_progress", "attempt_grades", "attempts", "cohort_memberships",
+    for table in ("saved_drafts", "exercise_states", "lesson_progress", "attempt_grades", "attempts", "cohort_memberships",
                   "cohorts", "users"):
         op.drop_table(table)

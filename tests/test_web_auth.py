@@ -1,0 +1,155 @@
+"""Accounts through the site: register, log in and out, change password, export and delete data."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.conftest import TEST_PASSWORD, csrf_token_from
+from web.extensions import db
+from web.models import Attempt, LessonProgress, User
+
+pytestmark = pytest.mark.db
+
+
+def post_form(client, url, data, page_url=None, **kwargs):
+    """GET the page holding the form, then POST `data` with its CSRF token."""
+    token = csrf_token_from(client.get(page_url or url).get_data(as_text=True))
+    return client.post(url, data={**data, "csrf_token": token}, **kwargs)
+
+
+def test_register_creates_a_learner_and_logs_in(client):
+    """A new account is a learner, stored with a lower-case email, and is logged in straight away."""
+    response = post_form(client, "/register", {"display_name": "Ada", "email": "Ada@Example.org",
+                                               "password": TEST_PASSWORD, "confirm": TEST_PASSWORD})
+    assert response.status_code == 302
+    user = db.session.scalar(select(User).where(User.email == "ada@example.org"))
+    assert user.role == "learner" and user.display_name == "Ada"
+    assert client.get("/progress").status_code == 200
+
+
+@pytest.mark.parametrize(("email", "password", "confirm", "message"), [
+    ("not-an-email", TEST_PASSWORD, TEST_PASSWORD, "is not a valid email address"),
+    ("a@example.org", "short", "short", "at least 10 characters"),
+    ("a@example.org", TEST_PASSWORD, "something else!", "do not match"),
+])
+def test_register_rejects_bad_input_and_keeps_the_form(client, email, password, confirm, message):
+    """Bad registrations re-show the form with a clear message and the email kept."""
+    response = post_form(client, "/register", {"email": email, "password": password, "confirm": confirm})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert message in html
+    assert f'value="{email}"' in html
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_register_refuses_an_email_in_use(client, make_user):
+    """Registering a taken email (in any case) fails with a message."""
+    make_user(email="taken@example.org")
+    response = post_form(client, "/register", {"email": "TAKEN@example.org", "password": TEST_PASSWORD,
+                                               "confirm": TEST_PASSWORD})
+    assert "already exists" in response.get_data(as_text=True)
+
+
+def test_login_and_logout(client, make_user, login):
+    """Logging in opens the learner pages; logging out (a POST with CSRF) closes them."""
+    user = make_user()
+    response = login(user)
+    assert f"You are logged in as {user.email}" in response.get_data(as_text=True)
+    page = client.get("/progress")
+    assert page.status_code == 200
+    client.post("/logout", data={"csrf_token": csrf_token_from(page.get_data(as_text=True))})
+    assert client.get("/progress").status_code == 302
+
+
+def test_wrong_password_gives_one_message_for_both_cases(client, make_user):
+    """Unknown email and wrong password get the same message, so accounts cannot be probed."""
+    user = make_user()
+    wrong = post_form(client, "/login", {"email": user.email, "password": "wrong password!"})
+    unknown = post_form(client, "/login", {"email": "nobody@example.org", "password": "wrong password!"})
+    for response in (wrong, unknown):
+        assert response.status_code == 200
+        assert "The email address or password is not correct." in response.get_data(as_text=True)
+    assert client.get("/progress").status_code == 302
+
+
+def test_login_follows_a_local_next(client, make_user):
+    """After logging in, a local `next` path is followed."""
+    user = make_user()
+    response = post_form(client, "/login?next=/lessons/l-two",
+                         {"email": user.email, "password": TEST_PASSWORD}, page_url="/login")
+    assert response.headers["Location"] == "/lessons/l-two"
+
+
+def test_change_password_logs_out_other_sessions(app, make_user, login, client):
+    """After a password change the old password fails and another browser's session ends."""
+    user = make_user()
+    other = app.test_client()
+    token = csrf_token_from(other.get("/login").get_data(as_text=True))
+    other.post("/login", data={"email": user.email, "password": TEST_PASSWORD, "csrf_token": token})
+    assert other.get("/progress").status_code == 200
+    login(user)
+    response = post_form(client, "/account/password", {"current": TEST_PASSWORD, "new": "a brand new password",
+                                                       "confirm": "a brand new password"}, page_url="/account")
+    assert response.status_code == 302
+    assert client.get("/progress").status_code == 200  # this browser stays in
+    assert other.get("/progress").status_code == 302  # the other one is out
+    db.session.refresh(user)
+    assert user.check_password("a brand new password") and not user.check_password(TEST_PASSWORD)
+
+
+def test_change_password_needs_the_current_one(client, make_user, login):
+    """A wrong current password changes nothing and says why."""
+    user = make_user()
+    login(user)
+    response = post_form(client, "/account/password", {"current": "not my password", "new": "a brand new password",
+                                                       "confirm": "a brand new password"}, page_url="/account")
+    assert response.status_code == 400
+    assert "The current password is not correct." in response.get_data(as_text=True)
+
+
+def test_logout_everywhere_ends_this_session_too(client, make_user, login):
+    """'Log out on every device' bumps the session version, so the current cookie stops working."""
+    user = make_user()
+    login(user)
+    post_form(client, "/account/logout-everywhere", {}, page_url="/account")
+    assert client.get("/progress").status_code == 302
+
+
+def test_export_contains_own_data_only(client, make_user, make_attempt, login):
+    """The JSON download holds the learner's account and attempts, and nobody else's."""
+    user = make_user(email="me@example.org")
+    other = make_user(email="other@example.org")
+    make_attempt(user, "why-close-quiz", answer="mine")
+    make_attempt(other, "why-close-quiz", answer="theirs")
+    login(user)
+    response = client.get("/account/export")
+    assert response.mimetype == "application/json"
+    assert "attachment" in response.headers["Content-Disposition"]
+    data = json.loads(response.get_data(as_text=True))
+    assert data["account"]["email"] == "me@example.org"
+    assert [a["answer"] for a in data["attempts"]] == ["mine"]
+    assert "password_hash" not in json.dumps(data) and "other@example.org" not in json.dumps(data)
+
+
+def test_delete_account_needs_password_and_removes_everything(client, make_user, make_attempt, login):
+    """Deletion asks for the password and the confirmation box, then removes the user and their records."""
+    user = make_user()
+    user_id = user.id
+    make_attempt(user, "why-close-quiz")
+    login(user)
+    client.get("/lessons/l-one")
+    refused = post_form(client, "/account/delete", {"password": "wrong password!", "confirm": "y"},
+                        page_url="/account")
+    assert refused.status_code == 400 and "not correct" in refused.get_data(as_text=True)
+    unticked = post_form(client, "/account/delete", {"password": TEST_PASSWORD}, page_url="/account")
+    assert unticked.status_code == 400 and "Tick the box" in unticked.get_data(as_text=True)
+    done = post_form(client, "/account/delete", {"password": TEST_PASSWORD, "confirm": "y"}, page_url="/account")
+    assert done.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(User, user_id) is None
+    for model in (Attempt, LessonProgress):
+        assert db.session.scalar(select(func.count()).select_from(model).where(model.user_id == user_id)) == 0
+    assert client.get("/progress").status_code == 302

@@ -1,0 +1,166 @@
+"""Accounts: register, log in and out, change password, download or delete your data."""
+
+from __future__ import annotations
+
+import json
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.wrappers import Response as BaseResponse
+
+from web.extensions import limiter
+from web.forms import ActionForm, ChangePasswordForm, DeleteAccountForm, LoginForm, RegisterForm
+from web.security import is_safe_next
+from web.services import accounts
+
+bp = Blueprint("auth", __name__)
+
+
+def _login_rate_key() -> str:
+    """Rate-limit logins per client address and email, so one attacker cannot lock out everyone."""
+    email = (request.form.get("email") or "").strip().lower()[:254]
+    return f"login:{request.remote_addr}:{email}"
+
+
+def _login_limit() -> str:
+    """Return the configured login limit (LOGIN_RATE_LIMIT, e.g. '10/minute')."""
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _failed(response: BaseResponse) -> bool:
+    """Count only failed logins (a success redirects) against the limit."""
+    return response.status_code != 302
+
+
+def _after_login_target() -> str:
+    """Return where to go after logging in: a safe local `next`, else the progress page."""
+    target = request.args.get("next") or request.form.get("next")
+    return target if is_safe_next(target) else url_for("progress.overview")
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit("20/hour", methods=["POST"])
+def register() -> str | BaseResponse:
+    """Create a learner account and log it in."""
+    if current_user.is_authenticated:
+        return redirect(url_for("progress.overview"))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.create_user(form.email.data, form.password.data, display_name=form.display_name.data)
+        except accounts.AccountError as exc:
+            form.email.errors.append(str(exc))
+        else:
+            login_user(user)
+            flash("Welcome! Your account is ready.", "success")
+            return redirect(_after_login_target())
+    return render_template("auth/register.html", form=form)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, key_func=_login_rate_key, methods=["POST"], deduct_when=_failed)
+def login() -> str | BaseResponse:
+    """Log in with email and password."""
+    if current_user.is_authenticated:
+        return redirect(_after_login_target())
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        user = accounts.authenticate(form.email.data, form.password.data)
+        if user is not None:
+            login_user(user, remember=form.remember.data)
+            flash(f"You are logged in as {user.email}.", "success")
+            return redirect(_after_login_target())
+        # One message for both cases, so the form does not reveal which emails have accounts.
+        error = "The email address or password is not correct."
+    return render_template("auth/login.html", form=form, error=error, next=request.args.get("next", ""))
+
+
+@bp.post("/logout")
+def logout() -> BaseResponse:
+    """Log out of this browser."""
+    form = ActionForm()
+    if form.validate_on_submit():
+        logout_user()
+        flash("You are logged out.", "info")
+    return redirect(url_for("learn.course_page"))
+
+
+def account_page(password_form: ChangePasswordForm | None = None, delete_form: DeleteAccountForm | None = None,
+                 status: int = 200) -> tuple[str, int]:
+    """Render the account page, re-showing whichever form had errors."""
+    return render_template("auth/account.html", password_form=password_form or ChangePasswordForm(),
+                           delete_form=delete_form or DeleteAccountForm(), action_form=ActionForm()), status
+
+
+@bp.get("/account")
+@login_required
+def account() -> tuple[str, int]:
+    """Show the account page: password, data download, sessions, deletion."""
+    return account_page()
+
+
+@bp.post("/account/password")
+@login_required
+def change_password() -> tuple[str, int] | BaseResponse:
+    """Change the password; every other session is logged out."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(current_user, form.current.data, form.new.data)
+        except accounts.AccountError as exc:
+            form.current.errors.append(str(exc))
+        else:
+            # The session version changed, so log this browser in again with the new one.
+            login_user(current_user._get_current_object())
+            flash("Your password has been changed. Other devices have been logged out.", "success")
+            return redirect(url_for("auth.account"))
+    return account_page(password_form=form, status=400)
+
+
+@bp.post("/account/logout-everywhere")
+@login_required
+def logout_everywhere() -> BaseResponse:
+    """End every session of this account, including this one."""
+    form = ActionForm()
+    if form.validate_on_submit():
+        accounts.end_all_sessions(current_user)
+        logout_user()
+        flash("You have been logged out on every device.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/account/export")
+@login_required
+def export() -> Response:
+    """Download everything stored about you, as JSON."""
+    data = accounts.export_data(current_user)
+    response = Response(json.dumps(data, indent=2, ensure_ascii=False), mimetype="application/json")
+    response.headers["Content-Disposition"] = 'attachment; filename="my-course-data.json"'
+    return response
+
+
+@bp.post("/account/delete")
+@login_required
+def delete_account() -> tuple[str, int] | BaseResponse:
+    """Delete the account and all its data after the password is confirmed."""
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        try:
+            accounts.delete_account(current_user._get_current_object(), form.password.data)
+        except accounts.AccountError as exc:
+            form.password.errors.append(str(exc))
+        else:
+            logout_user()
+            flash("Your account and everything stored about you have been deleted.", "info")
+            return redirect(url_for("learn.course_page"))
+    return account_page(delete_form=form, status=400)

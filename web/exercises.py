@@ -1,0 +1,178 @@
+"""Doing exercises: the form for every type (works without JavaScript), submission, and feedback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
+
+import graders
+from course.model import Exercise
+from web.answers import (
+    EMPTY_MESSAGES,
+    Draft,
+    answer_from_draft,
+    apply_move,
+    describe_answer,
+    draft_from_answer,
+    draft_from_form,
+    form_pairs,
+    initial_draft,
+)
+from web.core import CSRF_EXPIRED_MESSAGE, csrf_recovery
+from web.forms import ExerciseForm
+from web.services import attempts as attempt_service
+from web.services.drafts import save_draft, take_draft
+from web.services.progress import load_progress
+
+bp = Blueprint("exercises", __name__)
+DRAFT_SESSION_KEY = "draft_token"
+
+
+def get_exercise(exercise_id: str) -> Exercise:
+    """Return an exercise of the loaded course or abort with 404."""
+    exercise = current_app.extensions["course"].exercises.get(exercise_id)
+    if exercise is None:
+        abort(404)
+    return exercise
+
+
+def render_exercise(exercise: Exercise, view: dict[str, Any], draft: Draft, *, key: str | None = None,
+                    message: str | None = None, status: int = 200) -> tuple[str, int]:
+    """Render the exercise page with the learner's current answer and an optional message."""
+    form = ExerciseForm()
+    form.idempotency_key.data = key or attempt_service.new_idempotency_key()
+    course = current_app.extensions["course"]
+    progress = load_progress(course, current_user)
+    html = render_template(
+        "exercises/show.html",
+        exercise=exercise,
+        lesson=course.lessons[exercise.lesson],
+        view=view,
+        draft=draft,
+        form=form,
+        message=message,
+        record=progress.exercise(exercise.id),
+        status=progress.exercise_status(exercise.id),
+    )
+    return html, status
+
+
+def _restore_draft(exercise: Exercise, view: dict[str, Any]) -> Draft | None:
+    """Return the answer saved when the login had expired, if it was for this exercise."""
+    fields = take_draft(session.get(DRAFT_SESSION_KEY), exercise.id)
+    if fields is None:
+        return None
+    session.pop(DRAFT_SESSION_KEY, None)
+    return draft_from_form(exercise.type, view, MultiDict([(str(k), str(v)) for k, v in fields]))
+
+
+def _stash_and_login(exercise: Exercise) -> Response:
+    """Keep a posted answer on the server when the login has expired, then send the learner to log in."""
+    session[DRAFT_SESSION_KEY] = save_draft(exercise.id, form_pairs(request.form))
+    flash("Your login had expired. Log in again and your answer will be waiting for you.", "info")
+    return redirect(url_for("auth.login", next=url_for("exercises.show", exercise_id=exercise.id)))
+
+
+@bp.get("/exercises/<exercise_id>")
+def show(exercise_id: str) -> tuple[str, int] | Response:
+    """Show an exercise form, shuffled by the learner's own secret seed; a saved draft is restored."""
+    exercise = get_exercise(exercise_id)
+    if not current_user.is_authenticated:
+        flash("Log in to do the exercises; your progress is saved to your account.", "info")
+        return redirect(url_for("auth.login", next=request.path))
+    view = attempt_service.learner_view(exercise, attempt_service.exercise_state(current_user, exercise.id))
+    draft = _restore_draft(exercise, view)
+    message = None
+    if draft is not None:
+        message = "Here is the answer you were working on. Check it and send it again."
+    elif request.args.get("retry", type=int):
+        # "Try again" starts from the learner's previous answer, so they only change what was wrong.
+        previous = attempt_service.own_attempt(current_user, request.args.get("retry", type=int))
+        if previous is not None and previous.exercise_id == exercise.id:
+            draft = draft_from_answer(exercise.type, view, previous.answer)
+    return render_exercise(exercise, view, draft or initial_draft(exercise.type, view), message=message)
+
+
+@bp.post("/exercises/<exercise_id>")
+def submit(exercise_id: str) -> tuple[str, int] | Response:
+    """Grade an answer on the server, store one attempt, and show its feedback (POST-redirect-GET)."""
+    exercise = get_exercise(exercise_id)
+    if not current_user.is_authenticated:
+        return _stash_and_login(exercise)
+    form = ExerciseForm()
+    key = attempt_service.clean_idempotency_key(form.idempotency_key.data)
+    view = attempt_service.learner_view(exercise, attempt_service.exercise_state(current_user, exercise.id))
+    draft = draft_from_form(exercise.type, view, request.form)
+    move = request.form.get("move")
+    if move and exercise.type == "ordering":
+        # A no-JavaScript "Move up" / "Leave out" button: re-show the form with the new order, send nothing.
+        return render_exercise(exercise, view, apply_move(draft, move), key=key)
+    answer = answer_from_draft(exercise.type, draft)
+    if answer is None:
+        return render_exercise(exercise, view, draft, key=key, message=EMPTY_MESSAGES[exercise.type], status=422)
+    try:
+        outcome = attempt_service.submit(current_user, exercise, answer, key)
+    except graders.GraderCrash:
+        current_app.logger.exception("grader crashed on exercise %s", exercise.id)
+        return render_exercise(
+            exercise, view, draft, key=key, status=500,
+            message="Sorry, something went wrong while checking your answer, so it was not saved. "
+                    "Your answer is still here; please try again in a moment.",
+        )
+    if outcome.attempt is None:
+        return render_exercise(exercise, view, draft, key=key, message=outcome.result.message, status=422)
+    return redirect(url_for("exercises.feedback", attempt_id=outcome.attempt.id), code=303)
+
+
+@csrf_recovery(bp, "submit")
+def submit_with_expired_token() -> tuple[str, int] | Response:
+    """Re-show the exercise with everything typed when the form's CSRF token expired (nothing is sent)."""
+    exercise = get_exercise(request.view_args["exercise_id"])
+    if not current_user.is_authenticated:
+        return _stash_and_login(exercise)
+    view = attempt_service.learner_view(exercise, attempt_service.exercise_state(current_user, exercise.id))
+    draft = draft_from_form(exercise.type, view, request.form)
+    key = attempt_service.clean_idempotency_key(request.form.get("idempotency_key"))
+    return render_exercise(exercise, view, draft, key=key, message=CSRF_EXPIRED_MESSAGE, status=400)
+
+
+@bp.get("/attempts/<int:attempt_id>")
+@login_required
+def feedback(attempt_id: int) -> str:
+    """Show the result of one of the learner's own attempts; anyone else's looks like a missing page."""
+    attempt = attempt_service.own_attempt(current_user, attempt_id)
+    if attempt is None:
+        abort(404)
+    exercise = get_exercise(attempt.exercise_id)
+    course = current_app.extensions["course"]
+    view = attempt_service.learner_view(exercise, attempt_service.exercise_state(current_user, exercise.id))
+    result = attempt_service.result_of(attempt)
+    highlighted = None
+    if exercise.type == "text":
+        highlighted = attempt_service.highlight(result.answer_text or str(attempt.answer), result.checks)
+    lessons = {c.lesson: course.lessons[c.lesson] for c in result.checks if c.lesson in course.lessons}
+    return render_template(
+        "exercises/feedback.html",
+        attempt=attempt,
+        exercise=exercise,
+        lesson=course.lessons[exercise.lesson],
+        result=result,
+        highlighted=highlighted,
+        answer_rows=describe_answer(exercise.type, view, attempt.answer) if highlighted is None else [],
+        check_lessons=lessons,
+        record=load_progress(course, current_user).exercise(exercise.id),
+    )

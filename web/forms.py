@@ -1,0 +1,63 @@
+"""WTForms classes for every form of the learner site (each carries its CSRF token)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
+
+from web.services.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+
+PASSWORD_RULE = f"At least {MIN_PASSWORD_LENGTH} characters."
+PASSWORD_LENGTH = Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH,
+                         message=f"The password must be at least {MIN_PASSWORD_LENGTH} characters long "
+                                 f"(and at most {MAX_PASSWORD_LENGTH}).")
+
+
+class LoginForm(FlaskForm):
+    """Email and password."""
+
+    email = EmailField("Email address", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)])
+    remember = BooleanField("Keep me logged in on this device")
+
+
+class RegisterForm(FlaskForm):
+    """A new learner account."""
+
+    display_name = StringField("Your name", validators=[Optional(), Length(max=100)],
+                               description="Shown to your instructor if you join a cohort. Optional.")
+    email = EmailField("Email address", validators=[DataRequired(),
+                                                    Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), PASSWORD_LENGTH],
+                             description=PASSWORD_RULE)
+    confirm = PasswordField("Repeat the password", validators=[DataRequired(), EqualTo("password",
+                                                               message="The two passwords do not match.")])
+
+
+class ChangePasswordForm(FlaskForm):
+    """Current password and a new one."""
+
+    current = PasswordField("Current password", validators=[DataRequired()])
+    new = PasswordField("New password", validators=[DataRequired(), PASSWORD_LENGTH],
+                        description=PASSWORD_RULE)
+    confirm = PasswordField("Repeat the new password", validators=[DataRequired(), EqualTo(
+        "new", message="The two new passwords do not match.")])
+
+
+class DeleteAccountForm(FlaskForm):
+    """Password confirmation before deleting an account for good."""
+
+    password = PasswordField("Your password", validators=[DataRequired()])
+    confirm = BooleanField("I understand that my account, progress and answers will be deleted for good",
+                           validators=[InputRequired(message="Tick the box to confirm.")])
+
+
+class ActionForm(FlaskForm):
+    """A button-only form (log out, log out everywhere): just the CSRF token."""
+
+
+class ExerciseForm(FlaskForm):
+    """The fixed part of an exercise form; the answer fields depend on the exercise type."""
+
+    idempotency_key = HiddenField()

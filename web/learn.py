@@ -1,0 +1,67 @@
+"""Reading: the course outline and the lesson pages."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template, url_for
+from flask_login import current_user
+
+from course.model import Course
+from course.render import render_markdown
+from web.services.progress import STATUS_LABELS, load_progress, record_lesson_read
+
+bp = Blueprint("learn", __name__)
+
+
+def the_course() -> Course:
+    """Return the course loaded at start-up."""
+    return current_app.extensions["course"]
+
+
+def resolve_link(kind: str, ident: str) -> str | None:
+    """Map `exercise:ID` and `lesson:ID` links in course Markdown to site URLs; unknown ids stay unlinked."""
+    course = the_course()
+    if kind == "exercise" and ident in course.exercises:
+        return url_for("exercises.show", exercise_id=ident)
+    if kind == "lesson" and ident in course.lessons:
+        return url_for("learn.lesson", lesson_id=ident)
+    return None
+
+
+def markdown(text: str) -> str:
+    """Render course Markdown, sanitised, with site links resolved (for templates)."""
+    return render_markdown(text, resolve_link)
+
+
+@bp.app_context_processor
+def learn_helpers() -> dict[str, object]:
+    """Give templates the Markdown renderer and the status labels."""
+    return {"markdown": markdown, "status_labels": STATUS_LABELS}
+
+
+@bp.get("/")
+def course_page() -> str:
+    """Show every module, lesson and exercise with the learner's status."""
+    return render_template("learn/course.html", progress=load_progress(the_course(), current_user))
+
+
+@bp.get("/lessons/<lesson_id>")
+def lesson(lesson_id: str) -> str:
+    """Show one lesson; reading it while logged in records progress."""
+    course = the_course()
+    lesson = course.lessons.get(lesson_id)
+    if lesson is None:
+        abort(404)
+    if current_user.is_authenticated:
+        record_lesson_read(current_user, lesson_id)
+    order = course.lesson_order()
+    index = order.index(lesson_id)
+    previous = course.lessons[order[index - 1]] if index > 0 else None
+    following = course.lessons[order[index + 1]] if index + 1 < len(order) else None
+    return render_template(
+        "learn/lesson.html",
+        lesson=lesson,
+        module=course.module_of(lesson_id),
+        previous=previous,
+        following=following,
+        progress=load_progress(course, current_user),
+    )

@@ -1,0 +1,155 @@
+"""Submitting answers: server-side grading, one stored attempt per submission, and what feedback shows."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from markupsafe import Markup, escape
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+import graders
+from course.model import Exercise
+from web.extensions import db
+from web.models import Attempt, ExerciseState, User
+
+IDEMPOTENCY_KEY = re.compile(r"^[0-9a-f]{32}$")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What came of a submission: the stored attempt, or the invalid result that stored nothing."""
+
+    result: graders.Result
+    attempt: Attempt | None
+
+
+def new_idempotency_key() -> str:
+    """Return a fresh key for one rendering of an exercise form."""
+    return uuid.uuid4().hex
+
+
+def clean_idempotency_key(raw: str | None) -> str:
+    """Return the posted key if it has our format, else a fresh one (the submission then is not deduplicated)."""
+    raw = (raw or "").strip().lower()
+    return raw if IDEMPOTENCY_KEY.match(raw) else new_idempotency_key()
+
+
+def exercise_state(user: User, exercise_id: str) -> ExerciseState:
+    """Return the learner's state for an exercise, creating it (with a secret shuffle seed) on first view."""
+    state = db.session.get(ExerciseState, (user.id, exercise_id))
+    if state is not None:
+        return state
+    state = ExerciseState(user_id=user.id, exercise_id=exercise_id)
+    db.session.add(state)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Two tabs opened the exercise at once: the other request stored the state first; use theirs.
+        db.session.rollback()
+        state = db.session.get(ExerciseState, (user.id, exercise_id))
+        if state is None:
+            raise
+    return state
+
+
+def learner_view(exercise: Exercise, state: ExerciseState) -> dict[str, Any]:
+    """Return what the learner may see of an exercise (no key), shuffled by their own seed."""
+    return graders.present(exercise.type, exercise.spec, state.shuffle_seed)
+
+
+def grading_context(exercise: Exercise, view: dict[str, Any]) -> graders.Context:
+    """Return the grading context: the exercise's pass threshold and, for ordering, the order shown."""
+    shown = view.get("shown_order")
+    return graders.Context(shown_order=tuple(shown) if shown else None, pass_threshold=exercise.pass_threshold)
+
+
+def submit(user: User, exercise: Exercise, raw_answer: Any, idempotency_key: str) -> Submission:
+    """Grade an answer on the server and store one attempt; an invalid answer stores nothing.
+
+    A second submission with the same key (a double click, a resent form) returns the first attempt.
+    """
+    existing = _attempt_by_key(user.id, idempotency_key)
+    if existing is not None:
+        return Submission(result=result_of(existing), attempt=existing)
+    view = learner_view(exercise, exercise_state(user, exercise.id))
+    result = graders.grade(exercise.type, exercise.spec, raw_answer, grading_context(exercise, view))
+    if not result.counts_as_attempt:
+        return Submission(result=result, attempt=None)
+    # End the read transaction first: on SQLite the insert then starts a fresh write transaction, which waits
+    # for other writers (busy_timeout) instead of failing on a stale snapshot.
+    db.session.commit()
+    next_number = (
+        select(func.coalesce(func.max(Attempt.attempt_number), 0) + 1)
+        .where(Attempt.user_id == user.id, Attempt.exercise_id == exercise.id)
+        .scalar_subquery()
+    )
+    attempt = Attempt(
+        user_id=user.id,
+        exercise_id=exercise.id,
+        answer=raw_answer,
+        score=result.score,
+        passed=result.passed,
+        status=result.status,
+        checks=[c.to_dict() for c in result.checks],
+        grader_version=result.grader_version,
+        message=result.message,
+        answer_text=result.answer_text,
+        idempotency_key=idempotency_key,
+        attempt_number=next_number,
+    )
+    db.session.add(attempt)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The same key was stored by a concurrent request (another worker): that attempt is the answer.
+        db.session.rollback()
+        existing = _attempt_by_key(user.id, idempotency_key)
+        if existing is None:
+            raise
+        return Submission(result=result_of(existing), attempt=existing)
+    return Submission(result=result, attempt=attempt)
+
+
+def _attempt_by_key(user_id: int, key: str) -> Attempt | None:
+    """Return the learner's attempt stored under an idempotency key, if any."""
+    return db.session.scalar(select(Attempt).where(Attempt.user_id == user_id, Attempt.idempotency_key == key))
+
+
+def own_attempt(user: User, attempt_id: int) -> Attempt | None:
+    """Return an attempt only if it belongs to this learner (others' attempts look exactly like missing ones)."""
+    return db.session.scalar(select(Attempt).where(Attempt.id == attempt_id, Attempt.user_id == user.id))
+
+
+def result_of(attempt: Attempt) -> graders.Result:
+    """Rebuild the grader's Result from a stored attempt."""
+    return graders.Result.from_dict({
+        "score": attempt.score,
+        "passed": attempt.passed,
+        "status": attempt.status,
+        "checks": attempt.checks or [],
+        "grader_version": attempt.grader_version,
+        "message": attempt.message,
+        "answer_text": attempt.answer_text,
+    })
+
+
+def highlight(text: str, checks: tuple[graders.Check, ...]) -> Markup:
+    """Return the answer with the words that triggered checks wrapped in <mark>, every segment escaped."""
+    spans = sorted({(max(0, s), min(len(text), e)) for c in checks for s, e in c.spans if 0 <= s < e})
+    merged: list[list[int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    out = Markup()
+    pos = 0
+    for start, end in merged:
+        out += escape(text[pos:start])
+        out += Markup("<mark>") + escape(text[start:end]) + Markup("</mark>")
+        pos = end
+    return out + escape(text[pos:])

@@ -1,0 +1,184 @@
+"""A learner's progress: lessons read, exercise results, statuses, completion and what to do next."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from course.model import Course
+from web.extensions import db
+from web.models import Attempt, LessonProgress, User, utcnow
+
+DONE, IN_PROGRESS, NOT_STARTED = "done", "in-progress", "not-started"
+STATUS_LABELS = {DONE: "Done", IN_PROGRESS: "In progress", NOT_STARTED: "Not started"}
+
+
+@dataclass
+class ExerciseRecord:
+    """A learner's results on one exercise."""
+
+    attempts: int = 0
+    best_score: float | None = None
+    passed: bool = False
+    last_attempt: Attempt | None = None
+
+    @property
+    def status(self) -> str:
+        """Done once passed, in progress after any attempt, else not started."""
+        if self.passed:
+            return DONE
+        return IN_PROGRESS if self.attempts else NOT_STARTED
+
+
+@dataclass(frozen=True)
+class Step:
+    """Something the learner can do next: read a lesson or do an exercise."""
+
+    kind: str  # "lesson" or "exercise"
+    id: str
+    title: str
+    reason: str
+
+
+@dataclass
+class Progress:
+    """Everything the course, lesson and progress pages show about one learner."""
+
+    course: Course
+    read: dict[str, LessonProgress] = field(default_factory=dict)
+    exercises: dict[str, ExerciseRecord] = field(default_factory=dict)
+
+    def exercise(self, exercise_id: str) -> ExerciseRecord:
+        """Return the record of one exercise (empty if never tried)."""
+        return self.exercises.get(exercise_id) or ExerciseRecord()
+
+    def exercise_status(self, exercise_id: str) -> str:
+        """Return done / in-progress / not-started for an exercise."""
+        return self.exercise(exercise_id).status
+
+    def lesson_status(self, lesson_id: str) -> str:
+        """Done when read and every exercise passed; in progress once read or tried; else not started."""
+        lesson = self.course.lessons[lesson_id]
+        statuses = [self.exercise_status(e) for e in lesson.exercises]
+        if lesson_id in self.read and all(s == DONE for s in statuses):
+            return DONE
+        if lesson_id in self.read or any(s != NOT_STARTED for s in statuses):
+            return IN_PROGRESS
+        return NOT_STARTED
+
+    def module_counts(self, module_id: str) -> tuple[int, int]:
+        """Return (items done, items) of a module, counting lessons read and exercises passed."""
+        module = next(m for m in self.course.modules if m.id == module_id)
+        done = total = 0
+        for lesson_id in module.lessons:
+            total += 1 + len(self.course.lessons[lesson_id].exercises)
+            done += lesson_id in self.read
+            done += sum(self.exercise(e).passed for e in self.course.lessons[lesson_id].exercises)
+        return done, total
+
+    def module_status(self, module_id: str) -> str:
+        """Return done / in-progress / not-started for a module."""
+        done, total = self.module_counts(module_id)
+        if total and done == total:
+            return DONE
+        return IN_PROGRESS if done or any(
+            self.lesson_status(lid) != NOT_STARTED
+            for m in self.course.modules if m.id == module_id for lid in m.lessons
+        ) else NOT_STARTED
+
+    def course_counts(self) -> tuple[int, int]:
+        """Return (items done, items) for the whole course."""
+        pairs = [self.module_counts(m.id) for m in self.course.modules]
+        return sum(d for d, _ in pairs), sum(t for _, t in pairs)
+
+    def is_complete(self) -> bool:
+        """Apply the course's completion rule (course.yaml `completion`)."""
+        rule = self.course.completion or {"lessons": "all", "exercises": "all"}
+        lessons = self.course.lesson_order()
+        exercises = self.course.exercise_order()
+        need_lessons = len(lessons) if rule.get("lessons", "all") == "all" else int(rule["lessons"])
+        need_exercises = len(exercises) if rule.get("exercises", "all") == "all" else int(rule["exercises"])
+        read = sum(lid in self.read for lid in lessons)
+        passed = sum(self.exercise(e).passed for e in exercises)
+        return read >= need_lessons and passed >= need_exercises
+
+    def completed_at(self) -> datetime | None:
+        """Return when the last needed item was done (for the certificate), if the course is complete."""
+        if not self.is_complete():
+            return None
+        times = [p.first_read_at for p in self.read.values()]
+        times += [r.last_attempt.created_at for r in self.exercises.values() if r.passed and r.last_attempt]
+        return max(times) if times else None
+
+    def last_activity(self) -> Step | None:
+        """Return the lesson or exercise the learner touched last, for "continue where you left off"."""
+        best: tuple[datetime, Step] | None = None
+        for lesson_id, p in self.read.items():
+            lesson = self.course.lessons.get(lesson_id)
+            if lesson and (best is None or p.last_read_at > best[0]):
+                best = (p.last_read_at, Step("lesson", lesson_id, lesson.title, "You read this last."))
+        for exercise_id, r in self.exercises.items():
+            exercise = self.course.exercises.get(exercise_id)
+            if exercise and r.last_attempt and (best is None or r.last_attempt.created_at > best[0]):
+                step = Step("exercise", exercise_id, exercise.title, "You tried this last.")
+                best = (r.last_attempt.created_at, step)
+        return best[1] if best else None
+
+    def recommended(self) -> Step | None:
+        """Return the next thing to do: revisit the lesson behind a failed check, else the first unfinished item."""
+        for exercise_id in self.course.exercise_order():
+            record = self.exercise(exercise_id)
+            if record.passed or record.last_attempt is None:
+                continue
+            for check in record.last_attempt.checks or []:
+                lesson_id = check.get("lesson")
+                if not check.get("passed") and lesson_id in self.course.lessons:
+                    lesson = self.course.lessons[lesson_id]
+                    exercise = self.course.exercises[exercise_id]
+                    return Step("lesson", lesson_id, lesson.title,
+                                f"Your last try at “{exercise.title}” missed something this lesson teaches.")
+        for lesson_id in self.course.lesson_order():
+            lesson = self.course.lessons[lesson_id]
+            if lesson_id not in self.read:
+                return Step("lesson", lesson_id, lesson.title, "The next lesson you have not read yet.")
+            for exercise_id in lesson.exercises:
+                if not self.exercise(exercise_id).passed:
+                    exercise = self.course.exercises[exercise_id]
+                    return Step("exercise", exercise_id, exercise.title, "The next exercise you have not passed yet.")
+        return None
+
+
+def load_progress(course: Course, user: User | None) -> Progress:
+    """Read a learner's lessons and attempts in two queries; anonymous visitors get empty progress."""
+    progress = Progress(course=course)
+    if user is None or not user.is_authenticated:
+        return progress
+    for row in db.session.scalars(select(LessonProgress).where(LessonProgress.user_id == user.id)):
+        progress.read[row.lesson_id] = row
+    attempts = db.session.scalars(select(Attempt).where(Attempt.user_id == user.id).order_by(Attempt.id))
+    for attempt in attempts:
+        record = progress.exercises.setdefault(attempt.exercise_id, ExerciseRecord())
+        record.attempts += 1
+        record.best_score = attempt.score if record.best_score is None else max(record.best_score, attempt.score)
+        record.passed = record.passed or attempt.passed
+        record.last_attempt = attempt
+    return progress
+
+
+def record_lesson_read(user: User, lesson_id: str) -> None:
+    """Note that a learner read a lesson (first and latest time)."""
+    now = utcnow()
+    row = db.session.get(LessonProgress, (user.id, lesson_id))
+    if row is not None:
+        row.last_read_at = now
+        db.session.commit()
+        return
+    db.session.add(LessonProgress(user_id=user.id, lesson_id=lesson_id, first_read_at=now, last_read_at=now))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The same lesson opened twice at once: the other request recorded it; nothing is lost.
+        db.session.rollback()
