@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from pathlib import Path
@@ -104,8 +105,9 @@ def expect_order_changed(page: Page, before: list[str]) -> None:
     page.wait_for_function(
         "before => JSON.stringify([...document.querySelectorAll('[data-list=\"order\"] input[name=order]')]"
         ".map(e => e.value)) !== before",
-        arg=str(before).replace("'", '"'),
+        arg=json.dumps(before, separators=(",", ":")),
     )
+    page.wait_for_load_state()
 
 
 def fill_exercise(page: Page, exercise: Exercise, answer: Any) -> None:
