@@ -188,6 +188,7 @@ def _read_language(raw: Any, issues: list[SpecIssue]) -> textlib.Language:
         "max_repeats": g.number("max_repeats", 1, lo=0, hi=100, required=True),
         "max_concept_share": g.number("max_concept_share", 0.6, lo=0, hi=1, required=True),
         "stuffing_min_hits": g.number("stuffing_min_hits", 3, lo=1, hi=100, required=True),
+        "max_hits_per_sentence": g.number("max_hits_per_sentence", 3, lo=1, hi=100, required=True),
         "min_words_for_shares": g.number("min_words_for_shares", 6, lo=1, hi=100, required=True),
         "unpunctuated_words": g.number("unpunctuated_words", 25, lo=1, hi=1000, required=True),
     }
@@ -604,6 +605,9 @@ def compile_text_spec(spec: Mapping[str, Any], rules: Rules) -> TextSpec:
         checks.append(CheckSpec(GUARD_ID, "sentences", 1.0, True, None, default_pass, default_fail, ""))
     r.done()
     matcher, reachable = _build_matcher(tuple(checks), local, rules, issues)
+    for name in local:
+        if name not in reachable:
+            issues.append(SpecIssue(f"spec.concepts.{name}", "not used by any check (a typo in a check's concept?)"))
     raise_if(issues)
     return TextSpec(tuple(checks), matcher, rules, reachable)
 
@@ -743,16 +747,28 @@ def _judge_guard(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: list[l
             repeats.append((s.start, s.end))
         seen[key] = seen.get(key, 0) + 1
     if len(repeats) > g["max_repeats"]:
-        return _Outcome(False, f"{c.fail_msg} The same sentence appears {len(repeats) + 1} times; repeating a point "
+        most = max(seen.values())
+        return _Outcome(False, f"{c.fail_msg} The same sentence appears {most} times; repeating a point "
                                "does not make it count more, so this answer earns nothing.", tuple(repeats))
     # 3. Stuffing: when rubric phrases make up most of the words, it is a keyword list in disguise.
     covered: set[int] = set()
     most_hits = 0
-    for name in {n for ch in spec.checks for n in ch.concepts}:
+    clauses = _clause_numbers(a)
+    for name in sorted({n for ch in spec.checks for n in ch.concepts}):
         found = _concept_hits(spec, hits, name)
         most_hits = max(most_hits, len(found))
+        # Per sentence, the clauses (split at commas and at "and"/"or") where the concept appears.
+        per_sentence: dict[int, dict[int, Hit]] = {}
         for h in found:
             covered.update(range(h.first, h.stop))
+            per_sentence.setdefault(a.sent[h.first], {}).setdefault(clauses[h.first], h)
+        crowded = list(max(per_sentence.values(), key=len, default={}).values())
+        if len(crowded) > g["max_hits_per_sentence"]:
+            # Listing synonyms clause after clause ("interested, keen, excited, eager") is stuffing, not speech.
+            return _Outcome(False, f"{c.fail_msg} One sentence says the same thing {len(crowded)} times "
+                                   f"({', '.join(_quote(a.text, h.span) for h in crowded[:4])}); piling up "
+                                   "synonyms is not an answer, so this earns nothing.",
+                            tuple(h.span for h in crowded))
     if checked and len(covered) / total > g["max_concept_share"] and most_hits >= g["stuffing_min_hits"]:
         return _Outcome(False, f"{c.fail_msg} Almost every word is a rubric phrase, several said over and over; "
                                "stringing the expected phrases together is not an answer, so this earns nothing.",
@@ -763,6 +779,17 @@ def _judge_guard(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: list[l
         return _Outcome(False, f"{c.fail_msg} There is no full stop or question mark anywhere; break it into "
                                "sentences so the interviewer can follow it.", ())
     return _Outcome(True, c.pass_msg, ())
+
+
+def _clause_numbers(a: textlib.Analysis) -> list[int]:
+    """A running clause number per word: it steps at punctuation breaks and at "and"/"or"."""
+    out = []
+    n = 0
+    for i, w in enumerate(a.words):
+        if a.brk[i] or w in ("and", "or"):
+            n += 1
+        out.append(n)
+    return out
 
 
 def grade_text(spec: TextSpec, text: str, ctx: Context, version: str) -> Result:

@@ -1,0 +1,450 @@
+"""The `text` grader itself: tokenising, negation, spec validation, results, spans and hostile input."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import graders
+from graders import text, textlib
+from graders.base import MAX_ANSWER_CHARS, Context, SpecError
+
+RULES = text.default_rules()
+LANG = RULES.lang
+
+# A small rubric written for these tests, independent of the shipped exercises.
+SPEC = {
+    "concepts": {
+        "wants-it": {"use": ["interest"]},
+        "timeline": {"use": ["next-steps"]},
+    },
+    "checks": [
+        {"id": "interest", "require": "wants-it", "weight": 2, "pass": "You want it.", "fail": "Say you want it.",
+         "lesson": "saying-you-want-the-job"},
+        {"id": "next-steps", "require": "timeline", "weight": 1, "pass": "You ask.", "fail": "Ask what is next."},
+        {"id": "no-presumption", "forbid": "presumption", "weight": 2, "pass": "Fine.", "fail": "Presumes."},
+        {"id": "tone", "tone": ["pressure", "demands", "sarcasm", "rudeness"], "pass": "Polite.", "fail": "Tone:"},
+        {"id": "length", "words": {"min": 8, "max": 60}},
+        {"id": "asks", "questions": 1},
+    ],
+}
+COMPILED = graders.compile_spec("text", SPEC)
+GOOD = "I'm really keen on this role and the team. What are the next steps in your process?"
+
+
+def grade(answer, spec=COMPILED):
+    """Grade through the public engine, as the site and CLI do."""
+    return graders.grade("text", spec, answer, Context())
+
+
+def check(result, check_id):
+    """Return one check of a result by id."""
+    return next(c for c in result.checks if c.id == check_id)
+
+
+def span_texts(result, check_id):
+    """The answer words each span of a check points at."""
+    return [result.answer_text[a:b] for a, b in check(result, check_id).spans]
+
+
+# ---- textlib: words, sentences, negation --------------------------------------------------------------------
+
+def test_contractions_expand_but_keep_the_written_span():
+    """"I'm" becomes "i am", both words pointing at the characters of "I'm"."""
+    a = textlib.analyse("I'm sure they don't mind; it's the team's call.", LANG)
+    assert a.words[:4] == ("i", "am", "sure", "they")
+    assert a.words[4:6] == ("do", "not") and a.starts[4] == a.starts[5]
+    assert "it" in a.words and "is" in a.words and "team" in a.words and "team's" not in a.words
+    assert a.text[a.starts[0]: a.ends[0]] == "I'm"
+
+
+def test_apostrophe_free_contractions():
+    """Answers typed without apostrophes (dont, im, cant) read the same as with them."""
+    assert textlib.analyse("im sure i dont know and cant say", LANG).words == (
+        "i", "am", "sure", "i", "do", "not", "know", "and", "can", "not", "say")
+
+
+def test_sentences_skip_abbreviations_and_initials():
+    """"Ms. Lee" and "J. Smith" do not end sentences; a question mark makes a question."""
+    a = textlib.analyse("Dear Ms. Lee, thanks. I met J. Smith today! What are the next steps?", LANG)
+    assert [s.question for s in a.sentences] == [False, False, True]
+    assert a.text[a.sentences[1].start: a.sentences[1].end] == "I met J. Smith today!"
+
+
+def test_hard_wrapped_lines_stay_one_sentence_but_short_lines_end_one():
+    """Prose wrapped at 70 columns is one sentence; a greeting or sign-off line is its own."""
+    a = textlib.analyse("Dear Tom,\nI am writing to say that I am not really\ninterested in the job after all.\n"
+                        "Best,\nMaya", LANG)
+    assert len(a.sentences) == 4
+    assert a.words[a.sentences[1].first: a.sentences[1].stop][-4:] == ("in", "the", "job", "after", "all")[-4:]
+
+
+def test_indirect_questions_count_as_questions():
+    """"Could you tell me ..." asks something even without a question mark."""
+    a = textlib.analyse("Could you tell me about the timeline. I look forward to it.", LANG)
+    assert [s.question for s in a.sentences] == [True, False]
+
+
+@pytest.mark.parametrize(("sentence", "negated"), [
+    ("I'm not really interested in the role.", True),
+    ("I have no real interest in it.", True),
+    ("I am never keen on that.", True),
+    ("I'm not that excited about it.", True),
+    ("I'm not sure about the salary, but I'm very interested in the role.", False),
+    ("I couldn't be more excited about it.", False),
+    ("I can't wait to join. I'm interested!", False),
+    ("Not only am I interested, I am ready.", False),
+    ("It's not far. I'm interested in it.", False),
+])
+def test_negation_scope(sentence, negated):
+    """A negator governs a concept in its clause, within a few words; idioms and clause breaks stop it."""
+    hits = text.probe(RULES, RULES.lexicons["interest"], sentence)
+    interested = [h for h in hits if "interest" in sentence[h.span[0]: h.span[1]].lower()
+                  or "excited" in sentence[h.span[0]: h.span[1]].lower() or "keen" in sentence[h.span[0]: h.span[1]]]
+    assert interested, sentence
+    assert all((h.negator is not None) == negated for h in interested), sentence
+
+
+def test_phrase_syntax_alternatives_optional_wildcard_exact():
+    """{a|b} alternatives, [a] optional words, * any word, =word exact, inflections for the rest."""
+    patterns = textlib.compile_phrase("{thank you|thanks} for [the] * time", LANG)
+    assert len(patterns) == 4  # two ways to thank, with or without "the"
+    exact = textlib.compile_phrase("=started", LANG)[0][0]
+    inflected = textlib.compile_phrase("started", LANG)[0][0]
+    assert exact == frozenset({"started"}) and {"start", "starts", "starting"} <= inflected
+
+
+@pytest.mark.parametrize(("phrase", "message"), [
+    ("{a|b", "unbalanced"),
+    ("* time", "must not start with *"),
+    ("{a||b}", "empty alternative"),
+    ("[maybe]", "can match nothing"),
+    ("{a|b|c|d} {a|b c} {a|b c} {a|b c} {a|b c} {a|b c} {a|b c} {a|b c} {a|b c} {a|b c}", "variants"),
+])
+def test_bad_phrases_are_refused(phrase, message):
+    """Malformed phrases raise PhraseError with a message an author can act on."""
+    with pytest.raises(textlib.PhraseError, match=message):
+        textlib.compile_phrase(phrase, LANG)
+
+
+@pytest.mark.parametrize(("pattern", "unsafe"), [
+    (r"(a+)+b", True),
+    (r"(?:\w+\s?)*$", True),
+    (r"(x|y*)*", True),
+    (r"\bwhen can i start\b", False),
+    (r"(?:a|b){1,3}c+", False),
+    (r"[ \t]*\n[ \t\n]*(?-i:[A-Z])", False),
+])
+def test_unsafe_regex_detection(pattern, unsafe):
+    """Nested repeats are flagged; ordinary patterns are not."""
+    assert (textlib.unsafe_regex(pattern) is not None) == unsafe
+
+
+# ---- spec validation ---------------------------------------------------------------------------------------
+
+def _spec_error(spec) -> str:
+    """Compile a spec that must fail and return the error text."""
+    with pytest.raises(SpecError) as info:
+        graders.compile_spec("text", spec)
+    return str(info.value)
+
+
+def test_spec_errors_are_collected_with_key_paths():
+    """Every problem is reported at once, each with its key path."""
+    error = _spec_error({
+        "concepts": {"x": {"phrases": ["ok"], "regex": ["(unclosed"], "scope": "everywhere", "colour": 1}},
+        "checks": [
+            {"id": "a", "require": "nope"},
+            {"id": "b", "tone": ["grumpiness"]},
+            {"id": "c", "words": {"min": 50, "max": 10}},
+            {"id": "c", "forbid": "x", "wieght": 2},
+            {"id": "e", "require": "x", "forbid": "x"},
+            {"id": "f"},
+        ],
+    })
+    for expected in ["spec.concepts.x.regex[0]: regular expression does not compile",
+                     "spec.concepts.x.scope: must be one of",
+                     "spec.concepts.x.colour: unknown key",
+                     "spec.checks[0].require: unknown concept 'nope'",
+                     "spec.checks[1].tone: unknown tone category 'grumpiness'",
+                     "spec.checks[2].words: min (50) is more than max (10)",
+                     "spec.checks[3].wieght: unknown key",
+                     "duplicate id 'c'",
+                     "spec.checks[4]: needs exactly one of",
+                     "spec.checks[5]: needs exactly one of"]:
+        assert expected in error
+
+
+def test_spec_rejects_unsafe_regex_and_use_cycles():
+    """A catastrophic regex and concepts that use each other are refused at load."""
+    error = _spec_error({"concepts": {"a": {"use": ["b"]}, "b": {"use": ["a"], "regex": ["(\\w+\\s*)+$"]}},
+                         "checks": [{"id": "x", "require": "a"}]})
+    assert "spec.concepts.b.regex[0]: unsafe regular expression" in error
+    assert "cycle" in error
+
+
+def test_spec_refuses_turning_off_the_guard_and_empty_concepts():
+    """The real-sentences guard is not optional; a concept needs something to match."""
+    error = _spec_error({"concepts": {"empty": {"scope": "any"}},
+                         "checks": [{"id": "g", "sentences": False}, {"id": "r", "require": "empty"}]})
+    assert "cannot be turned off" in error
+    assert "spec.concepts.empty: needs at least one of" in error
+
+
+def test_guard_is_added_when_a_spec_leaves_it_out():
+    """Every text spec ends up with the real-sentences check."""
+    assert [c.id for c in COMPILED.checks][-1] == text.GUARD_ID
+    assert [c.id for c in grade(GOOD).checks] == ["interest", "next-steps", "no-presumption", "tone", "length",
+                                                  "asks", "real-sentences"]
+
+
+# ---- results -----------------------------------------------------------------------------------------------
+
+def test_good_answer_passes_with_explained_checks_and_spans():
+    """A good answer passes, every check has a message, and spans point at the words that earned it."""
+    result = grade(GOOD)
+    assert result.passed and result.status == "correct" and result.score == 1.0
+    assert all(c.message for c in result.checks)
+    assert span_texts(result, "interest") == ["keen"]
+    assert span_texts(result, "next-steps") == ["next steps", "process"]
+    assert check(result, "interest").lesson == "saying-you-want-the-job"
+    assert result.grader_version == graders.REGISTRY.get("text").version
+    assert graders.version("text") == f"text/{result.grader_version}"
+
+
+def test_negated_interest_is_reported_as_a_negative_signal():
+    """"not interested" fails the interest check, and the span covers the negator too."""
+    result = grade("I'm not really interested in this role, to be honest. What are the next steps?")
+    interest = check(result, "interest")
+    assert not interest.passed and not result.passed
+    assert span_texts(result, "interest") == ["not really interested in this"]
+    assert "negated" in interest.message
+
+
+def test_presumption_fails_with_its_span():
+    """"When can I start?" is caught and highlighted."""
+    result = grade("I'm very keen on the role. When can I start, and what are the next steps?")
+    assert not check(result, "no-presumption").passed
+    assert span_texts(result, "no-presumption") == ["When can I start"]
+    assert result.status == "partial"
+
+
+def test_tone_lists_each_rule_that_fired():
+    """Each tone rule that fires adds its own explanation and span."""
+    result = grade("I'm keen on the role. I have other offers so decide quickly. What are the next steps?")
+    tone = check(result, "tone")
+    assert not tone.passed
+    assert span_texts(result, "tone") == ["other offers", "decide quickly"]
+    assert "ultimatum" in tone.message and "hurry" in tone.message
+
+
+def test_local_regex_runs_over_the_word_stream():
+    """A concept regex sees lower-cased words with contractions expanded, and maps back to the text."""
+    spec = graders.compile_spec("text", {"concepts": {"c": {"regex": [r"\bi am keen\b"]}},
+                                         "checks": [{"id": "c", "require": "c"}]})
+    result = grade("Honestly, I'm KEEN on it and ready to go.", spec)
+    assert check(result, "c").passed
+    assert span_texts(result, "c") == ["I'm KEEN"]
+
+
+def test_words_check_counts_and_highlights_the_overflow():
+    """Too long: the words past the limit are highlighted; too short: the count is given."""
+    long = GOOD + " " + " ".join(f"I would add detail number {n} here about the project." for n in range(8))
+    result = grade(long)
+    length = check(result, "length")
+    assert not length.passed and "aim for 8 to 60" in length.message
+    (start, end), = length.spans
+    overflow = result.answer_text[start:end]
+    assert result.answer_text[end:] == "."  # the span runs to the last word
+    assert len(textlib.WORD_RE.findall(overflow)) == len(textlib.WORD_RE.findall(long)) - 60
+    short = grade("Keen. Next steps?")
+    assert "has 3 words" in check(short, "length").message
+
+
+def test_keyword_list_scores_zero_and_says_why():
+    """A list of the right words earns nothing, and every check says it was not credited."""
+    result = grade("keen interested excited team next steps timeline process decision hear back")
+    assert result.score == 0.0 and result.status == "incorrect" and not result.passed
+    guard = check(result, text.GUARD_ID)
+    assert not guard.passed and "list of words" in guard.message
+    assert all(not c.passed and "Not credited" in c.message for c in result.checks if c.id != text.GUARD_ID)
+
+
+def test_repeated_sentence_spam_earns_nothing():
+    """The same good sentence pasted several times fails the guard."""
+    result = grade(" ".join([GOOD] * 4))
+    assert result.score == 0.0
+    assert "appears 4 times" in check(result, text.GUARD_ID).message
+
+
+def test_phrase_list_with_little_else_earns_nothing():
+    """One sentence made of rubric phrases with almost no other words is a keyword list in disguise."""
+    result = grade("I'm interested, keen, excited, eager, enthusiastic; next steps, timeline, process, decision?")
+    assert result.score == 0.0
+    assert "list of words" in check(result, text.GUARD_ID).message
+
+
+def test_synonym_stuffing_in_one_sentence_earns_nothing():
+    """Grammatical but stuffed: one concept said five ways in one sentence fails the guard, with spans."""
+    result = grade("I am interested in the role, keen on the team, excited about the work, eager to learn and "
+                   "enthusiastic about the timeline. What are the next steps?")
+    assert result.score == 0.0
+    guard = check(result, text.GUARD_ID)
+    assert "says the same thing 5 times" in guard.message
+    assert [result.answer_text[a:b] for a, b in guard.spans][:3] == ["interested in the", "keen", "excited"]
+
+
+def test_saying_it_twice_is_fine():
+    """Real answers repeat a concept now and then; twice in a sentence is not stuffing."""
+    result = grade("I'm really excited and keen to join the team. What are the next steps?")
+    assert result.passed
+
+
+def test_unpunctuated_run_fails_the_guard():
+    """Thirty words with no full stop or question mark is not written as sentences."""
+    answer = ("i am really keen on this role and the team and i would like to know the next steps in your "
+              "process and when i could expect to hear back from you about it all")
+    result = grade(answer)
+    assert result.score == 0.0
+    assert "no full stop or question mark" in check(result, text.GUARD_ID).message
+
+
+def test_all_caps_is_shouting():
+    """An answer in capitals fails the tone check as shouting, with the words highlighted."""
+    result = grade("I AM REALLY KEEN ON THIS ROLE. WHAT ARE THE NEXT STEPS?")
+    assert not check(result, "tone").passed
+    assert "KEEN" in span_texts(result, "tone")
+
+
+def test_unicode_is_normalised_and_spans_index_the_normalised_text():
+    """Curly apostrophes and full-width letters grade like ASCII; spans index Result.answer_text."""
+    curly = grade("I\u2019m not really interested in it, sorry. What are the next steps?")
+    assert span_texts(curly, "interest") == ["not really interested in"]
+    wide = grade("I\u2019m keen on the role. \uff37\uff48\uff45\uff4e can I start? What are the next steps?")
+    assert wide.answer_text.count("When can I start") == 1
+    assert span_texts(wide, "no-presumption") == ["When can I start"]
+
+
+def test_result_round_trips_through_dict():
+    """A stored result rebuilds to an equal one."""
+    result = grade(GOOD)
+    assert graders.Result.from_dict(result.to_dict()) == result
+
+
+def test_same_answer_same_result():
+    """Grading is deterministic."""
+    assert grade(GOOD) == grade(GOOD)
+
+
+# ---- invalid answers ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("answer", "message"), [
+    ("", "empty"),
+    ("   \n\t ", "empty"),
+    (None, "empty"),
+    (["I am keen"], "must be text"),
+    ({"answer": "hi"}, "must be text"),
+    (42, "must be text"),
+    ("x" * (MAX_ANSWER_CHARS + 1), "longer than 5,000"),
+    ("\ufdfa" * 300, "longer than 5,000"),  # one character that NFKC expands to 18
+])
+def test_malformed_answers_are_invalid_not_errors(answer, message):
+    """Wrong shape, empty or oversized answers come back `invalid` with a clear message."""
+    result = grade(answer)
+    assert result.status == "invalid" and not result.counts_as_attempt
+    assert message in result.message
+
+
+# ---- present / answer_key -----------------------------------------------------------------------------------
+
+def test_present_shows_only_length_limits():
+    """The learner view holds nothing of the rubric."""
+    assert graders.present("text", COMPILED, seed=3) == {"kind": "text", "min_words": 8, "max_words": 60}
+
+
+def test_answer_key_lists_checks_with_their_phrases():
+    """The instructor preview shows each check with the concepts and phrases behind it."""
+    key = graders.answer_key("text", COMPILED)
+    by_id = {c["id"]: c for c in key["checks"]}
+    assert "interested in" in by_id["interest"]["concepts"]["wants-it"]["use"]["interest"]["phrases"]
+    assert by_id["tone"]["tone"]["pressure"] == ["other-offers", "hurry", "deadline"]
+    assert by_id["length"]["min_words"] == 8
+    assert by_id["asks"] == {"id": "asks", "kind": "questions", "weight": 1.0, "required": True, "lesson": None,
+                             "pass": "You ask the interviewer something.",
+                             "fail": "Ask the interviewer at least one question.", "min_questions": 1}
+
+
+def test_unused_local_concept_is_reported():
+    """A concept no check uses is almost always a typo in a check, so it is reported."""
+    error = _spec_error({"concepts": {"team-word": {"phrases": ["the team"]}},
+                         "checks": [{"id": "x", "require": "interest"}]})
+    assert "spec.concepts.team-word: not used by any check" in error
+
+
+# ---- hostile input --------------------------------------------------------------------------------------------
+
+ADVERSARIAL = [
+    "a" * 5000,
+    "very " * 1000,
+    "?" * 5000,
+    "(" * 2500 + ")" * 2500,
+    "a'" * 2500,
+    "I'm not " * 625,
+    "When can I start? " * 277,
+    ".,;:!?" * 833,
+    "Dear\n" * 1000,
+    "regards,\n" + " " * 4980 + "\nX",
+    "\u00e9" * 5000,
+    "interested " * 454,
+    ("x" * 99 + " ") * 50,
+]
+
+
+@pytest.mark.parametrize("answer", ADVERSARIAL, ids=[f"adv{i}" for i in range(len(ADVERSARIAL))])
+def test_adversarial_inputs_grade_to_a_sensible_failure(answer):
+    """Long hostile inputs finish and fail (none of them is a good close); timing lives in bench/."""
+    answer = answer[:MAX_ANSWER_CHARS]
+    result = grade(answer)
+    assert result.status in ("incorrect", "partial", "invalid")
+    assert not result.passed
+    for c in result.checks:
+        for start, end in c.spans:
+            assert 0 <= start < end <= len(result.answer_text)
+
+
+def test_adversarial_specific_verdicts():
+    """The verdicts on the hostile inputs are the right ones, not just any failure."""
+    assert check(grade("very " * 1000), text.GUARD_ID).passed is False
+    assert check(grade("?" * 5000), text.GUARD_ID).message.endswith("There are no words in the answer.")
+    spam = grade(("When can I start? " * 277)[:MAX_ANSWER_CHARS])
+    assert spam.score == 0.0
+    presumption = grade("I'm keen on the team. When can I start? What are the next steps? " * 3)
+    assert not check(presumption, text.GUARD_ID).passed
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=MAX_ANSWER_CHARS))
+def test_any_text_grades_without_raising(answer):
+    """Whatever the text, grading returns a result with a score in [0, 1], the same every time."""
+    first = grade(answer)
+    assert 0.0 <= first.score <= 1.0
+    assert first.status in ("correct", "partial", "incorrect", "invalid")
+    assert grade(answer) == first
+    for c in first.checks:
+        for start, end in c.spans:
+            assert 0 <= start < end <= len(first.answer_text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["I'm", "not", "keen", "on", "the", "team", "When", "can", "I", "start", "?",
+                                 ".", ",", "next", "steps", "process", "\n", "really", "interested", "in",
+                                 "don't", "want", "hire", "me", "crazy", "Dear", "Ms.", "Lee"]),
+                max_size=300))
+def test_word_salad_from_rubric_words_never_raises(words):
+    """Sequences built from the rubric's own words (the likeliest edge cases) grade cleanly."""
+    answer = " ".join(words)
+    result = grade(answer)
+    assert 0.0 <= result.score <= 1.0
+    if result.status != "invalid":
+        assert result.answer_text == answer
