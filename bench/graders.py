@@ -189,13 +189,13 @@ def render(results: dict[str, dict[str, float]], regrade_s: float, mix: dict[str
     return "\n".join(lines)
 
 
-def write_section(text: str, path: Path = DOC) -> None:
-    """Replace (or append) the "## Graders" section of the performance doc, leaving other sections intact."""
+def write_section(text: str, path: Path = DOC, section: str = SECTION) -> None:
+    """Replace (or append) one section (default "## Graders") of the performance doc, leaving the others intact."""
     if path.exists():
         lines = path.read_text(encoding="utf-8").splitlines()
     else:
         lines = ["# Performance", "", "Measured figures, each with the command that produced it.", ""]
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
+    start = next((i for i, line in enumerate(lines) if line.strip() == section), None)
     if start is None:
         while lines and not lines[-1].strip():
             lines.pop()
