@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class ContentError:
     """One problem in a course file: where it is (path, line, key) and what is wrong."""
 
