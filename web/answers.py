@@ -84,6 +84,21 @@ def apply_move(draft: Draft, move: str) -> Draft:
     return Draft(order=order, left_out=left_out)
 
 
+def focus_after_move(draft: Draft, move: str) -> str:
+    """Return the button value to focus after a no-JavaScript move, so keyboard users stay on their card."""
+    action, _, ident = move.partition(":")
+    if action == "out":
+        return f"in:{ident}"
+    if action == "in":
+        return f"out:{ident}"
+    order = draft.order
+    if action == "up" and order and order[0] == ident:
+        return f"down:{ident}"
+    if action == "down" and order and order[-1] == ident:
+        return f"up:{ident}"
+    return move
+
+
 def draft_from_form(exercise_type: str, view: dict[str, Any], form: MultiDict[str, str]) -> Draft:
     """Read the learner's answer fields into a Draft, ignoring anything that is not an answer field."""
     if exercise_type == "single_choice":

@@ -29,6 +29,7 @@ from web.answers import (
     describe_answer,
     draft_from_answer,
     draft_from_form,
+    focus_after_move,
     form_pairs,
     initial_draft,
 )
@@ -51,7 +52,7 @@ def get_exercise(exercise_id: str) -> Exercise:
 
 
 def render_exercise(exercise: Exercise, view: dict[str, Any], draft: Draft, *, key: str | None = None,
-                    message: str | None = None, status: int = 200) -> tuple[str, int]:
+                    message: str | None = None, status: int = 200, focus: str | None = None) -> tuple[str, int]:
     """Render the exercise page with the learner's current answer and an optional message."""
     form = ExerciseForm()
     form.idempotency_key.data = key or attempt_service.new_idempotency_key()
@@ -65,6 +66,7 @@ def render_exercise(exercise: Exercise, view: dict[str, Any], draft: Draft, *, k
         draft=draft,
         form=form,
         message=message,
+        focus=focus,
         record=progress.exercise(exercise.id),
         status=progress.exercise_status(exercise.id),
     )
@@ -120,7 +122,8 @@ def submit(exercise_id: str) -> tuple[str, int] | Response:
     move = request.form.get("move")
     if move and exercise.type == "ordering":
         # A no-JavaScript "Move up" / "Leave out" button: re-show the form with the new order, send nothing.
-        return render_exercise(exercise, view, apply_move(draft, move), key=key)
+        moved = apply_move(draft, move)
+        return render_exercise(exercise, view, moved, key=key, focus=focus_after_move(moved, move))
     answer = answer_from_draft(exercise.type, draft)
     if answer is None:
         return render_exercise(exercise, view, draft, key=key, message=EMPTY_MESSAGES[exercise.type], status=422)

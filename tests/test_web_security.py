@@ -1,0 +1,184 @@
+"""Security features of the site, one test (at least) each; the CI suite adds a broader attack set."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.conftest import TEST_PASSWORD, csrf_token_from
+from web import create_app
+from web.config import ConfigError
+from web.extensions import db
+from web.models import Attempt, User
+from web.security import is_safe_next
+
+pytestmark = pytest.mark.db
+
+
+@pytest.mark.parametrize("target", ["/progress", "/lessons/l-one?x=1", "/exercises/why-close-quiz#top"])
+def test_local_next_is_safe(target):
+    """Plain local paths are followed after login."""
+    assert is_safe_next(target)
+
+
+@pytest.mark.parametrize("target", [
+    "//evil.example", "/\\evil.example", "\\\\evil.example", "https://evil.example/x", "http:/evil.example",
+    "javascript:alert(1)", "JavaScript:alert(1)", "/\t/evil.example", "/\n/evil.example", "evil.example", "",
+    None, " /progress", "data:text/html,hi",
+])
+def test_off_site_next_is_refused(target):
+    """Anything that a browser could resolve off-site is refused."""
+    assert not is_safe_next(target)
+
+
+def test_login_ignores_an_open_redirect(client, make_user):
+    """Logging in with next=//evil lands on the site's own page."""
+    user = make_user()
+    token = csrf_token_from(client.get("/login").get_data(as_text=True))
+    response = client.post("/login?next=//evil.example/steal", data={"email": user.email, "password": TEST_PASSWORD,
+                                                                      "csrf_token": token})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/progress"
+
+
+def test_security_headers_on_every_page(client):
+    """CSP, nosniff, Referrer-Policy and frame denial are on HTML pages and error pages."""
+    for url in ("/", "/login", "/lessons/l-one", "/no-such-page"):
+        headers = client.get(url).headers
+        csp = headers["Content-Security-Policy"]
+        for directive in ("default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
+                          "object-src 'none'", "frame-ancestors 'none'", "base-uri 'self'", "form-action 'self'"):
+            assert directive in csp, (url, directive)
+        assert "unsafe-inline" not in csp
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"]
+
+
+def test_pages_have_no_inline_scripts_or_styles(client, make_user, login):
+    """Nothing in the pages needs 'unsafe-inline': no <script> bodies, no style attributes."""
+    login(make_user())
+    for url in ("/", "/lessons/l-one", "/exercises/order-close-steps", "/exercises/thank-you-email", "/progress",
+                "/account"):
+        html = client.get(url).get_data(as_text=True)
+        assert "<style" not in html and " style=" not in html, url
+        assert "<script>" not in html and "onclick" not in html.lower(), url
+
+
+def test_session_cookie_flags_outside_development(monkeypatch, app_config):
+    """Outside development the session and remember cookies are Secure, HttpOnly and SameSite=Lax."""
+    config = {k: v for k, v in app_config.items() if k != "TESTING"}
+    monkeypatch.setenv("APP_ENV", "production")
+    app = create_app(config)
+    for prefix in ("SESSION_COOKIE", "REMEMBER_COOKIE"):
+        assert app.config[f"{prefix}_SECURE"] is True
+        assert app.config[f"{prefix}_HTTPONLY"] is True
+        assert app.config[f"{prefix}_SAMESITE"] == "Lax"
+
+
+def test_session_cookie_is_httponly_and_lax(client, make_user, login):
+    """The cookie set at login carries HttpOnly and SameSite=Lax."""
+    login(make_user())
+    cookie = client.get_cookie("session")
+    assert cookie is not None and cookie.http_only and cookie.same_site == "Lax"
+
+
+def test_refuses_to_start_without_secret_key_in_production(monkeypatch, app_config):
+    """Without SECRET_KEY outside development, create_app stops with a message naming the setting."""
+    config = {k: v for k, v in app_config.items() if k not in ("TESTING", "SECRET_KEY")}
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app(config)
+
+
+def test_development_starts_without_secret_key(monkeypatch, app_config):
+    """In development a random key is made up, so `scripts/run` needs no set-up."""
+    config = {k: v for k, v in app_config.items() if k not in ("TESTING", "SECRET_KEY")}
+    monkeypatch.setenv("APP_ENV", "development")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    app = create_app(config)
+    assert len(app.config["SECRET_KEY"]) >= 32 and app.config["SESSION_COOKIE_SECURE"] is False
+
+
+def test_post_without_csrf_token_is_refused(client, make_user, login):
+    """A form post without its CSRF token changes nothing."""
+    user = make_user()
+    login(user)
+    response = client.post("/account/delete", data={"password": TEST_PASSWORD, "confirm": "y"})
+    assert response.status_code == 400
+    assert db.session.get(User, user.id) is not None
+
+
+def test_login_without_csrf_token_is_refused(client, make_user):
+    """Login forms are CSRF-protected too (no login CSRF)."""
+    user = make_user()
+    response = client.post("/login", data={"email": user.email, "password": TEST_PASSWORD})
+    assert response.status_code == 400
+    assert client.get("/progress").status_code == 302
+
+
+def test_login_is_rate_limited_per_address_and_email(client, make_user):
+    """After 10 failed logins in a minute for one email, further tries get the 429 page."""
+    user = make_user()
+    token = csrf_token_from(client.get("/login").get_data(as_text=True))
+    codes = [client.post("/login", data={"email": user.email, "password": f"wrong-{i}", "csrf_token": token})
+             .status_code for i in range(11)]
+    assert codes[:10] == [200] * 10 and codes[10] == 429
+    blocked = client.post("/login", data={"email": user.email, "password": TEST_PASSWORD, "csrf_token": token})
+    assert blocked.status_code == 429
+    assert "Too many attempts" in blocked.get_data(as_text=True)
+    other = client.post("/login", data={"email": "someone-else@example.org", "password": "x", "csrf_token": token})
+    assert other.status_code == 200
+
+
+def test_old_session_cookie_dies_when_session_version_changes(client, make_user, login):
+    """Bumping the session version (password change, log out everywhere) ends existing sessions."""
+    user = make_user()
+    login(user)
+    assert client.get("/progress").status_code == 200
+    user.session_version += 1
+    db.session.commit()
+    assert client.get("/progress").status_code == 302
+
+
+def test_learner_text_is_escaped_everywhere(client, make_user, login):
+    """A display name with markup is shown as text, never as HTML."""
+    user = make_user(display_name="<img src=x onerror=alert(1)>")
+    login(user)
+    html = client.get("/account").get_data(as_text=True)
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_oversize_request_gets_the_413_page(client, make_user, login):
+    """Bodies over 1 MB are refused with the friendly 413 page and store nothing."""
+    user = make_user()
+    login(user)
+    page = client.get("/exercises/thank-you-email").get_data(as_text=True)
+    response = client.post("/exercises/thank-you-email", data={"answer": "x" * (1024 * 1024 + 10),
+                                                               "csrf_token": csrf_token_from(page)})
+    assert response.status_code == 413
+    assert "too large" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Attempt)) == 0
+
+
+def test_passwords_are_stored_as_argon2_hashes(client):
+    """Registration stores an argon2id hash, never the password."""
+    token = csrf_token_from(client.get("/register").get_data(as_text=True))
+    client.post("/register", data={"email": "h@example.org", "password": TEST_PASSWORD, "confirm": TEST_PASSWORD,
+                                   "csrf_token": token})
+    user = db.session.scalar(select(User).where(User.email == "h@example.org"))
+    assert user.password_hash.startswith("$argon2id$") and TEST_PASSWORD not in user.password_hash
+
+
+def test_error_pages_never_show_a_traceback(app, client, monkeypatch):
+    """An unexpected error renders the 500 page without internals."""
+
+    def boom():
+        """Fail like a bug would."""
+        raise RuntimeError("secret internals")
+
+    app.view_functions["learn.course_page"] = boom
+    response = client.get("/")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "Something went wrong" in html and "secret internals" not in html and "Traceback" not in html
