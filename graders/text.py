@@ -416,10 +416,13 @@ class Matcher:
 
 
 def _drop_overlaps(hits: list[Hit]) -> list[Hit]:
-    """Keep the first, longest hit of any overlapping run, so one phrase is reported once."""
+    """Merge overlapping hits ("send the offer" + "offer letter") so one phrase is reported once."""
     kept: list[Hit] = []
     for h in sorted(hits, key=lambda h: (h.first, -h.stop)):
         if kept and h.first < kept[-1].stop:
+            last = kept[-1]
+            if h.stop > last.stop:
+                kept[-1] = Hit(last.first, h.stop, (last.span[0], h.span[1]), last.negator)
             continue
         kept.append(h)
     return kept
