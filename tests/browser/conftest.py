@@ -8,25 +8,18 @@ their own tests in tests/test_attacks.py).
 
 from __future__ import annotations
 
-import os
 import shutil
-import threading
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from course.loader import load_course
 from course.model import Course
-from web import create_app
-from web.manage import upgrade
+from tests.browser.helpers import REPO, LiveServer, start_live_server
 
-REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 # The flags Debian's Chromium needs in a root, offline, GPU-less sandbox (see docs/architecture.md).
 CHROMIUM_ARGS = [
@@ -37,41 +30,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-@dataclass
-class LiveServer:
-    """A running site: its base URL, database URL, course directory and the app object."""
-
-    url: str
-    database_url: str
-    course_dir: Path
-    app: Any
-    server: BaseWSGIServer
-
-    def env(self) -> dict[str, str]:
-        """Return the environment a `course` CLI command needs to act on this server's data."""
-        return dict(os.environ, DATABASE_URL=self.database_url, COURSE_DIR=str(self.course_dir),
-                    SECRET_KEY="browser-tests", APP_ENV="production")
-
-
-def start_live_server(workdir: Path, course_dir: Path | None = None) -> LiveServer:
-    """Migrate a fresh SQLite database in workdir and serve the site on a free loopback port."""
-    database_url = f"sqlite:///{workdir / 'site.sqlite3'}"
-    upgrade(database_url, "head")
-    course_dir = course_dir or REPO
-    app = create_app({
-        "SECRET_KEY": uuid.uuid4().hex,
-        "DATABASE_URL": database_url,
-        "COURSE_DIR": str(course_dir),
-        "RATELIMIT_ENABLED": False,
-        "RATELIMIT_STORAGE_URI": "memory://",
-        "SESSION_COOKIE_SECURE": False,
-        "REMEMBER_COOKIE_SECURE": False,
-    })
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, name="live-server", daemon=True).start()
-    return LiveServer(f"http://127.0.0.1:{server.server_port}", database_url, course_dir, app, server)
 
 
 @pytest.fixture(scope="session")

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import threading
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from course.model import Exercise
+from web import create_app
+from web.manage import upgrade
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
@@ -25,6 +31,41 @@ ANSWER_SHAPES = {
     "categorize": dict,
     "cloze": dict,
 }
+
+
+@dataclass
+class LiveServer:
+    """A running site: its base URL, database URL, course directory and the app object."""
+
+    url: str
+    database_url: str
+    course_dir: Path
+    app: Any
+    server: BaseWSGIServer
+
+    def env(self) -> dict[str, str]:
+        """Return the environment a `course` CLI command needs to act on this server's data."""
+        return dict(os.environ, DATABASE_URL=self.database_url, COURSE_DIR=str(self.course_dir),
+                    SECRET_KEY="browser-tests", APP_ENV="production")
+
+
+def start_live_server(workdir: Path, course_dir: Path | None = None) -> LiveServer:
+    """Migrate a fresh SQLite database in workdir and serve the site on a free loopback port."""
+    database_url = f"sqlite:///{workdir / 'site.sqlite3'}"
+    upgrade(database_url, "head")
+    course_dir = course_dir or REPO
+    app = create_app({
+        "SECRET_KEY": uuid.uuid4().hex,
+        "DATABASE_URL": database_url,
+        "COURSE_DIR": str(course_dir),
+        "RATELIMIT_ENABLED": False,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "SESSION_COOKIE_SECURE": False,
+        "REMEMBER_COOKIE_SECURE": False,
+    })
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, name="live-server", daemon=True).start()
+    return LiveServer(f"http://127.0.0.1:{server.server_port}", database_url, course_dir, app, server)
 
 
 def unique_email(prefix: str = "learner") -> str:

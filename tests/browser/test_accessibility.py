@@ -1,0 +1,162 @@
+"""axe-core (WCAG 2.1 A and AA rules) on every page type, logged out and as learner, instructor and admin.
+
+Each page is also saved as a screenshot in test-artifacts/screenshots/ for people to look at.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, BrowserContext, Page
+
+from course.model import Course
+from tests.browser.helpers import PASSWORD, LiveServer, login, sample_answer, shoot, unique_email
+from web.services import accounts, attempts, cohorts
+from web.services.progress import record_lesson_read
+
+pytestmark = pytest.mark.browser
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE = Axe()
+EXERCISE_TYPES = ("single_choice", "multiple_choice", "matching", "categorize", "cloze", "text", "ordering")
+
+
+@dataclass
+class Seed:
+    """Accounts and ids the pages below are built from."""
+
+    learner: str
+    newcomer: str
+    instructor: str
+    admin: str
+    learner_id: int
+    cohort_id: int
+    attempts: dict[str, int]  # exercise type -> one attempt id of the learner
+
+
+def first_of_type(course: Course, kind: str) -> str:
+    """Return the first exercise id of a type, in course order."""
+    return next(e for e in course.exercise_order() if course.exercises[e].type == kind)
+
+
+@pytest.fixture(scope="module")
+def seed(live_server: LiveServer, course: Course) -> Seed:
+    """Store a learner who finished the course, a newcomer, an instructor with a cohort, and an admin."""
+    with live_server.app.app_context():
+        learner = accounts.create_user(unique_email("axe-learner"), PASSWORD, display_name="Grace Hopper")
+        newcomer = accounts.create_user(unique_email("axe-new"), PASSWORD, display_name="New Comer")
+        instructor = accounts.create_user(unique_email("axe-teacher"), PASSWORD, role="instructor",
+                                          display_name="Ida Instructor")
+        admin = accounts.create_user(unique_email("axe-admin"), PASSWORD, role="admin", display_name="Ada Admin")
+        for lesson_id in course.lesson_order():
+            record_lesson_read(learner, lesson_id)
+        by_type: dict[str, int] = {}
+        for exercise_id in course.exercise_order():
+            exercise = course.exercises[exercise_id]
+            outcome = attempts.submit(learner, exercise, sample_answer(exercise), attempts.new_idempotency_key())
+            assert outcome.attempt is not None and outcome.result.passed, exercise_id
+            by_type.setdefault(exercise.type, outcome.attempt.id)
+        cohort = cohorts.create_cohort(instructor, "Accessibility cohort")
+        cohorts.join(learner, cohort.join_code)
+        cohorts.join(newcomer, cohort.join_code)
+        return Seed(learner.email, newcomer.email, instructor.email, admin.email, learner.id, cohort.id, by_type)
+
+
+@pytest.fixture(scope="module")
+def contexts(browser: Browser, live_server: LiveServer, seed: Seed) -> Iterator[dict[str, BrowserContext]]:
+    """One logged-in browser context per role, plus an anonymous one, shared by this module's pages."""
+    made: dict[str, BrowserContext] = {}
+    for role, email in (("anonymous", None), ("learner", seed.learner), ("newcomer", seed.newcomer),
+                        ("instructor", seed.instructor), ("admin", seed.admin)):
+        ctx = browser.new_context(base_url=live_server.url)
+        ctx.set_default_timeout(15_000)
+        if email:
+            login(ctx.new_page(), email)
+        made[role] = ctx
+    yield made
+    for ctx in made.values():
+        ctx.close()
+
+
+def pages(course: Course) -> list[tuple[str, str, str, int]]:
+    """Return (name, role, path template, expected status) for every page type checked."""
+    lesson = course.lesson_order()[0]
+    rows = [
+        ("course-anonymous", "anonymous", "/", 200),
+        ("lesson-anonymous", "anonymous", f"/lessons/{lesson}", 200),
+        ("login", "anonymous", "/login", 200),
+        ("register", "anonymous", "/register", 200),
+        ("not-found-anonymous", "anonymous", "/no-such-page", 404),
+        ("course-learner", "learner", "/", 200),
+        ("lesson-learner", "learner", f"/lessons/{lesson}", 200),
+        ("progress", "learner", "/progress", 200),
+        ("certificate", "learner", "/progress/certificate", 200),
+        ("certificate-not-yet", "newcomer", "/progress/certificate", 403),
+        ("progress-newcomer", "newcomer", "/progress", 200),
+        ("account", "learner", "/account", 200),
+        ("join-cohort", "newcomer", "/join", 200),
+        ("not-found-learner", "learner", "/lessons/no-such-lesson", 404),
+        ("forbidden-learner", "learner", "/instructor/", 403),
+        ("instructor-cohorts", "instructor", "/instructor/", 200),
+        ("instructor-roster", "instructor", "/instructor/cohorts/{cohort}", 200),
+        ("instructor-items", "instructor", "/instructor/cohorts/{cohort}/items", 200),
+        ("instructor-item", "instructor", f"/instructor/cohorts/{{cohort}}/items/{first_of_type(course, 'text')}", 200),
+        ("instructor-learner", "instructor", "/instructor/cohorts/{cohort}/learners/{learner}", 200),
+        ("admin-users", "admin", "/admin/", 200),
+    ]
+    for kind in EXERCISE_TYPES:
+        rows.append((f"exercise-{kind}", "newcomer", f"/exercises/{first_of_type(course, kind)}", 200))
+        rows.append((f"feedback-{kind}", "learner", f"/attempts/{{attempt_{kind}}}", 200))
+    return rows
+
+
+def format_violations(violations: list[dict]) -> str:
+    """Render axe violations readably: rule, impact, help and URL, then each failing node."""
+    lines = []
+    for v in violations:
+        lines.append(f"- {v['id']} ({v.get('impact')}): {v['help']}\n  {v['helpUrl']}")
+        for node in v["nodes"]:
+            lines.append(f"    at {', '.join(map(str, node['target']))}: {node['html'][:200]}")
+            summary = (node.get("failureSummary") or "").replace("\n", " ")
+            if summary:
+                lines.append(f"      {summary}")
+    return "\n".join(lines)
+
+
+def check_page(page: Page, name: str) -> None:
+    """Run axe with the WCAG 2.1 AA tags on the loaded page and fail with a readable list of violations."""
+    results = AXE.run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]})
+    violations = results.response["violations"]
+    assert not violations, f"{name}: {len(violations)} accessibility violation(s):\n{format_violations(violations)}"
+
+
+def _page_params() -> list:
+    """Build the parametrisation from the shipped course (ids readable in the test report)."""
+    from course.loader import load_course  # noqa: PLC0415 - evaluated once at collection
+
+    return [pytest.param(row, id=row[0]) for row in pages(load_course())]
+
+
+@pytest.mark.parametrize("row", _page_params())
+def test_page_has_no_wcag_violations(row: tuple[str, str, str, int], contexts: dict[str, BrowserContext],
+                                     seed: Seed) -> None:
+    """The page answers with its expected status and axe finds no WCAG 2.1 A/AA violation on it."""
+    name, role, template, expected = row
+    values = {"cohort": seed.cohort_id, "learner": seed.learner_id}
+    values.update({f"attempt_{kind}": attempt_id for kind, attempt_id in seed.attempts.items()})
+    path = template.format(**values)
+    page = contexts[role].new_page()
+    try:
+        response = page.goto(path)
+        assert response is not None and response.status == expected, f"{name}: GET {path} gave {response.status}"
+        assert "/login" not in page.url or role == "anonymous", f"{name}: {role} was sent to log in"
+        # Pages must declare their language and carry a title (also axe rules; asserted for clearer failures).
+        assert re.fullmatch(r"[a-z]{2}(-[A-Z]{2})?", page.locator("html").get_attribute("lang") or "")
+        assert page.title().strip()
+        shoot(page, f"a11y-{name}")
+        check_page(page, name)
+    finally:
+        page.close()
