@@ -152,9 +152,12 @@ def bench_regrade(cases: list[Case], count: int, rng: random.Random) -> tuple[fl
 
 
 def machine() -> str:
-    """One line describing where the figures were taken."""
+    """One line describing where the figures were taken, including how busy the machine was."""
+    # Other processes competing for the cores inflate p99 most of all, so the figures say how busy it was.
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"{os.cpu_count()} CPUs (nproc), {platform.machine()}, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()} ({platform.python_implementation()})")
+            f"Python {platform.python_version()} ({platform.python_implementation()}); "
+            f"load average at the end of the run {load} (1, 5, 15 min)")
 
 
 def render(results: dict[str, dict[str, float]], regrade_s: float, mix: dict[str, int], iterations: int) -> str:
