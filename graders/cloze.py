@@ -99,11 +99,12 @@ def _read_blank(raw: Any, path: str, issues: list[SpecIssue]) -> Blank | None:
         typos = 0
     if not ident:
         return None
-    folded = tuple(dict.fromkeys(fold(a) for a in accept))
-    for i, (original, f) in enumerate(zip(accept, folded, strict=False)):
+    folded = [fold(a) for a in accept]
+    for i, (original, f) in enumerate(zip(accept, folded, strict=True)):
         if not f:
             issues.append(SpecIssue(f"{r.key('accept')}[{i}]", f"{original!r} is empty once normalised"))
-    return Blank(id=ident, accept=folded, typos=typos, feedback=feedback)
+    # Duplicates after folding ("Card" and "card") are harmless; keep the first of each.
+    return Blank(id=ident, accept=tuple(dict.fromkeys(folded)), typos=typos, feedback=feedback)
 
 
 @register

@@ -256,6 +256,14 @@ def test_cloze_spec_errors():
     assert "spec.blanks[2].id: duplicate id 'a'" in message
 
 
+def test_cloze_accept_entries_checked_one_by_one():
+    """An entry that normalises to nothing is named by its own index, even after a folded duplicate."""
+    spec = {"text": "{{a}}", "blanks": [{"id": "a", "accept": ["Card", "card", "..."]}]}
+    message = spec_error("cloze", spec)
+    assert "spec.blanks[0].accept[2]: '...' is empty once normalised" in message
+    assert "accept[1]" not in message
+
+
 def test_cloze_text_without_blanks():
     """A cloze with no blanks is an authoring mistake."""
     assert "spec.text: has no blanks" in spec_error("cloze", {"text": "Nothing here.", "blanks": []})
