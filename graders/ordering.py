@@ -32,6 +32,8 @@ from graders.spec import SpecReader, raise_if
 from graders.structured import check_id, finish, read_entries
 
 PARTIAL_CREDIT = ("lcs", "none")
+# More steps than this is not one exercise; the cap also bounds the matching's recursion depth.
+MAX_ITEMS = 40
 # present() reshuffles at most this often when a shuffle happens to be a valid order already.
 MAX_RESHUFFLES = 100
 
@@ -148,6 +150,8 @@ def compile_ordering(spec: Mapping[str, Any]) -> OrderingSpec:
     cycle = find_cycle(deps)
     if cycle:
         issues.append(SpecIssue("spec.items", "the `after` dependencies form a cycle: " + " -> ".join(cycle)))
+    if len(items) > MAX_ITEMS:
+        issues.append(SpecIssue("spec.items", f"has {len(items)} steps; split it, at most {MAX_ITEMS} are allowed"))
     if len(deps) >= 2 and not any(e["after"] for e in items):
         issues.append(SpecIssue("spec.items", "no step has `after`, so every order would be correct"))
     raise_if(issues)
@@ -244,10 +248,10 @@ def first_misplaced(before: Sequence[int], answer: Sequence[int]) -> int | None:
 
 def is_valid_order(compiled: OrderingSpec, ids: Sequence[str]) -> bool:
     """Return True when `ids` holds every step, no distractor, and respects every dependency."""
-    positions = [compiled.position(i) for i in ids]
-    if None in positions or len(positions) != len(compiled.items):
+    index = dict(compiled.index)
+    if len(ids) != len(compiled.items) or any(i not in index for i in ids):
         return False
-    return first_misplaced(compiled.before, positions) is None  # type: ignore[arg-type]
+    return first_misplaced(compiled.before, [index[i] for i in ids]) is None
 
 
 @register

@@ -112,6 +112,12 @@ def test_graph_without_dependencies_rejected():
     assert "spec.items: no step has `after`, so every order would be correct" in spec_error(spec)
 
 
+def test_too_many_steps_rejected():
+    """A 41-step chain is refused with the count and the limit."""
+    items = [{"id": f"s{i}", "text": f"S{i}", "after": [f"s{i - 1}"] if i else []} for i in range(41)]
+    assert "spec.items: has 41 steps; split it, at most 40 are allowed" in spec_error({"items": items})
+
+
 def test_find_cycle_none_for_dag():
     """find_cycle returns None on an acyclic graph."""
     assert find_cycle({"a": [], "b": ["a"], "c": ["a", "b"]}) is None
