@@ -262,7 +262,7 @@ def compile_phrase(phrase: str, lang: Language, inflect: bool = True) -> tuple[P
     Syntax: words separated by spaces; {a|b} one of several (each may be several words); [a|b] optional;
     * any one word; =word exactly this form (no inflections). Contractions are expanded as in answers.
     """
-    # Each part becomes a list of options, each option a list of slots. A group of one-word options merges
+    # Each part becomes a list of options, each option a list of slots. The one-word options of a group merge
     # into a single slot holding all their forms, so "{a|b|c} {d|e}" stays one pattern, not six.
     choices: list[list[list[Slot]]] = []
     for part in PHRASE_PART_RE.findall(phrase.strip()):
@@ -274,8 +274,10 @@ def compile_phrase(phrase: str, lang: Language, inflect: bool = True) -> tuple[P
                 if not option.split():
                     raise PhraseError(f"empty alternative in {part!r} of phrase {phrase!r}")
                 options.append([slot for tok in option.split() for slot in _slots(tok, lang, inflect, phrase)])
-            if all(len(o) == 1 and o[0] is not WILDCARD for o in options):
-                options = [[frozenset().union(*(o[0] for o in options))]]  # type: ignore[arg-type]
+            singles = [o[0] for o in options if len(o) == 1 and o[0] is not WILDCARD]
+            if len(singles) > 1:
+                merged: list[Slot] = [frozenset().union(*singles)]  # type: ignore[arg-type]
+                options = [merged] + [o for o in options if not (len(o) == 1 and o[0] is not WILDCARD)]
             if part[0] == "[":
                 options.append([])
             choices.append(options)

@@ -71,6 +71,17 @@ CLOSE_ROWS = [
     # Curly apostrophes and a line break.
     ("I\u2019m very interested in the role.\nIs there anything that would hold you back from moving me "
      "forward? What\u2019s the next stage of the process?", True, set(), {}),
+    # More everyday phrasings.
+    ("Thank you so much for your time today. I have really enjoyed learning about the team and I'm very keen to "
+     "be part of it. Before we wrap up, is there anything about my experience that you'd like me to clarify? "
+     "And what are the next steps from here?", True, set(), {}),
+    ("I just want to say that this conversation has made me even more enthusiastic about the role. Are there "
+     "any areas where you feel I might not be the right fit? What's the timeline for making a decision?", True,
+     set(), {"concerns-or-fit": ["right fit"]}),
+    ("I want this job. Do you have any doubts about whether I could do it well? What happens next?", True, set(),
+     {}),
+    ("I really hope I get this role, it's exactly what I'm looking for. Is there anything in my application "
+     "that worries you? And when would you be able to let me know?", True, set(), {}),
     # Keyword list.
     ("interested concerns next steps timeline fit", False, ALL_GUARDED, {}),
     ("Interested. Keen. Concerns? Fit? Next steps? Timeline? Process? Hear back?", False, ALL_GUARDED, {}),
@@ -160,6 +171,10 @@ EMAIL_ROWS = [
      "so clearly that I came away full of ideas. After eight years running restaurant shifts, my\n"
      "experience rebuilding staff plans at short notice should carry over well. I am excited about\n"
      "the chance to move into logistics.\n\nBest regards,\nAisha Rahman", True, set(), {}),
+    ("Dear Priya,\n\nThank you for taking the time to meet with me yesterday. I really enjoyed our conversation "
+     "about the tenant survey project, especially how you plan to use the results to prioritise repairs.\n\nMy "
+     "experience analysing customer feedback at my placement would let me contribute to that work quickly. I'm "
+     "even more excited about the role after our chat.\n\nBest wishes,\nJordan", True, set(), {}),
     # Keyword list.
     ("Dear Tom, thanks, time, scheduling, rota, experience, skills, interested, keen, role, logistics, fit, "
      "depot, drivers, customers, planning, communication, next steps, regards, Maya", False, EMAIL_ALL, {}),
@@ -220,6 +235,11 @@ CONCERN_ROWS = [
     ("Thank you for raising it; Tableau is new to me. As a store manager I used our sales software every day "
      "and taught myself the reporting side. My plan is to complete a Tableau certificate within the first "
      "month, practising on your public data.", True, set(), {}),
+    ("That's completely understandable. While I haven't used Tableau itself, I've spent two years building "
+     "reports in Power BI, which works on very similar principles. I've signed up for Tableau's free training "
+     "and I'd aim to finish it within my first two weeks.", True, set(), {}),
+    ("You're right, it's a gap. I picked up SQL in three weeks for my dissertation, so I'm confident I can "
+     "learn quickly. I'll work through the Tableau tutorials every evening this month.", True, set(), {}),
     # Keyword list.
     ("fair concern tableau power bi dashboards excel course training weekend plan learn", False, CONCERN_ALL, {}),
     # Defensive.
