@@ -56,6 +56,8 @@ RULE_FILES = ("english.yaml", "concepts.yaml", "tone.yaml")
 SCOPES = ("any", "question", "statement", "opening", "closing")
 CHECK_KINDS = ("require", "forbid", "tone", "words", "questions", "sentences")
 GUARD_ID = "real-sentences"
+# How many sentences at the start (or end) of an answer count as its opening (or closing).
+EDGE_SENTENCES = 2
 # Quoted evidence in a message is cut to this many characters so a long match cannot flood the feedback.
 QUOTE_CHARS = 60
 
@@ -437,9 +439,10 @@ def _in_scope(a: textlib.Analysis, first: int, scope: str) -> bool:
         return a.sentences[s].question
     if scope == "statement":
         return not a.sentences[s].question
+    # Two sentences at either end: a subject line may come before the greeting, and a name after the sign-off.
     if scope == "opening":
-        return s == 0
-    return s >= len(a.sentences) - 2  # closing: the last two sentences (a sign-off and the name under it)
+        return s < EDGE_SENTENCES
+    return s >= len(a.sentences) - EDGE_SENTENCES
 
 
 @dataclass(frozen=True)

@@ -175,6 +175,9 @@ EMAIL_ROWS = [
      "about the tenant survey project, especially how you plan to use the results to prioritise repairs.\n\nMy "
      "experience analysing customer feedback at my placement would let me contribute to that work quickly. I'm "
      "even more excited about the role after our chat.\n\nBest wishes,\nJordan", True, set(), {}),
+    # A subject line before the greeting, contact details under the name.
+    ("Subject: Thank you\n\nDear Tom,\n\n" + BODY + SIGN + "\n07700 900123\nmaya.okafor@example.org", True, set(),
+     {"greeting": ["Dear Tom"]}),
     # Keyword list.
     ("Dear Tom, thanks, time, scheduling, rota, experience, skills, interested, keen, role, logistics, fit, "
      "depot, drivers, customers, planning, communication, next steps, regards, Maya", False, EMAIL_ALL, {}),
@@ -182,6 +185,9 @@ EMAIL_ROWS = [
     (BODY + SIGN, False, {"greeting"}, {}),
     # No sign-off name.
     ("Dear Tom,\n\n" + BODY + "\n\nKind regards", False, {"sign-off"}, {}),
+    # A sign-off followed by more prose is not the end of the email.
+    ("Dear Tom,\n\n" + BODY + SIGN + "\nP.S. I will also bring my portfolio next time we meet.", False,
+     {"sign-off"}, {}),
     # No thanks.
     ("Dear Tom,\n\n" + BODY.replace("Thank you for your time yesterday. ", "I am writing after yesterday. ")
      + SIGN, False, {"thanks"}, {}),
