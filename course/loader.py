@@ -663,7 +663,7 @@ def sample_mismatch(expect: str, result: graders.Result) -> str:
 
 
 def _suggest(value: str, choices: Iterable[str]) -> str:
-    """Return ` - did you mean 'x'?` for a near miss, else a list of what is known."""
+    """Return ` (did you mean 'x'?)` for a near miss, else ` (known: ...)` listing what exists."""
     choices = list(choices)
     close = difflib.get_close_matches(value, choices, n=1, cutoff=0.75)
     if close:
@@ -697,8 +697,11 @@ def _check_references(state: _State) -> tuple[dict[str, list[Lesson]], dict[str,
                     "order", f"order {lesson.order} is also used by {first} in module {mid!r}")
             else:
                 seen[lesson.order] = lesson
-        # A lesson that could not be read may belong here, so emptiness is only judged when all were read.
-        if not lessons and not state.unread_lessons and all(r.lesson.module for r in state.lessons.values()):
+        # A lesson that could not be read, or names a wrong module, may belong here: emptiness is only
+        # judged when every lesson's module is known.
+        all_placed = not state.unread_lessons and all(r.lesson.module in state.modules
+                                                      for r in state.lessons.values())
+        if not lessons and all_placed:
             _, report, key = state.modules[mid]
             report.error(key, f"module {mid!r} has no lessons")
     by_lesson: dict[str, list[Exercise]] = {lid: [] for lid in state.lessons}

@@ -47,11 +47,21 @@ def test_check_lists_every_error_and_a_count(capsys):
     code = main(["--root", BROKEN, "check"])
     out = capsys.readouterr().out.splitlines()
     assert code == 1
-    assert out[-1] == "FAILED: 16 errors"
-    assert len(out) == 17
-    assert "course.yaml:12: pass_treshold: unknown key (known keys: title, description, pass_threshold, " \
+    assert out[-1] == "FAILED: 15 errors"
+    assert len(out) == 16
+    assert "course.yaml:10: pass_treshold: unknown key (known keys: title, description, pass_threshold, " \
            "completion, sources, modules)" in out
     assert any(line.startswith("exercises/bad-regex.yaml:10: spec.concepts.thanks.regex[0]: ") for line in out)
+
+
+def test_authoring_guide_quotes_the_real_check_output(capsys):
+    """docs/authoring.md shows `course check` on the broken fixture; it must match what the command prints."""
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "authoring.md").read_text(encoding="utf-8")
+    marker = "$ course --root tests/fixtures/broken check\n"
+    quoted = guide[guide.index(marker) + len(marker):].split("```", 1)[0]
+    assert main(["--root", BROKEN, "check"]) == 1
+    # The guide quotes libyaml's wording of the one YAML error.
+    assert capsys.readouterr().out.replace("allowed here", "allowed in this context") == quoted
 
 
 def test_other_commands_refuse_a_broken_course(capsys):
