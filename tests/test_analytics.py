@@ -67,6 +67,38 @@ def test_roster_complete_learner_is_never_flagged_stalled():
     assert not e.needs_attention
 
 
+def test_roster_complete_follows_the_course_completion_rule():
+    """With a rule of 1 lesson and 2 exercises, a learner meeting it is complete though not everything is done."""
+    outline = an.Outline(modules=OUTLINE.modules, rule=an.CompletionRule(lessons=1, exercises=2))
+    attempts = [attempt(1, "e1", 1.0), attempt(1, "e3", 1.0)]
+    (done,) = an.roster(outline, [learner(1)], attempts, [read(1, "l2")], NOW)
+    assert done.complete and done.completion < 1.0
+    (short,) = an.roster(outline, [learner(2)], [attempt(2, "e1", 1.0)], [read(2, "l2")], NOW)
+    assert not short.complete
+
+
+def test_completion_rule_reads_all_or_counts():
+    """`all` means every lesson or exercise; a number is taken as is."""
+
+    class FakeCourse:
+        """Just what completion_rule reads."""
+
+        def __init__(self, completion):
+            """Keep the completion mapping."""
+            self.completion = completion
+
+        def lesson_order(self):
+            """Three lessons."""
+            return ["l1", "l2", "l3"]
+
+        def exercise_order(self):
+            """Three exercises."""
+            return ["e1", "e2", "e3"]
+
+    assert an.completion_rule(FakeCourse({})) == an.CompletionRule(3, 3)
+    assert an.completion_rule(FakeCourse({"lessons": "all", "exercises": 2})) == an.CompletionRule(3, 2)
+
+
 def test_roster_stalled_after_n_days_including_never_started():
     """No activity for more than N days while not complete raises the flag; joining counts as activity."""
     old = [read(1, "l1", days_ago=8)]

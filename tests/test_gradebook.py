@@ -14,6 +14,7 @@ from tests.conftest import login_as
 from web.extensions import db
 from web.models import Attempt, Cohort, CohortMembership, User, utcnow
 from web.services import gradebook as gb
+from web.services.analytics import CompletionRule
 
 EXERCISES = ["e1", "e2"]
 
@@ -63,6 +64,13 @@ def test_csv_stream_is_a_generator_yielding_one_line_per_learner():
     assert pulled == []
     next(stream)
     assert pulled == [0]
+
+
+def test_complete_follows_the_course_rule():
+    """`complete` uses the course's completion rule when given, else needs everything."""
+    r = row(1, "Ana", best={"e1": 1.0}, passed={"e1"}, lessons_read=1)
+    assert gb.as_record(r, EXERCISES, 2)["complete"] is False
+    assert gb.as_record(r, EXERCISES, 2, CompletionRule(lessons=1, exercises=1))["complete"] is True
 
 
 def test_json_stream_is_one_valid_document():

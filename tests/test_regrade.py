@@ -18,6 +18,7 @@ from web.extensions import db
 from web.manage import upgrade
 from web.models import Attempt, AttemptGrade
 from web.services.accounts import create_user
+from web.services.attempts import exercise_state, grading_context, learner_view
 from web.services.regrade import UnknownExercise, regrade_exercise
 
 pytestmark = pytest.mark.db
@@ -136,6 +137,26 @@ def test_failure_half_way_rolls_everything_back(app, make_user, web_course):
     db.session.expire_all()
     assert all(db.session.get(Attempt, i).passed for i in ids)
     assert audit_rows() == 0
+
+
+def test_ordering_context_is_rebuilt_from_the_learners_shuffle(app, make_user, web_course):
+    """An ordering answer left as shown earns nothing on submit, and regrading keeps it so (same shown order)."""
+    ex = web_course.exercises["order-close-steps"]
+    user = make_user()
+    state = exercise_state(user, ex.id)
+    view = learner_view(ex, state)
+    steps = [i for i in view["shown_order"] if i in set(graders.answer_key(ex.type, ex.spec)["order"])]
+    ctx = grading_context(ex, view)
+    result = graders.grade(ex.type, ex.spec, steps, ctx)
+    attempt = Attempt(user_id=user.id, exercise_id=ex.id, answer=steps, score=result.score, passed=result.passed,
+                      status=result.status, checks=[c.to_dict() for c in result.checks],
+                      grader_version=result.grader_version, idempotency_key=uuid.uuid4().hex, attempt_number=1)
+    db.session.add(attempt)
+    db.session.commit()
+    without = graders.grade(ex.type, ex.spec, steps, graders.Context(pass_threshold=ex.pass_threshold))
+    assert without.to_dict() != result.to_dict(), "the shown order must matter for this check to mean anything"
+    report = regrade_exercise(web_course, ex.id)
+    assert (report.regraded, report.changed) == (1, 0)
 
 
 def test_unknown_exercise_names_the_id(app, web_course):

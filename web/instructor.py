@@ -192,12 +192,13 @@ def _gradebook_response(cohort: Cohort, fmt: str) -> Response:
     exercises = course.exercise_order()
     lessons = course.lesson_order()
     rows = gradebook.cohort_rows(cohort.id, exercises, lessons)
+    rule = analytics.completion_rule(course)
     if fmt == "csv":
-        body = gradebook.csv_stream(rows, exercises, len(lessons))
+        body = gradebook.csv_stream(rows, exercises, len(lessons), rule)
         mimetype = "text/csv"
     else:
         meta = {"cohort": cohort.name, "exported_at": utcnow().isoformat(), "lessons_total": len(lessons)}
-        body = gradebook.json_stream(rows, exercises, len(lessons), meta)
+        body = gradebook.json_stream(rows, exercises, len(lessons), meta, rule)
         mimetype = "application/json"
     response = Response(stream_with_context(body), mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{_export_name(cohort, fmt)}"'

@@ -26,6 +26,30 @@ HISTOGRAM_BINS = 10
 
 
 @dataclass(frozen=True)
+class CompletionRule:
+    """The course's completion rule (course.yaml `completion`): how many lessons read and exercises passed."""
+
+    lessons: int
+    exercises: int
+
+    def met(self, lessons_read: int, exercises_passed: int) -> bool:
+        """Return True when both counts reach the rule."""
+        return lessons_read >= self.lessons and exercises_passed >= self.exercises
+
+
+def completion_rule(course: Any) -> CompletionRule:
+    """Read a course's completion rule; `all` (the default) means every lesson / every exercise."""
+    rule = course.completion or {}
+
+    def need(key: str, total: int) -> int:
+        """Turn 'all' or a number into a count."""
+        value = rule.get(key, "all")
+        return total if value == "all" else int(value)
+
+    return CompletionRule(need("lessons", len(course.lesson_order())), need("exercises", len(course.exercise_order())))
+
+
+@dataclass(frozen=True)
 class OutlineModule:
     """One module as the analytics see it: its lessons and exercises."""
 
@@ -41,6 +65,7 @@ class Outline:
 
     modules: tuple[OutlineModule, ...]
     exercise_titles: Mapping[str, str] = field(default_factory=dict)
+    rule: CompletionRule | None = None  # None: every lesson read and every exercise passed
 
     @property
     def exercises(self) -> list[str]:
@@ -65,7 +90,7 @@ def outline_of(course: Any) -> Outline:
         for m in course.modules
     )
     titles = {eid: ex.title for eid, ex in course.exercises.items()}
-    return Outline(modules=modules, exercise_titles=titles)
+    return Outline(modules=modules, exercise_titles=titles, rule=completion_rule(course))
 
 
 @dataclass(frozen=True)
@@ -193,7 +218,9 @@ def roster(
             done_units += done
             total_units += units
         completion = done_units / total_units if total_units else 1.0
-        complete = done_units == total_units
+        n_read = len(read_ids.intersection(outline.lessons))
+        n_passed = len(passed.intersection(outline.exercises))
+        complete = outline.rule.met(n_read, n_passed) if outline.rule else done_units == total_units
         stamps = [a.created_at for a in mine] + [r.last_read_at for r in read]
         last = max(stamps) if stamps else None
         reasons = []
@@ -209,7 +236,7 @@ def roster(
             email=learner.email,
             module_completion=per_module,
             completion=completion,
-            exercises_passed=len(passed.intersection(outline.exercises)),
+            exercises_passed=n_passed,
             exercises_total=total_ex,
             complete=complete,
             last_activity=last,

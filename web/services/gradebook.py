@@ -17,6 +17,7 @@ from sqlalchemy import case, func, select
 
 from web.extensions import db
 from web.models import Attempt, CohortMembership, LessonProgress, User
+from web.services.analytics import CompletionRule
 
 # OWASP CSV injection: a spreadsheet treats a cell starting with one of these as a formula.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -55,21 +56,25 @@ def header(exercises: Sequence[str]) -> list[str]:
     return ["name", "email", "joined_at", "completion_percent", "exercises_passed", "complete", *exercises]
 
 
-def as_record(row: GradebookRow, exercises: Sequence[str], lessons_total: int) -> dict:
-    """Return the JSON-ready record for one learner."""
+def as_record(row: GradebookRow, exercises: Sequence[str], lessons_total: int,
+              rule: CompletionRule | None = None) -> dict:
+    """Return the JSON-ready record for one learner; `complete` follows the course's rule (default: everything)."""
     completion = row.completion(exercises, lessons_total)
+    passed = len(row.passed.intersection(exercises))
+    complete = rule.met(row.lessons_read, passed) if rule else completion >= 1.0
     return {
         "name": row.name,
         "email": row.email,
         "joined_at": row.joined_at.isoformat() if row.joined_at else None,
         "completion_percent": round(completion * 100, 1),
-        "exercises_passed": len(row.passed.intersection(exercises)),
-        "complete": completion >= 1.0,
+        "exercises_passed": passed,
+        "complete": complete,
         "best_scores": {eid: (round(row.best[eid], 4) if eid in row.best else None) for eid in exercises},
     }
 
 
-def csv_stream(rows: Iterable[GradebookRow], exercises: Sequence[str], lessons_total: int) -> Iterator[str]:
+def csv_stream(rows: Iterable[GradebookRow], exercises: Sequence[str], lessons_total: int,
+               rule: CompletionRule | None = None) -> Iterator[str]:
     """Yield the gradebook as CSV text, one line per chunk, with every text cell neutralised."""
     buf = io.StringIO()
     writer = csv.writer(buf)
@@ -83,14 +88,14 @@ def csv_stream(rows: Iterable[GradebookRow], exercises: Sequence[str], lessons_t
 
     yield line(header(exercises))
     for row in rows:
-        rec = as_record(row, exercises, lessons_total)
+        rec = as_record(row, exercises, lessons_total, rule)
         scores = ["" if rec["best_scores"][e] is None else rec["best_scores"][e] for e in exercises]
         yield line([rec["name"], rec["email"], rec["joined_at"] or "", rec["completion_percent"],
                     rec["exercises_passed"], "yes" if rec["complete"] else "no", *scores])
 
 
 def json_stream(rows: Iterable[GradebookRow], exercises: Sequence[str], lessons_total: int,
-                meta: Mapping[str, object]) -> Iterator[str]:
+                meta: Mapping[str, object], rule: CompletionRule | None = None) -> Iterator[str]:
     """Yield one JSON document {..meta, "exercises": [...], "learners": [...]} a learner at a time."""
     head = dict(meta)
     head["exercises"] = list(exercises)
@@ -98,7 +103,7 @@ def json_stream(rows: Iterable[GradebookRow], exercises: Sequence[str], lessons_
     yield opening + ', "learners": ['
     first = True
     for row in rows:
-        yield ("" if first else ",\n") + json.dumps(as_record(row, exercises, lessons_total))
+        yield ("" if first else ",\n") + json.dumps(as_record(row, exercises, lessons_total, rule))
         first = False
     yield "]}\n"
 

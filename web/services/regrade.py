@@ -16,6 +16,7 @@ from sqlalchemy import select
 import graders
 from web.extensions import db
 from web.models import Attempt, AttemptGrade, ExerciseState
+from web.services.attempts import grading_context, learner_view
 
 BATCH_SIZE = 500
 SCORE_EPSILON = 1e-9
@@ -68,15 +69,12 @@ def differs(attempt: Attempt, result: graders.Result) -> bool:
 
 
 def default_context(exercise: Any, attempt: Attempt) -> graders.Context:
-    """Rebuild the grading context of an attempt: the pass threshold and, for ordering, the order shown."""
-    shown = None
-    if exercise.type == "ordering":
-        state = db.session.get(ExerciseState, (attempt.user_id, exercise.id))
-        if state is not None:
-            # The shuffle is seeded per learner, so replaying present() gives back the order they saw.
-            view = graders.present(exercise.type, exercise.spec, state.shuffle_seed)
-            shown = tuple(view.get("shown_order") or ()) or None
-    return graders.Context(shown_order=shown, pass_threshold=exercise.pass_threshold)
+    """Rebuild the context the attempt was graded in, exactly as the site builds it on submit."""
+    state = db.session.get(ExerciseState, (attempt.user_id, exercise.id))
+    if state is None:
+        return graders.Context(pass_threshold=exercise.pass_threshold)
+    # The shuffle is seeded per learner, so replaying the learner's view gives back the order they saw.
+    return grading_context(exercise, learner_view(exercise, state))
 
 
 def regrade_exercise(
