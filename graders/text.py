@@ -27,7 +27,7 @@ phrases, no punctuation at all) scores 0 and no other check is credited.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
@@ -145,7 +145,7 @@ def _read_yaml(path: Path, issues: list[SpecIssue]) -> Any:
     return None
 
 
-def _word_tuple(items: tuple[str, ...], lang_expand: Any) -> tuple[tuple[str, ...], ...]:
+def _word_tuple(items: tuple[str, ...], lang_expand: Callable[[str], tuple[str, ...]]) -> tuple[tuple[str, ...], ...]:
     """Split phrases into canonical word tuples (contractions expanded), as answers are."""
     out = []
     for item in items:

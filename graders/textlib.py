@@ -121,11 +121,6 @@ class Analysis:
         """Index of the canonical word that contains or follows a character offset."""
         return min(bisect_right(self.ends, offset), len(self.words) - 1) if self.words else 0
 
-    def sentence_of_offset(self, offset: int) -> int:
-        """Index of the sentence holding a character offset (the previous one if it falls between two)."""
-        starts = [s.start for s in self.sentences]
-        return max(0, bisect_right(starts, offset) - 1)
-
 
 def analyse(text: str, lang: Language) -> Analysis:
     """Tokenise a normalised answer into canonical words and sentences."""

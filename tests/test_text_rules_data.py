@@ -128,33 +128,24 @@ def test_loader_accepts_the_shipped_copy(rules_copy):
     assert rules.digest == RULES.digest
 
 
-def test_loader_rejects_unknown_key_in_tone_rule(rules_copy):
-    """A misspelt key in a tone rule is reported with the file and the rule's index."""
-    _edit(rules_copy / "tone.yaml", "  - id: hurry\n", "  - id: hurry\n    mesage: typo\n")
+@pytest.mark.parametrize(("file", "old", "new", "expected"), [
+    # A misspelt key in a tone rule is reported with the file and the rule's index.
+    ("tone.yaml", "  - id: hurry\n", "  - id: hurry\n    mesage: typo\n",
+     ["tone.yaml.rules[1].mesage: unknown key"]),
+    # A regex that does not compile is reported at load, with its key path.
+    ("tone.yaml", "'\\bwhatever\\s*[.!]'", "'\\bwhatever(['", ["tone.yaml.rules[", "raw_regex[0]", "does not compile"]),
+    # A nested unbounded repeat could hang the grader on a hostile answer, so it is refused.
+    ("tone.yaml", "'\\bwhatever\\s*[.!]'", "'(a+)+b'", ["raw_regex[0]: unsafe regular expression"]),
+    # A misspelt key in concepts.yaml names the concept.
+    ("concepts.yaml", "    scope: question\n", "    scopes: question\n",
+     ["concepts.yaml.concepts.next-steps.scopes: unknown key"]),
+], ids=["tone-unknown-key", "tone-bad-regex", "tone-unsafe-regex", "lexicon-unknown-key"])
+def test_loader_names_file_and_key(rules_copy, file, old, new, expected):
+    """Each bad edit is refused at load, and the error names the file and the key path."""
+    _edit(rules_copy / file, old, new)
     error = _load_error(rules_copy)
-    assert "tone.yaml.rules[1].mesage: unknown key" in error
-
-
-def test_loader_rejects_bad_regex_in_tone_rule(rules_copy):
-    """A regex that does not compile is reported at load, with its key path."""
-    _edit(rules_copy / "tone.yaml", "'\\bwhatever\\s*[.!]'", "'\\bwhatever(['")
-    error = _load_error(rules_copy)
-    assert "tone.yaml.rules[" in error and "raw_regex[0]" in error
-    assert "does not compile" in error
-
-
-def test_loader_rejects_catastrophic_regex(rules_copy):
-    """A nested unbounded repeat could hang the grader on a hostile answer, so it is refused."""
-    _edit(rules_copy / "tone.yaml", "'\\bwhatever\\s*[.!]'", "'(a+)+b'")
-    error = _load_error(rules_copy)
-    assert "raw_regex[0]: unsafe regular expression" in error
-
-
-def test_loader_rejects_unknown_key_in_lexicon(rules_copy):
-    """A misspelt key in concepts.yaml names the concept."""
-    _edit(rules_copy / "concepts.yaml", "    scope: question\n", "    scopes: question\n")
-    error = _load_error(rules_copy)
-    assert "concepts.yaml.concepts.next-steps.scopes: unknown key" in error
+    for words in expected:
+        assert words in error
 
 
 def test_loader_rejects_bad_scope_and_bad_phrase(rules_copy):
