@@ -142,7 +142,7 @@ def test_roster_flags_repeated_failure_with_a_reason():
     """The roster turns a repeated failure into a readable reason."""
     rows = [attempt(1, "e3", 0.1, fails=("thanks",), minutes=i, n=i + 1) for i in range(3)]
     (e,) = an.roster(OUTLINE, [learner(1)], rows, [], NOW)
-    assert e.attention == ("failing thanks again and again on e3",)
+    assert e.attention == ("failed check thanks 3+ times in a row on “Third”",)
 
 
 def _entries():

@@ -229,7 +229,8 @@ def roster(
         if not complete and since is not None and now - since > timedelta(days=stall_days):
             reasons.append(f"no activity for more than {stall_days} days")
         for eid, checks in sorted(repeated_failures(mine).items()):
-            reasons.append(f"failing {', '.join(checks)} again and again on {eid}")
+            title = outline.exercise_titles.get(eid, eid)
+            reasons.append(f"failed check {', '.join(checks)} {REPEAT_FAIL_STREAK}+ times in a row on “{title}”")
         out.append(RosterEntry(
             user_id=learner.user_id,
             name=learner.name,
