@@ -138,6 +138,12 @@ CLOSE_ROWS = [
     # No punctuation at all.
     ("i am very keen on this role and i wonder if you have any concerns about my background and what the next "
      "steps in your process are and when i will hear back", False, ALL_GUARDED, {}),
+    # The candidate's own worries are not an invitation to hear the interviewer's.
+    ("I am keen on the role, although I do have some concerns about the commute. What are the next steps?",
+     False, {"concerns-or-fit"}, {}),
+    # Asking about the interviewer's interest is not stating your own.
+    ("Are you interested in seeing my portfolio? Do you have any concerns about my fit? What are the next "
+     "steps?", False, {"interest"}, {}),
     # Curiosity is not interest.
     ("I'd be interested to know more about the team. Do you have any concerns about my fit? What are the next "
      "steps?", False, {"interest"}, {}),
