@@ -39,6 +39,14 @@ def app_env(overrides: Mapping[str, Any]) -> str:
     return str(env).lower()
 
 
+def database_url(instance_path: str, configured: str | None = None) -> str:
+    """Return the database URL: the given one, else DATABASE_URL, else SQLite in the instance folder."""
+    url = configured or os.environ.get("DATABASE_URL")
+    if not url:
+        url = "sqlite:///" + os.path.join(instance_path, "course.sqlite3")
+    return normalise_database_url(url)
+
+
 def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Return the full settings mapping: defaults, then the environment, then explicit overrides."""
     overrides = dict(overrides or {})
@@ -61,9 +69,7 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
     secure = not (development or cfg["TESTING"])
     cfg.setdefault("SESSION_COOKIE_SECURE", secure)
     cfg.setdefault("REMEMBER_COOKIE_SECURE", secure)
-    if not cfg.get("DATABASE_URL"):
-        cfg["DATABASE_URL"] = "sqlite:///" + os.path.join(instance_path, "course.sqlite3")
-    cfg["DATABASE_URL"] = normalise_database_url(cfg["DATABASE_URL"])
+    cfg["DATABASE_URL"] = database_url(instance_path, cfg.get("DATABASE_URL"))
     if not cfg.get("SECRET_KEY"):
         if not (development or cfg["TESTING"]):
             raise ConfigError(

@@ -23,7 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection, make_url
 
 from course.errors import ContentErrors
-from web import create_app  # noqa: F401
+from web import create_app
+from web.config import ConfigError, database_url
 from web.extensions import db
 from web.models import Cohort, CohortMembership, User
 from web.services.accounts import AccountError, create_user, find_user
@@ -62,9 +63,16 @@ def downgrade(url: str, revision: str, connection: Connection | None = None) -> 
     alembic_command.downgrade(alembic_config(url, connection), revision)
 
 
-def _app() -> Flask:
-    """Build the app from the environment, as the server would."""
-    return create_app()
+def _app(args: argparse.Namespace | None = None) -> Flask:
+    """Build the app from the environment, as the server would (the CLI's --root picks the course)."""
+    root = getattr(args, "root", None)
+    return create_app({"COURSE_DIR": root} if root else None)
+
+
+def _database_url() -> str:
+    """Return the site's database URL without loading the course or needing a SECRET_KEY (for db commands)."""
+    # A bare Flask object for the package gives the same instance folder the app uses.
+    return database_url(Flask("web", instance_relative_config=True).instance_path)
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -147,8 +155,11 @@ def ensure_demo() -> list[tuple[str, str, str]]:
 
 def cmd_db(args: argparse.Namespace) -> int:
     """Run one `course db` action."""
-    app = _app()
-    url = app.config["DATABASE_URL"]
+    url = _database_url()
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        # A fresh checkout has no instance folder yet; SQLite will not create directories.
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     if args.db_command == "upgrade":
         upgrade(url, args.revision)
         print(f"database upgraded to {args.revision}")
@@ -174,7 +185,7 @@ def cmd_user(args: argparse.Namespace) -> int:
             password = getpass.getpass("Password: ")
             if getpass.getpass("Repeat password: ") != password:
                 raise CommandError("the passwords do not match")
-    app = _app()
+    app = _app(args)
     with app.app_context():
         user = create_user(args.email, password, role=args.role, display_name=args.name or "")
         print(f"created {user.role} {user.email} (id {user.id})")
@@ -183,7 +194,7 @@ def cmd_user(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Create (or refresh) the demo accounts and cohort and print their credentials."""
-    app = _app()
+    app = _app(args)
     with app.app_context():
         rows = ensure_demo()
     print("Demo accounts (change or delete them before going public):")
@@ -195,7 +206,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the site with Flask's development server (use gunicorn in production)."""
-    app = _app()
+    app = _app(args)
     app.run(host=args.host, port=args.port, debug=False)
     return 0
 
@@ -204,7 +215,7 @@ def cmd_regrade(args: argparse.Namespace) -> int:
     """Regrade one exercise's stored attempts with its current rules; exit 2 for an unknown exercise."""
     # A new app reads the course from disk now, so rules edited since the site started are the ones applied.
     try:
-        app = _app()
+        app = _app(args)
     except ContentErrors as exc:
         raise CommandError(f"the course does not load, so nothing was regraded:\n{exc}") from exc
     with app.app_context():
@@ -224,8 +235,11 @@ def _guard(func: Any) -> Any:
         """Run the command, turning operator errors into messages."""
         try:
             return func(args)
-        except (CommandError, AccountError) as exc:
+        except (CommandError, AccountError, ConfigError) as exc:
             print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except ContentErrors as exc:
+            print(f"error: the course content has errors, so the site cannot start:\n{exc}", file=sys.stderr)
             return 1
 
     run.__doc__ = func.__doc__

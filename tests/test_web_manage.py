@@ -1,0 +1,133 @@
+"""Site commands of the `course` CLI: migrations, backup and restore, accounts, demo data."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+
+from course.cli import main as course_main
+from tests.conftest import BACKENDS, WEB_COURSE
+from web.extensions import db, make_engine, normalise_database_url
+from web.manage import DEMO_COHORT, DEMO_INSTRUCTOR, DEMO_LEARNER, backup, ensure_demo, restore, upgrade
+from web.models import Cohort, CohortMembership, User
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def cli_env(monkeypatch, tmp_path):
+    """Point the CLI at a fresh SQLite file in development mode, with the test course."""
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("APP_ENV", "development")
+    monkeypatch.setenv("COURSE_DIR", str(WEB_COURSE))
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    return url
+
+
+def count_users(url: str) -> int:
+    """Count the accounts in a database."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM users")).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def test_cli_upgrade_user_create_and_demo(cli_env, capsys):
+    """`course db upgrade`, `course user create` and `course demo` work end to end; errors are one line."""
+    assert course_main(["db", "upgrade"]) == 0
+    assert course_main(["user", "create", "--role", "instructor", "Tutor@Example.org", "--password",
+                        "a long enough password", "--name", "Pat"]) == 0
+    assert "created instructor tutor@example.org" in capsys.readouterr().out
+    assert course_main(["user", "create", "tutor@example.org", "--password", "a long enough password"]) == 1
+    err = capsys.readouterr().err
+    assert "already exists" in err and "Traceback" not in err
+    assert course_main(["user", "create", "x@example.org", "--password", "short"]) == 1
+    assert "at least 10 characters" in capsys.readouterr().err
+    assert course_main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert DEMO_LEARNER[1] in out and DEMO_INSTRUCTOR[1] in out and DEMO_COHORT[1] in out
+    assert course_main(["demo"]) == 0  # idempotent
+    assert count_users(cli_env) == 3
+
+
+def test_cli_reports_content_errors_without_traceback(cli_env, monkeypatch, tmp_path, capsys):
+    """A command that needs the site fails with the course's errors listed, not a traceback."""
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "course.yaml").write_text("title: [\n")
+    monkeypatch.setenv("COURSE_DIR", str(broken))
+    assert course_main(["db", "upgrade"]) == 0  # migrations do not need the course
+    assert course_main(["demo"]) == 1
+    err = capsys.readouterr().err
+    assert "course.yaml" in err and "Traceback" not in err
+
+
+def test_cli_refuses_production_without_secret_key(cli_env, monkeypatch, capsys):
+    """Outside development the site commands name the missing SECRET_KEY."""
+    monkeypatch.setenv("APP_ENV", "production")
+    assert course_main(["db", "upgrade"]) == 0
+    assert course_main(["demo"]) == 1
+    assert "SECRET_KEY" in capsys.readouterr().err
+
+
+def test_demo_is_idempotent(app):
+    """Running the demo set-up twice leaves two users, one cohort and one membership."""
+    ensure_demo()
+    ensure_demo()
+    assert db.session.scalar(select(func.count()).select_from(User)) == 2
+    cohort = db.session.scalar(select(Cohort).where(Cohort.join_code == DEMO_COHORT[1]))
+    assert cohort.owner.email == DEMO_INSTRUCTOR[0]
+    assert db.session.scalar(select(func.count()).select_from(CohortMembership)) == 1
+    learner = db.session.scalar(select(User).where(User.email == DEMO_LEARNER[0]))
+    assert learner.role == "learner" and learner.check_password(DEMO_LEARNER[1])
+
+
+def _add_user(url: str, email: str) -> None:
+    """Insert one account directly."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO users (email, display_name, password_hash, role, session_version, created_at)"
+                          " VALUES (:e, '', 'x', 'learner', 1, CURRENT_TIMESTAMP)"), {"e": email})
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def scratch_url(request, tmp_path):
+    """Return the URL of an empty database of each backend that the test may fill and replace."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'site.sqlite3'}"
+        return
+    base = make_url(normalise_database_url(os.environ["TEST_DATABASE_URL"]))
+    name = f"{base.database}_web_backup_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    admin = make_engine(base.render_as_string(hide_password=False)).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield base.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_backup_and_restore(scratch_url, tmp_path):
+    """Back up, change the data, restore: the data is as it was (SQLite backup API; pg_dump and psql)."""
+    upgrade(scratch_url)
+    _add_user(scratch_url, "kept@example.org")
+    dump = tmp_path / "backup.dump"
+    backup(scratch_url, dump)
+    _add_user(scratch_url, "after-backup@example.org")
+    assert count_users(scratch_url) == 2
+    restore(scratch_url, dump)
+    assert count_users(scratch_url) == 1
+
+
+def test_restore_of_a_missing_file_is_a_clear_error(tmp_path, cli_env, capsys):
+    """Restoring from a file that is not there names the file."""
+    assert course_main(["db", "restore", str(tmp_path / "nope.db")]) == 1
+    assert "nope.db does not exist" in capsys.readouterr().err
