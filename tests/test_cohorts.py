@@ -15,7 +15,8 @@ from web.extensions import db
 from web.manage import main as manage_main
 from web.manage import upgrade
 from web.models import Cohort, CohortMembership, LessonProgress, User, utcnow
-from web.services import branding
+from web.services import analytics, branding
+from web.services import cohorts as svc
 
 pytestmark = pytest.mark.db
 
@@ -320,3 +321,30 @@ def test_branding_is_configurable_and_bad_accent_stops_start_up(app_config):
     assert "#7a1f3d" in client.get("/brand.css").get_data(as_text=True)
     with pytest.raises(ConfigError, match="contrast ratio"):
         create_app({**app_config, "SITE_ACCENT": "#ffcc00"})
+
+
+def test_roster_reads_only_what_it_needs_and_agrees_with_every_attempt(make_user, make_attempt, cohort, app):
+    """The roster's reduced rows (aggregates + latest tails) give the same roster as reading every attempt."""
+    fail = [{"id": "ask", "passed": False, "message": "Ask."}]
+    ok = [{"id": "ask", "passed": True, "message": ""}]
+    people = [make_user(display_name=f"P{i}") for i in range(4)]
+    for u in people:
+        add_member(cohort, u)
+    # P0: stuck (3 fails in a row); P1: failed 3 times then passed; P2: 4 tries, the last one passes the check;
+    # P3: two fails only.
+    for _ in range(3):
+        make_attempt(people[0], "why-close-quiz", score=0.0, checks=fail)
+        make_attempt(people[1], "why-close-quiz", score=0.0, checks=fail)
+        make_attempt(people[2], "why-close-quiz", score=0.0, checks=fail)
+    make_attempt(people[1], "why-close-quiz", score=1.0, checks=ok)
+    make_attempt(people[2], "why-close-quiz", score=0.5, checks=ok, passed=False)
+    make_attempt(people[3], "close-myths", score=0.0, checks=fail)
+    make_attempt(people[3], "close-myths", score=0.0, checks=fail)
+    make_attempt(people[3], "why-close-quiz", score=1.0)
+    outline = analytics.outline_of(app.extensions["course"])
+    now = utcnow()
+    full = analytics.roster(outline, svc.learner_rows(cohort), svc.attempt_rows(cohort), svc.read_rows(cohort), now)
+    lean = analytics.roster(outline, svc.learner_rows(cohort), svc.roster_attempt_rows(cohort),
+                            svc.read_rows(cohort), now)
+    assert lean == full
+    assert [e.needs_attention for e in full] == [True, False, False, False]

@@ -113,8 +113,8 @@ def roster(cohort_id: int) -> str:
     cohort = managed_cohort(cohort_id)
     out = outline()
     stall_days = int(current_app.config.get("ATTENTION_STALL_DAYS", analytics.DEFAULT_STALL_DAYS))
-    entries = analytics.roster(out, svc.learner_rows(cohort), svc.attempt_rows(cohort), svc.read_rows(cohort),
-                               utcnow(), stall_days=stall_days)
+    entries = analytics.roster(out, svc.learner_rows(cohort), svc.roster_attempt_rows(cohort),
+                               svc.read_rows(cohort), utcnow(), stall_days=stall_days)
     sort = request.args.get("sort", "name")
     sort = sort if sort in analytics.ROSTER_SORTS else "name"
     order = "desc" if request.args.get("order") == "desc" else "asc"
@@ -152,8 +152,10 @@ def item(cohort_id: int, exercise_id: str) -> str:
     """Show one exercise: statistics, first-attempt score histogram, most-failed checks with sample answers."""
     cohort = managed_cohort(cohort_id)
     course = current_app.extensions["course"]
-    attempts = list(svc.attempt_rows(cohort, with_answers=True))
-    # Discrimination ranks learners by their whole-course score, so the analysis runs over every exercise.
+    # Discrimination ranks learners by their whole-course score, so the analysis runs over every exercise;
+    # answer texts (the bulky part) are only fetched for this one.
+    attempts = [a for a in svc.attempt_rows(cohort) if a.exercise_id != exercise_id]
+    attempts += svc.attempt_rows(cohort, exercise_id=exercise_id, with_answers=True)
     stats = {s.exercise_id: s for s in analytics.item_analysis(analytics.outline_of(course), attempts)}
     stat = stats.get(exercise_id)
     if stat is None:

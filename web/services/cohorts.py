@@ -7,14 +7,13 @@ else - or an id that does not exist - gets the same "not found", so ids reveal n
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 
 from web.extensions import db
 from web.models import Attempt, Cohort, CohortMembership, LessonProgress, User, new_join_code
-from web.services.analytics import AttemptRow, LearnerRow, ReadRow
+from web.services.analytics import REPEAT_FAIL_STREAK, AttemptRow, LearnerRow, ReadRow
 
 MAX_NAME_LENGTH = 200
 # A new code colliding with an existing one is astronomically rare; retrying a few times covers it.
@@ -178,6 +177,43 @@ def attempt_rows(cohort: Cohort, exercise_id: str | None = None, with_answers: b
                          attempt_number=r.attempt_number, answer=answer_text(r.answer) if with_answers else "")
 
 
+def roster_attempt_rows(cohort: Cohort, streak: int = REPEAT_FAIL_STREAK) -> list[AttemptRow]:
+    """Return just the attempt rows analytics.roster() needs, without reading every attempt's checks.
+
+    Per (learner, exercise) one aggregate row (passed at all, latest time) stands for the attempts, except
+    where the exercise is unpassed after `streak` or more attempts: there the latest `streak` attempts come
+    with their checks, because only those can show the same check failing again and again.
+    """
+    counted = (Attempt.user_id.in_(_members(cohort)), Attempt.status != "invalid")
+    agg = (
+        select(Attempt.user_id, Attempt.exercise_id,
+               func.max(case((Attempt.passed.is_(True), 1), else_=0)).label("passed"),
+               func.max(Attempt.created_at).label("last"), func.count().label("n"),
+               func.max(Attempt.attempt_number).label("max_n"))
+        .where(*counted).group_by(Attempt.user_id, Attempt.exercise_id)
+    )
+    rows: list[AttemptRow] = []
+    stuck_candidates = False
+    for r in db.session.execute(agg):
+        if not r.passed and r.n >= streak:
+            stuck_candidates = True
+            continue  # represented by its latest attempts below
+        rows.append(AttemptRow(user_id=r.user_id, exercise_id=r.exercise_id, score=0.0, passed=bool(r.passed),
+                               status="correct" if r.passed else "incorrect", checks=(), created_at=r.last))
+    if stuck_candidates:
+        sub = agg.subquery()
+        tail = (
+            select(Attempt.id, Attempt.user_id, Attempt.exercise_id, Attempt.score, Attempt.passed, Attempt.status,
+                   Attempt.checks, Attempt.created_at, Attempt.attempt_number)
+            .join(sub, (sub.c.user_id == Attempt.user_id) & (sub.c.exercise_id == Attempt.exercise_id))
+            .where(*counted, sub.c.passed == 0, sub.c.n >= streak, Attempt.attempt_number > sub.c.max_n - streak)
+        )
+        rows += [AttemptRow(id=r.id, user_id=r.user_id, exercise_id=r.exercise_id, score=float(r.score),
+                            passed=bool(r.passed), status=r.status, checks=r.checks or [], created_at=r.created_at,
+                            attempt_number=r.attempt_number) for r in db.session.execute(tail)]
+    return rows
+
+
 def read_rows(cohort: Cohort) -> list[ReadRow]:
     """Return the members' lesson reads as plain rows."""
     rows = db.session.execute(
@@ -203,11 +239,3 @@ def learner_attempts(user: User) -> list[Attempt]:
     return list(db.session.scalars(
         select(Attempt).where(Attempt.user_id == user.id).order_by(Attempt.created_at.desc(), Attempt.id.desc())
     ))
-
-
-def last_activity(user_id: int) -> datetime | None:
-    """Return the learner's latest attempt or lesson read."""
-    a = db.session.scalar(select(func.max(Attempt.created_at)).where(Attempt.user_id == user_id))
-    r = db.session.scalar(select(func.max(LessonProgress.last_read_at)).where(LessonProgress.user_id == user_id))
-    stamps = [s for s in (a, r) if s is not None]
-    return max(stamps) if stamps else None
