@@ -24,7 +24,7 @@ from typing import Any
 
 from graders.base import Check, Context, Grader, InvalidAnswer, Result, SpecIssue, normalise_text, register
 from graders.spec import SpecReader, raise_if, unique_ids
-from graders.structured import check_id, decode_json, finish
+from graders.structured import check_id, check_spec_id, decode_json, finish
 
 BLANK = re.compile(r"\{\{\s*([A-Za-z0-9_-]+)\s*\}\}")
 # Only answers longer than this may use typo tolerance: "card" vs "cart" must stay different.
@@ -88,6 +88,7 @@ def _read_blank(raw: Any, path: str, issues: list[SpecIssue]) -> Blank | None:
     """Read one entry of `blanks`."""
     r = SpecReader(raw, path, issues)
     ident = r.req("id", str, "")
+    check_spec_id(ident, r.key("id"), issues)
     accept = r.str_list("accept", required=True)
     typos = r.opt("typos", int, 0)
     feedback = r.opt("feedback", str, "")

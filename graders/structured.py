@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -21,6 +22,15 @@ SCORE_DIGITS = 6
 
 # Ids are short slugs; anything else in an answer is refused before it reaches a message.
 MAX_ID_CHARS = 80
+# Slugs only: answers arrive as "a,b,c" lists, form field names and {{blank}} markers, so no spaces or commas.
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def check_spec_id(ident: str, path: str, issues: list[SpecIssue]) -> None:
+    """Record an issue when a spec id is not a short slug a learner's answer can name."""
+    if ident and (not ID_PATTERN.fullmatch(ident) or len(ident) > MAX_ID_CHARS):
+        issues.append(SpecIssue(path, f"{ident!r} is not a valid id: use up to {MAX_ID_CHARS} letters, digits, "
+                                      "hyphens or underscores, starting with a letter or digit"))
 
 
 def read_entries(
@@ -44,6 +54,8 @@ def read_entries(
         text = r.req("text", str, "")
         if isinstance(item, Mapping) and "id" in item and isinstance(ident, str) and not ident.strip():
             issues.append(SpecIssue(r.key("id"), "must not be empty"))
+        elif isinstance(ident, str):
+            check_spec_id(ident, r.key("id"), issues)
         if isinstance(item, Mapping) and "text" in item and isinstance(text, str) and not text.strip():
             issues.append(SpecIssue(r.key("text"), "must not be empty"))
         extra = read_extra(r)

@@ -72,6 +72,14 @@ def test_spec_errors_named_by_key(type_name):
     assert "spec.shuffle: expected true/false, got str" in message
 
 
+@pytest.mark.parametrize("bad", ["two words", "a,b", "-lead", "x" * 81, "caf\u00e9?"])
+def test_ids_must_be_slugs(bad):
+    """Ids a learner's answer could not name (spaces, commas, too long) are refused at load time."""
+    spec = {"options": [dict(SINGLE["options"][0], id=bad), *SINGLE["options"][1:]]}
+    assert "spec.options[0].id: " in spec_error("single_choice", spec)
+    assert "is not a valid id" in spec_error("single_choice", spec)
+
+
 def test_too_few_options():
     """One option is not a choice."""
     assert "spec.options: needs at least 2 entries, got 1" in spec_error(

@@ -264,6 +264,12 @@ def test_cloze_accept_entries_checked_one_by_one():
     assert "accept[1]" not in message
 
 
+def test_cloze_blank_id_must_be_a_slug():
+    """A blank id with a space could never be written as a {{marker}}; the id itself is reported."""
+    spec = {"text": "{{a}}", "blanks": [{"id": "a", "accept": ["x"]}, {"id": "b c", "accept": ["y"]}]}
+    assert "spec.blanks[1].id: 'b c' is not a valid id" in spec_error("cloze", spec)
+
+
 def test_cloze_text_without_blanks():
     """A cloze with no blanks is an authoring mistake."""
     assert "spec.text: has no blanks" in spec_error("cloze", {"text": "Nothing here.", "blanks": []})
