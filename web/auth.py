@@ -87,9 +87,13 @@ def login() -> str | BaseResponse:
 
 @bp.post("/logout")
 def logout() -> BaseResponse:
-    """Log out of this browser."""
+    """Log out: every login cookie of the account stops working, including any copy of this one."""
     form = ActionForm()
     if form.validate_on_submit():
+        # Sessions live in signed cookies, so dropping the user id from this browser's cookie would leave a copied
+        # cookie valid; bumping the session version is the only server-side switch that really ends it.
+        if current_user.is_authenticated:
+            accounts.end_all_sessions(current_user)
         logout_user()
         flash("You are logged out.", "info")
     return redirect(url_for("learn.course_page"))
