@@ -1,0 +1,691 @@
+"""Attack tests: each one would fail if the hole it names were open.
+
+Most run against the app with the Flask test client on the rolled-back test database (SQLite, and
+PostgreSQL when TEST_DATABASE_URL is set). The double-submit race and the cross-worker login limit need real
+worker processes, so they start gunicorn with two workers (tests/servers.py).
+
+The role-by-route matrix (which role may use which route, every route covered) is tests/test_access_matrix.py.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import os
+import re
+import threading
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+import yaml
+from sqlalchemy import func, select
+
+import graders
+from course.loader import load_course
+from tests.conftest import WEB_COURSE, csrf_token_from, login_as
+from tests.servers import KEY_INPUT, create_user, database_kinds, gunicorn, scratch_database, site_env
+from tests.test_access_matrix import concrete, site_rules
+from web import create_app
+from web.extensions import db
+from web.models import Attempt, Cohort, CohortMembership, User
+
+pytestmark = pytest.mark.db
+REPO = Path(__file__).resolve().parents[1]
+PASSWORD = "correct horse battery"
+SCRIPT = '<script>alert("xss-script")</script>'
+HANDLER = '"><img src=x onerror=alert("xss-img")>'
+SVG = "'><svg onload=alert('xss-svg')>"
+JS_LINK = '<a href="javascript:alert(1)">xss-link</a>'
+PAYLOADS = (SCRIPT, HANDLER, SVG, JS_LINK)
+EVIL_NAME = '"><img src=x onerror=alert(1)><script>alert(2)</script>'
+TEXT_EXERCISE = "thank-you-email"
+CLOZE_EXERCISE = "contact-details-cloze"
+FORMULAS = ("=HYPERLINK(\"http://evil\")", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1")
+
+
+class MarkupAudit(HTMLParser):
+    """Collect every element that could run script: inline scripts, on* handlers, script URLs, frames."""
+
+    DANGEROUS_TAGS = {"iframe", "object", "embed", "base", "frame", "frameset", "applet"}
+    URL_ATTRS = {"href", "src", "action", "formaction", "xlink:href", "data", "poster", "srcdoc"}
+
+    def __init__(self) -> None:
+        """Start with no findings."""
+        super().__init__(convert_charrefs=True)
+        self.findings: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """Record a dangerous element or attribute."""
+        if tag in self.DANGEROUS_TAGS:
+            self.findings.append(f"<{tag}> element")
+        if tag == "script" and not (dict(attrs).get("src") or "").startswith("/static/"):
+            self.findings.append(f"<script> not from /static/: {attrs}")
+        if tag == "meta" and (dict(attrs).get("http-equiv") or "").lower() == "refresh":
+            self.findings.append("<meta http-equiv=refresh>")
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.findings.append(f"<{tag} {name}=...> event handler")
+            cleaned = re.sub(r"[\x00-\x20]", "", html.unescape(value or "")).lower()
+            if name in self.URL_ATTRS and cleaned.startswith(("javascript:", "vbscript:", "data:text")):
+                self.findings.append(f"<{tag} {name}={value!r}> script URL")
+
+    handle_startendtag = handle_starttag
+
+
+def assert_inert(page: str, where: str) -> None:
+    """Fail if the HTML holds anything that could run script."""
+    audit = MarkupAudit()
+    audit.feed(page)
+    assert not audit.findings, f"{where}: injected markup is live: {audit.findings}"
+
+
+def assert_shown_escaped(page: str, payload: str, where: str) -> None:
+    """The payload is on the page as text (so the test really looked at it), never verbatim as markup."""
+    # Tags are stripped first: feedback highlights may split an answer with <mark> elements.
+    shown = html.unescape(re.sub(r"<[^>]+>", "", page))
+    assert payload in shown, f"{where}: the payload {payload!r} is not shown at all"
+    assert payload not in page, f"{where}: the payload {payload!r} is in the HTML unescaped"
+
+
+def check_pages(client, pages: dict[str, Any]) -> None:
+    """GET each page: it must answer 200, hold no live injected markup, and show its payloads as text."""
+    for path, payloads in pages.items():
+        response = client.get(path)
+        assert response.status_code == 200, path
+        page = response.get_data(as_text=True)
+        assert_inert(page, path)
+        for payload in payloads:
+            assert_shown_escaped(page, payload, path)
+
+
+def form_of(client, path: str) -> tuple[str, str]:
+    """GET a page; return (CSRF token, idempotency key or '')."""
+    page = client.get(path).get_data(as_text=True)
+    key = KEY_INPUT.search(page)
+    return csrf_token_from(page), key.group(1) if key else ""
+
+
+def post_answer(client, exercise_id: str, fields: dict[str, Any]):
+    """Post an exercise form with a fresh token and key; return the response."""
+    token, key = form_of(client, f"/exercises/{exercise_id}")
+    return client.post(f"/exercises/{exercise_id}", data={"csrf_token": token, "idempotency_key": key, **fields})
+
+
+def attempt_id_from(response) -> int:
+    """Return the attempt id a successful submission redirected to."""
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    return int(response.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+
+
+def client_as(app, user: User):
+    """Return a new test client logged in as `user`."""
+    client = app.test_client()
+    login_as(client, user)
+    return client
+
+
+@pytest.fixture
+def victim_world(app, make_user):
+    """A learner with a hostile display name and hostile answers, in an instructor's cohort, plus an admin."""
+    learner = make_user("learner", display_name=EVIL_NAME)
+    instructor = make_user("instructor")
+    admin = make_user("admin")
+    cohort = Cohort(name="XSS cohort", owner_id=instructor.id, join_code="XSSC-2345")
+    db.session.add(cohort)
+    db.session.commit()
+    db.session.add(CohortMembership(cohort_id=cohort.id, user_id=learner.id))
+    db.session.commit()
+    client = client_as(app, learner)
+    text_attempt = attempt_id_from(post_answer(client, TEXT_EXERCISE, {
+        "answer": "Dear Tom, thank you for your time. " + " ".join(PAYLOADS) + " Kind regards, Maya"}))
+    cloze_attempt = attempt_id_from(post_answer(client, CLOZE_EXERCISE, {
+        "blank-thank": SCRIPT, "blank-card": HANDLER, "blank-hours": SVG, "blank-timeline": JS_LINK}))
+    return {"learner": learner, "instructor": instructor, "admin": admin, "cohort": cohort,
+            "attempts": (text_attempt, cloze_attempt), "client": client}
+
+
+# 1. Stored XSS ------------------------------------------------------------------------------------------------
+
+
+def test_stored_xss_is_inert_for_the_learner(victim_world):
+    """The learner's own feedback, retry form, progress and account pages show hostile input as text."""
+    client = victim_world["client"]
+    text_attempt, cloze_attempt = victim_world["attempts"]
+    shown = {
+        f"/attempts/{text_attempt}": PAYLOADS,
+        f"/attempts/{cloze_attempt}": PAYLOADS,
+        f"/exercises/{TEXT_EXERCISE}?retry={text_attempt}": PAYLOADS,
+        f"/exercises/{CLOZE_EXERCISE}?retry={cloze_attempt}": (),
+        "/progress": (),
+        "/account": (),
+        "/": (),
+    }
+    check_pages(client, shown)
+
+
+def test_stored_xss_is_inert_for_the_instructor_and_admin(app, victim_world):
+    """Roster, drill-down, item analysis (with answer samples) and the admin list escape names and answers."""
+    cohort_id, learner_id = victim_world["cohort"].id, victim_world["learner"].id
+    instructor = client_as(app, victim_world["instructor"])
+    pages = {
+        f"/instructor/cohorts/{cohort_id}": [EVIL_NAME],
+        f"/instructor/cohorts/{cohort_id}/learners/{learner_id}": [EVIL_NAME],
+        f"/instructor/cohorts/{cohort_id}/items": [],
+        f"/instructor/cohorts/{cohort_id}/items/{TEXT_EXERCISE}": list(PAYLOADS),
+        f"/instructor/cohorts/{cohort_id}/items/{CLOZE_EXERCISE}": [],
+        "/instructor/": [],
+    }
+    check_pages(instructor, pages)
+    check_pages(client_as(app, victim_world["admin"]), {"/admin/": [EVIL_NAME]})
+
+
+def test_exports_are_downloads_never_pages(app, victim_world):
+    """CSV and JSON exports are attachments with their own type and nosniff, so a browser never renders them."""
+    cohort_id = victim_world["cohort"].id
+    instructor = client_as(app, victim_world["instructor"])
+    for path, mimetype in ((f"/instructor/cohorts/{cohort_id}/gradebook.csv", "text/csv"),
+                           (f"/instructor/cohorts/{cohort_id}/gradebook.json", "application/json")):
+        response = instructor.get(path)
+        assert response.status_code == 200, path
+        assert response.mimetype == mimetype, path
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Content-Disposition"].startswith("attachment;")
+        body = response.get_data(as_text=True)
+        if mimetype == "text/csv":
+            values = {cell for row in csv.reader(io.StringIO(body.lstrip("\ufeff"))) for cell in row}
+        else:
+            values = _strings(json.loads(body))
+        assert EVIL_NAME in values, f"{path}: the learner's name is missing from the export"
+    own = victim_world["client"].get("/account/export")
+    assert own.mimetype == "application/json" and own.headers["Content-Disposition"].startswith("attachment;")
+    data = json.loads(own.get_data(as_text=True))
+    assert any(SCRIPT in value for value in _strings(data)), "the learner's own export lost their answer"
+
+
+# 2. Markdown XSS through the lesson renderer ---------------------------------------------------------------------
+
+HOSTILE_MARKDOWN = """
+[click me](javascript:alert(1)) and [again](JaVaScRiPt:alert(2)) and [spaced]( javascript:alert(3))
+[data link](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)
+![data image](data:text/html,<script>alert(4)</script>)
+<script>alert(5)</script>
+<img src="x" onerror="alert(6)">
+<a href="javascript:alert(7)" onclick="alert(8)">raw link</a>
+<iframe src="https://evil.example"></iframe>
+<div style="background:url(javascript:alert(9))" onmouseover="alert(10)">hover</div>
+<svg><script>alert(11)</script></svg>
+<form action="javascript:alert(12)"><button formaction="javascript:alert(13)">go</button></form>
+<meta http-equiv="refresh" content="0;url=https://evil.example">
+[ref link][r]
+
+[r]: javascript:alert(14)
+"""
+
+
+@pytest.fixture
+def hostile_course(tmp_path) -> Path:
+    """A copy of the site tests' course whose first lesson and an exercise carry hostile Markdown."""
+    target = tmp_path / "course"
+    target.mkdir()
+    (target / "course.yaml").write_text((WEB_COURSE / "course.yaml").read_text())
+    for folder in ("lessons", "exercises"):
+        (target / folder).mkdir()
+        for path in (WEB_COURSE / folder).iterdir():
+            (target / folder / path.name).write_text(path.read_text())
+    lesson = sorted((target / "lessons").iterdir())[0]
+    lesson.write_text(lesson.read_text() + "\n" + HOSTILE_MARKDOWN)
+    exercise = target / "exercises" / f"{TEXT_EXERCISE}.yaml"
+    data = yaml.safe_load(exercise.read_text())
+    data["prompt"] += "\n" + HOSTILE_MARKDOWN
+    data["explanation"] += "\n" + HOSTILE_MARKDOWN
+    exercise.write_text(yaml.safe_dump(data, sort_keys=False))
+    return target
+
+
+def test_markdown_cannot_carry_script(app_config, connection, hostile_course, make_user):
+    """javascript: and data: links, raw HTML and handlers in course Markdown never reach the page live."""
+    hostile = create_app({**app_config, "COURSE_DIR": str(hostile_course)})
+    hostile.extensions["db_bind"] = connection
+    course = hostile.extensions["course"]
+    learner = make_user()
+    client = client_as(hostile, learner)
+    lesson_id = sorted(course.lessons.values(), key=lambda lesson: lesson.path.name)[0].id
+    pages = [f"/lessons/{lesson_id}", f"/exercises/{TEXT_EXERCISE}"]
+    attempt = attempt_id_from(post_answer(client, TEXT_EXERCISE, {"answer": "Dear Tom, thank you. Kind regards, Maya"}))
+    pages.append(f"/attempts/{attempt}")
+    for path in pages:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        page = response.get_data(as_text=True)
+        assert_inert(page, path)
+        assert "click me" in page, f"{path}: the hostile lesson text is not on the page at all"
+
+
+# 3. IDOR ----------------------------------------------------------------------------------------------------------
+
+
+def test_learner_cannot_walk_other_learners_ids(app, make_user):
+    """Another learner's attempt is the same 404 as a missing one; progress, retry and export stay one's own."""
+    alice, bob = make_user(display_name="Alice"), make_user(display_name="Bob")
+    bob_client = client_as(app, bob)
+    secret = "Bob's private answer about the depot rota, kind regards"
+    bob_attempt = attempt_id_from(post_answer(bob_client, TEXT_EXERCISE, {"answer": "Dear Tom, " + secret}))
+    alice_client = client_as(app, alice)
+    missing = db.session.scalar(select(func.max(Attempt.id))) + 1000
+
+    theirs = alice_client.get(f"/attempts/{bob_attempt}")
+    nobody = alice_client.get(f"/attempts/{missing}")
+    assert theirs.status_code == nobody.status_code == 404
+    assert theirs.get_data() == nobody.get_data(), "a real id must not be told apart from a missing one"
+
+    for path in (f"/exercises/{TEXT_EXERCISE}?retry={bob_attempt}", f"/progress?user_id={bob.id}",
+                 f"/account/export?user_id={bob.id}", f"/progress/certificate?user_id={bob.id}"):
+        page = alice_client.get(path).get_data(as_text=True)
+        assert secret not in page and "Bob" not in page, f"{path} shows Bob's data to Alice"
+    export = json.loads(alice_client.get(f"/account/export?user_id={bob.id}").get_data(as_text=True))
+    assert bob.email not in json.dumps(export)
+
+
+# 4. Instructor of another cohort ------------------------------------------------------------------------------
+
+
+def test_instructor_of_another_cohort_is_denied(app, make_user, make_attempt):
+    """Every page and action of a cohort answers an outside instructor exactly like a cohort that does not exist."""
+    owner, outsider, learner = make_user("instructor"), make_user("instructor"), make_user(display_name="Member")
+    cohort = Cohort(name="Private cohort", owner_id=owner.id, join_code="PRIV-2345")
+    db.session.add(cohort)
+    db.session.commit()
+    db.session.add(CohortMembership(cohort_id=cohort.id, user_id=learner.id))
+    db.session.commit()
+    make_attempt(learner, TEXT_EXERCISE, answer="member's answer")
+    client = client_as(app, outsider)
+    token = csrf_token_from(client.get("/instructor/").get_data(as_text=True))
+    missing = cohort.id + 1000
+    for suffix in ("", "/items", f"/items/{TEXT_EXERCISE}", f"/learners/{learner.id}", "/gradebook.csv",
+                   "/gradebook.json"):
+        real = client.get(f"/instructor/cohorts/{cohort.id}{suffix}")
+        fake = client.get(f"/instructor/cohorts/{missing}{suffix}")
+        assert real.status_code == fake.status_code == 404, suffix
+        assert "Member" not in real.get_data(as_text=True)
+    archive = client.post(f"/instructor/cohorts/{cohort.id}/archive", data={"csrf_token": token, "archived": "1"})
+    assert archive.status_code == 404
+    db.session.refresh(cohort)
+    assert cohort.archived is False
+
+
+# 5. Grade tampering -------------------------------------------------------------------------------------------
+
+
+def test_server_ignores_score_user_role_and_passed_fields(app, make_user):
+    """Extra fields in a submission or a registration change nothing: the server grades and decides."""
+    learner, other = make_user(), make_user()
+    client = client_as(app, learner)
+    response = post_answer(client, "why-close-quiz", {
+        "answer": "decided-early", "score": "1.0", "passed": "true", "status": "correct",
+        "user_id": str(other.id), "role": "admin", "attempt_number": "1", "grader_version": "x"})
+    attempt = db.session.get(Attempt, attempt_id_from(response))
+    assert (attempt.user_id, attempt.score, attempt.passed, attempt.status) == (learner.id, 0.0, False, "incorrect")
+    assert db.session.scalar(select(func.count()).select_from(Attempt).where(Attempt.user_id == other.id)) == 0
+    db.session.refresh(learner)
+    assert learner.role == "learner"
+
+    anon = app.test_client()
+    token = csrf_token_from(anon.get("/register").get_data(as_text=True))
+    anon.post("/register", data={"csrf_token": token, "email": "sneaky@example.org", "password": PASSWORD,
+                                 "confirm": PASSWORD, "display_name": "Sneaky", "role": "admin",
+                                 "session_version": "0", "id": "1"})
+    sneaky = db.session.scalar(select(User).where(User.email == "sneaky@example.org"))
+    assert sneaky is not None and sneaky.role == "learner" and sneaky.id != 1
+
+
+# 6. Answer leakage --------------------------------------------------------------------------------------------
+
+
+def _strings(value: Any) -> set[str]:
+    """Return every string inside a nested spec or view."""
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, dict):
+        return set().union(*(_strings(v) for v in value.values())) if value else set()
+    if isinstance(value, list | tuple):
+        return set().union(*(_strings(v) for v in value)) if value else set()
+    return set()
+
+
+def _plain(text: str) -> str:
+    """Collapse whitespace and unescape HTML, to compare text wherever it appears."""
+    return re.sub(r"\s+", " ", html.unescape(text)).strip()
+
+
+def test_no_exercise_page_leaks_its_answer(app_config, connection, make_user):
+    """Before submission no page holds an answer key, option feedback, canonical order or explanation."""
+    shipped = create_app({**app_config, "COURSE_DIR": str(REPO)})
+    shipped.extensions["db_bind"] = connection
+    course = shipped.extensions["course"]
+    assert len(course.exercises) == 17
+    client = client_as(shipped, make_user())
+    for exercise in course.exercises.values():
+        page = client.get(f"/exercises/{exercise.id}").get_data(as_text=True)
+        text = _plain(re.sub(r"<[^>]+>", " ", page))
+        # What the learner may see: the prompt, hints and the grader's learner view; all else in the spec is key.
+        view = graders.present(exercise.type, exercise.spec, 0)
+        visible = {_plain(s) for s in _strings(view) | {exercise.prompt, *exercise.hints}}
+        secrets = {_plain(s) for s in _strings(exercise.raw_spec) if len(s) >= 20} - visible
+        secrets |= {_plain(p) for p in exercise.explanation.split("\n\n") if len(p.strip()) >= 20}
+        leaked = [s for s in secrets if s and s in text]
+        assert not leaked, f"{exercise.id}: the page shows key material before submission: {leaked[:3]}"
+        assert not re.search(r"\b(correct|is-correct|answer-key|data-answer|data-correct)\s*=", page), exercise.id
+        assert "<script>" not in page and 'type="application/json"' not in page, exercise.id
+        key = graders.answer_key(exercise.type, exercise.spec)
+        if exercise.type == "ordering":
+            shown = re.findall(r'name="order" value="([^"]+)"', page)
+            canonical = [i["id"] if isinstance(i, dict) else i for i in key.get("order", key.get("items", []))]
+            assert shown and shown[:len(canonical)] != canonical, f"{exercise.id}: shown in the canonical order"
+
+
+# 7. Double-submit race under gunicorn -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", database_kinds())
+def test_concurrent_identical_posts_store_one_attempt(kind, tmp_path):
+    """20 identical POSTs at once against 2 gunicorn workers store exactly one attempt."""
+    with scratch_database(kind, tmp_path) as url:
+        env = site_env(url, LOGIN_RATE_LIMIT="1000/minute")
+        with gunicorn(env, tmp_path, workers=2) as server:
+            create_user(env, "racer@example.org", PASSWORD)
+            first = server.client()
+            assert first.login("racer@example.org", PASSWORD) == 302
+            token, page = first.form_page("/exercises/why-close-quiz")
+            form = {"csrf_token": token, "idempotency_key": KEY_INPUT.search(page).group(1),
+                    "answer": "freshest-memory"}
+            clients = []
+            for _ in range(20):
+                c = server.client()
+                c.cookies = dict(first.cookies)
+                clients.append(c)
+            barrier = threading.Barrier(len(clients))
+            results: list[Any] = [None] * len(clients)
+
+            def send(i: int) -> None:
+                """Wait for all, then post the same form."""
+                barrier.wait(timeout=30)
+                try:
+                    results[i] = clients[i].request("POST", "/exercises/why-close-quiz", form)
+                except Exception as exc:  # noqa: BLE001 - reported below with the others
+                    results[i] = exc
+
+            threads = [threading.Thread(target=send, args=(i,)) for i in range(len(clients))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=120)
+            statuses = [r[0] if isinstance(r, tuple) else repr(r) for r in results]
+            assert statuses == [303] * len(clients), statuses
+            assert len({r[1]["Location"] for r in results}) == 1, "every click must land on the same attempt"
+            assert len(server.worker_pids()) == 2, "both workers should have served requests"
+        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "x", "COURSE_DIR": str(REPO)})
+        with app.app_context():
+            assert db.session.scalar(select(func.count()).select_from(Attempt)) == 1
+            db.engine.dispose()
+
+
+# 8. CSRF ----------------------------------------------------------------------------------------------------------
+
+
+def test_every_state_changing_route_needs_a_valid_csrf_token(app, make_user, make_attempt, web_course):
+    """Every POST route (found from app.url_map, so new ones are covered) refuses a missing or wrong token."""
+    admin, learner = make_user("admin"), make_user()
+    cohort = Cohort(name="CSRF cohort", owner_id=admin.id, join_code="CSRF-2345")
+    db.session.add(cohort)
+    db.session.commit()
+    attempt = make_attempt(learner, web_course.exercise_order()[0])
+    params = {"cohort_id": cohort.id, "user_id": learner.id, "exercise_id": web_course.exercise_order()[0],
+              "lesson_id": web_course.lesson_order()[0], "attempt_id": attempt.id, "code": cohort.join_code,
+              "filename": "site.css", "module_id": web_course.modules[0].id}
+    posts = [rule for method, rule in site_rules(app) if method in ("POST", "PUT", "PATCH", "DELETE")]
+    assert len(posts) >= 10, posts
+    before = {model: db.session.scalar(select(func.count()).select_from(model))
+              for model in (User, Cohort, CohortMembership, Attempt)}
+    for as_user in (admin, learner, None):
+        for rule in posts:
+            path = concrete(rule, params)
+            for token in (None, "not-a-token", "IjEyMyI.bad.signature"):
+                client = app.test_client()
+                if as_user is not None:
+                    login_as(client, as_user)
+                data = {"email": admin.email, "password": PASSWORD, "name": "New", "code": cohort.join_code,
+                        "role": "admin", "answer": "x", "current": PASSWORD, "new": "a-new-password-1",
+                        "confirm": "a-new-password-1", "archived": "1"}
+                if token is not None:
+                    data["csrf_token"] = token
+                response = client.post(path, data=data)
+                assert response.status_code == 400, f"POST {path} as {as_user and as_user.role} with token " \
+                                                     f"{token!r} gave {response.status_code}"
+    after = {model: db.session.scalar(select(func.count()).select_from(model))
+             for model in (User, Cohort, CohortMembership, Attempt)}
+    assert after == before
+    db.session.refresh(learner)
+    db.session.refresh(cohort)
+    assert learner.role == "learner" and cohort.archived is False and learner.check_password(PASSWORD)
+
+
+# 9. Open redirect -------------------------------------------------------------------------------------------------
+
+EVIL_NEXTS = ("https://evil.example/", "//evil.example/", "/\\evil.example/", "javascript:alert(1)",
+              "\\\\evil.example", "/%2F%2Fevil.example", "https:evil.example", " //evil.example", "\t//evil.example")
+
+
+@pytest.mark.parametrize("target", EVIL_NEXTS)
+def test_next_never_leaves_the_site(app, make_user, target):
+    """After login or registration, a hostile `next` is replaced by a page of the site."""
+    user = make_user()
+    for via in ("query", "form"):
+        client = app.test_client()
+        token = csrf_token_from(client.get("/login").get_data(as_text=True))
+        data = {"csrf_token": token, "email": user.email, "password": PASSWORD}
+        if via == "form":
+            data["next"] = target
+            response = client.post("/login", data=data)
+        else:
+            response = client.post("/login", query_string={"next": target}, data=data)
+        assert response.status_code == 302, via
+        assert_local(response.headers["Location"], target)
+    client = app.test_client()
+    token = csrf_token_from(client.get("/register").get_data(as_text=True))
+    response = client.post("/register", query_string={"next": target}, data={
+        "csrf_token": token, "email": f"new{abs(hash(target))}@example.org", "password": PASSWORD,
+        "confirm": PASSWORD, "display_name": "N"})
+    assert response.status_code == 302
+    assert_local(response.headers["Location"], target)
+
+
+def assert_local(location: str, target: str) -> None:
+    """A redirect target is a path on this site: no scheme, no host, no backslash or whitespace tricks."""
+    path = re.sub(r"^https?://localhost(:\d+)?", "", location)
+    parts = urlsplit(path)
+    assert path.startswith("/") and not path.startswith("//") and "\\" not in path, \
+        f"next={target!r} redirected to {location!r}"
+    assert not parts.scheme and not parts.netloc and not re.search(r"[\x00-\x20]", path), \
+        f"next={target!r} redirected to {location!r}"
+
+
+# 10. Brute force --------------------------------------------------------------------------------------------------
+
+
+def test_login_limit_holds_across_workers_with_redis(tmp_path):
+    """With Redis as the limiter store, 2 gunicorn workers share one count: the 11th bad password gets 429."""
+    redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(redis_url).flushdb()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis at {redis_url} is unreachable ({exc}); start it or set TEST_REDIS_URL", pytrace=False)
+    with scratch_database("sqlite", tmp_path) as url:
+        env = site_env(url, RATELIMIT_STORAGE_URI=redis_url, LOGIN_RATE_LIMIT="10/minute")
+        with gunicorn(env, tmp_path, workers=2) as server:
+            create_user(env, "target@example.org", PASSWORD)
+            statuses: list[int] = []
+            lock = threading.Lock()
+
+            def guess(n: int) -> None:
+                """One wrong password from a fresh connection (so the two workers share the guesses)."""
+                client = server.client()
+                token, _ = client.form_page("/login")
+                status, _, _ = client.request("POST", "/login", {"email": "target@example.org",
+                                                                 "password": f"wrong-{n}", "csrf_token": token})
+                with lock:
+                    statuses.append(status)
+
+            for batch in range(5):
+                threads = [threading.Thread(target=guess, args=(batch * 5 + i,)) for i in range(5)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join(timeout=60)
+            assert sorted(statuses) == [200] * 10 + [429] * 15, statuses
+            assert len(server.worker_pids()) == 2, "both workers must have answered guesses"
+            # The right password is refused too while the limit lasts.
+            locked_out = server.client()
+            assert locked_out.login("target@example.org", PASSWORD) == 429
+    redis.Redis.from_url(redis_url).flushdb()
+
+
+# 11. Sessions -----------------------------------------------------------------------------------------------------
+
+
+def _logged_in_cookie(app, user) -> tuple[Any, str]:
+    """Log in through the form; return the client and its session cookie value."""
+    client = app.test_client()
+    token = csrf_token_from(client.get("/login").get_data(as_text=True))
+    assert client.post("/login", data={"csrf_token": token, "email": user.email, "password": PASSWORD,
+                                       "remember": "y"}).status_code == 302
+    return client, client.get_cookie("session").value
+
+
+def _replay(app, cookies: dict[str, str]) -> int:
+    """Send saved cookies from a new client to a login-only page; return the status."""
+    thief = app.test_client()
+    for name, value in cookies.items():
+        thief.set_cookie(name, value)
+    return thief.get("/progress").status_code
+
+
+def test_cookie_is_useless_after_logout(app, make_user):
+    """A session (and remember-me) cookie copied before logout does not log anyone in afterwards."""
+    user = make_user()
+    client, session_cookie = _logged_in_cookie(app, user)
+    stolen = {"session": session_cookie}
+    if client.get_cookie("remember_token") is not None:
+        stolen["remember_token"] = client.get_cookie("remember_token").value
+    assert _replay(app, stolen) == 200
+    token = csrf_token_from(client.get("/account").get_data(as_text=True))
+    client.post("/logout", data={"csrf_token": token})
+    assert client.get("/progress").status_code == 302
+    assert _replay(app, stolen) == 302, "a cookie saved before logout still opens the account"
+
+
+def test_cookie_is_useless_after_password_change(app, make_user):
+    """A cookie from another device stops working when the password changes."""
+    user = make_user()
+    _, stolen = _logged_in_cookie(app, user)
+    owner, _ = _logged_in_cookie(app, user)
+    token = csrf_token_from(owner.get("/account").get_data(as_text=True))
+    response = owner.post("/account/password", data={"csrf_token": token, "current": PASSWORD,
+                                                     "new": "a-brand-new-password", "confirm": "a-brand-new-password"})
+    assert response.status_code == 302
+    assert owner.get("/progress").status_code == 200, "the device that changed the password stays logged in"
+    assert _replay(app, {"session": stolen}) == 302
+
+
+def test_cookie_flags_in_production(app_config, connection, make_user):
+    """Outside development and tests, session and remember cookies are Secure, HttpOnly and SameSite=Lax."""
+    config = {k: v for k, v in app_config.items() if k != "TESTING"}
+    production = create_app({**config, "APP_ENV": "production"})
+    production.extensions["db_bind"] = connection
+    user = make_user()
+    client = production.test_client()
+    token = csrf_token_from(client.get("/login").get_data(as_text=True))
+    response = client.post("/login", data={"csrf_token": token, "email": user.email, "password": PASSWORD,
+                                           "remember": "y"})
+    cookies = response.headers.getlist("Set-Cookie")
+    names = {c.split("=", 1)[0] for c in cookies}
+    assert "session" in names, cookies
+    for cookie in cookies:
+        flags = {part.strip().lower() for part in cookie.split(";")[1:]}
+        assert {"secure", "httponly", "samesite=lax"} <= flags, cookie
+
+
+# 12. CSV formula injection ----------------------------------------------------------------------------------------
+
+
+def test_gradebook_csv_neutralises_formulas(app, make_user, make_attempt):
+    """No cell of the CSV gradebook starts with a character a spreadsheet would run as a formula."""
+    owner = make_user("instructor")
+    cohort = Cohort(name="=cmd|' /C calc'!A0", owner_id=owner.id, join_code="FORM-2345")
+    db.session.add(cohort)
+    db.session.commit()
+    for i, formula in enumerate(FORMULAS):
+        learner = make_user(display_name=formula, email=f"=x{i}@evil.example")
+        db.session.add(CohortMembership(cohort_id=cohort.id, user_id=learner.id))
+        make_attempt(learner, TEXT_EXERCISE, answer=formula, score=0.5)
+    db.session.commit()
+    response = client_as(app, owner).get(f"/instructor/cohorts/{cohort.id}/gradebook.csv")
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert len(rows) == 1 + len(FORMULAS)
+    names = [row[0] for row in rows[1:]]
+    assert sorted(n.lstrip("'") for n in names) == sorted(FORMULAS), names
+    for row in rows:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), f"formula cell {cell!r} in {row}"
+
+
+# 13. Denial of service --------------------------------------------------------------------------------------------
+
+
+def test_oversized_bodies_get_413(app, make_user):
+    """A 1 MB form body is refused before any parsing or grading."""
+    client = client_as(app, make_user())
+    token, key = form_of(client, f"/exercises/{TEXT_EXERCISE}")
+    big = "a" * (1024 * 1024 + 1)
+    for path in (f"/exercises/{TEXT_EXERCISE}", "/login", "/register", "/join"):
+        response = client.post(path, data={"csrf_token": token, "idempotency_key": key, "answer": big})
+        assert response.status_code == 413, path
+    assert db.session.scalar(select(func.count()).select_from(Attempt)) == 0
+
+
+ADVERSARIAL = (
+    "a" * 5000,
+    "not " * 1250,
+    "thank you " * 500,
+    ("dear " + "very " * 20 + "keen ") * 40,
+    "I " + "really " * 830,
+    "x" * 4999 + "!",
+    ("{" * 10 + "*" * 10 + "|" * 10) * 166,
+    "\u0301" * 5000,
+    " \n\t" * 1666,
+    ("concern " + "gap " * 5 + "next steps? ") * 200,
+)
+
+
+def test_text_grader_stays_bounded_on_adversarial_input():
+    """Every shipped text exercise grades 5,000-character adversarial answers promptly (generous 2 s bound)."""
+    course = load_course(REPO)
+    texts = [e for e in course.exercises.values() if e.type == "text"]
+    assert len(texts) == 3
+    slowest = 0.0
+    for exercise in texts:
+        for answer in ADVERSARIAL:
+            answer = answer[:5000]
+            started = time.perf_counter()
+            result = graders.grade("text", exercise.spec, answer)
+            slowest = max(slowest, time.perf_counter() - started)
+            assert result.status in ("correct", "partial", "incorrect", "invalid")
+        assert graders.grade("text", exercise.spec, "a" * 5001).status == "invalid"
+    assert slowest < 2.0, f"slowest adversarial grading took {slowest:.2f} s"
