@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+
 import pytest
 from sqlalchemy import func, select
 
@@ -9,7 +12,7 @@ from tests.conftest import TEST_PASSWORD, csrf_token_from
 from web import create_app
 from web.config import ConfigError
 from web.extensions import db
-from web.models import Attempt, User
+from web.models import Attempt, SavedDraft, User
 from web.security import is_safe_next
 
 pytestmark = pytest.mark.db
@@ -117,9 +120,24 @@ def test_login_without_csrf_token_is_refused(client, make_user):
     assert client.get("/progress").status_code == 302
 
 
-def test_login_is_rate_limited_per_address_and_email(client, make_user):
-    """After 10 failed logins in a minute for one email, further tries get the 429 page."""
-    user = make_user()
+RATE_STORAGES = ["memory://"] + ([os.environ["TEST_REDIS_URL"]] if os.environ.get("TEST_REDIS_URL") else [])
+
+
+@pytest.mark.parametrize("storage", RATE_STORAGES)
+def test_login_is_rate_limited_per_address_and_email(app_config, connection, storage):
+    """After 10 failed logins in a minute for one email, further tries get the 429 page (memory and Redis)."""
+    # A fresh key prefix per run, so parallel workers and earlier runs sharing one Redis do not interfere.
+    app = create_app({**app_config, "RATELIMIT_STORAGE_URI": storage, "RATELIMIT_KEY_PREFIX": uuid.uuid4().hex})
+    app.extensions["db_bind"] = connection
+    with app.app_context():
+        check_login_limit(app.test_client(), User(email=f"rl-{uuid.uuid4().hex[:6]}@example.org", role="learner"))
+
+
+def check_login_limit(client, user):
+    """Store `user`, then fail to log in 11 times and check the 11th and later tries are refused."""
+    user.set_password(TEST_PASSWORD)
+    db.session.add(user)
+    db.session.commit()
     token = csrf_token_from(client.get("/login").get_data(as_text=True))
     codes = [client.post("/login", data={"email": user.email, "password": f"wrong-{i}", "csrf_token": token})
              .status_code for i in range(11)]
@@ -182,3 +200,10 @@ def test_error_pages_never_show_a_traceback(app, client, monkeypatch):
     html = response.get_data(as_text=True)
     assert response.status_code == 500
     assert "Something went wrong" in html and "secret internals" not in html and "Traceback" not in html
+
+
+def test_anonymous_draft_saving_is_capped_per_address(client):
+    """Posting answers without a login stores drafts, but only so many per client address."""
+    for i in range(32):
+        client.post("/exercises/thank-you-email", data={"csrf_token": "none", "answer": f"spam {i}"})
+    assert db.session.scalar(select(func.count()).select_from(SavedDraft)) == 30

@@ -16,6 +16,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
+from limits import parse as parse_limit
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
@@ -34,6 +35,7 @@ from web.answers import (
     initial_draft,
 )
 from web.core import CSRF_EXPIRED_MESSAGE, csrf_recovery
+from web.extensions import limiter
 from web.forms import ExerciseForm
 from web.services import attempts as attempt_service
 from web.services.drafts import save_draft, take_draft
@@ -41,6 +43,7 @@ from web.services.progress import load_progress
 
 bp = Blueprint("exercises", __name__)
 DRAFT_SESSION_KEY = "draft_token"
+DRAFT_LIMIT = parse_limit("30/hour")
 
 
 def get_exercise(exercise_id: str) -> Exercise:
@@ -84,8 +87,12 @@ def _restore_draft(exercise: Exercise, view: dict[str, Any]) -> Draft | None:
 
 def _stash_and_login(exercise: Exercise) -> Response:
     """Keep a posted answer on the server when the login has expired, then send the learner to log in."""
-    session[DRAFT_SESSION_KEY] = save_draft(exercise.id, form_pairs(request.form))
-    flash("Your login had expired. Log in again and your answer will be waiting for you.", "info")
+    # Anyone can post here without an account, so stored drafts are capped per client address.
+    if limiter.limiter.hit(DRAFT_LIMIT, "saved-draft", request.remote_addr or "unknown"):
+        session[DRAFT_SESSION_KEY] = save_draft(exercise.id, form_pairs(request.form))
+        flash("Your login had expired. Log in again and your answer will be waiting for you.", "info")
+    else:
+        flash("Your login had expired. Please log in again.", "info")
     return redirect(url_for("auth.login", next=url_for("exercises.show", exercise_id=exercise.id)))
 
 
