@@ -383,6 +383,9 @@ def test_no_exercise_page_leaks_its_answer(app_config, connection, make_user):
         assert not leaked, f"{exercise.id}: the page shows key material before submission: {leaked[:3]}"
         assert not re.search(r"\b(correct|is-correct|answer-key|data-answer|data-correct)\s*=", page), exercise.id
         assert "<script>" not in page and 'type="application/json"' not in page, exercise.id
+        # Nothing comes pre-filled: no ticked option, chosen match or typed blank.
+        assert not re.search(r"<input[^>]*\schecked|<option[^>]*\sselected|name=\"blank-[^\"]+\"[^>]*value=\"[^\"]",
+                             page), f"{exercise.id}: the form comes pre-filled"
         key = graders.answer_key(exercise.type, exercise.spec)
         if exercise.type == "ordering":
             shown = re.findall(r'name="order" value="([^"]+)"', page)
