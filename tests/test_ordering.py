@@ -300,3 +300,31 @@ def test_step_numbers_count_distractors_and_missing_deps_flagged(diamond):
     assert result.checks[0].message.startswith("Step 3, 'Ask about next steps', comes too early")
     result = grade("ordering", diamond, ["b", "c", "d"])
     assert "it belongs after 'Ask final questions' (missing)." in result.checks[0].message
+
+
+# Worked examples with the edit distances PrairieLearn's pl-order-blocks tests publish for its
+# `dag` + `lcs` grading (problem 1, and problem 2 without block groups), as an outside cross-check.
+PL_PROBLEM_1 = {"1": [], "2": ["1"], "3": ["1"], "4": ["2", "3"], "5": ["1"], "6": ["2"], "7": ["4", "5", "6"],
+                "8": [], "9": ["7", "8"], "10": ["9"]}
+PL_PROBLEM_2 = {"1": [], "2": ["1"], "3": ["2"], "4": [], "5": ["4"], "6": ["5"], "7": ["3", "6"]}
+
+
+@pytest.mark.parametrize(("dag", "answer", "edits"), [
+    (PL_PROBLEM_1, ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"], 0),
+    (PL_PROBLEM_1, ["8", "1", "3", "2", "6", "4", "5", "7", "9", "10"], 0),
+    (PL_PROBLEM_1, ["1", "2", "3", "4", "5", "6", "7", "9", "8", "10"], 2),
+    (PL_PROBLEM_1, ["1", "2", "6", "3", "4", "5"], 4),
+    (PL_PROBLEM_2, ["1", "2", "3", "4", "5", "6", "7"], 0),
+    (PL_PROBLEM_2, ["4", "5", "6", "1", "2", "3", "7"], 0),
+    (PL_PROBLEM_2, ["4", "5", "6", "1", "2", "7"], 1),
+    (PL_PROBLEM_2, ["1", "2", "4", "3", "5", "6", "7"], 0),
+    (PL_PROBLEM_2, ["1", "2", "3", "7"], 3),
+    (PL_PROBLEM_2, ["1", "5", "6", "2", "3"], 2),
+    (PL_PROBLEM_2, ["1", "6", "5", "2", "3"], 4),
+])
+def test_matches_prairielearn_published_edit_distances(dag, answer, edits):
+    """Score = max(0, 1 - edits / steps), with PrairieLearn's edit counts."""
+    items = [{"id": f"s{k}", "text": f"Step {k}", "after": [f"s{d}" for d in deps]} for k, deps in dag.items()]
+    spec = {"items": items}
+    result = grade("ordering", compile_spec("ordering", spec), [f"s{k}" for k in answer])
+    assert result.score == pytest.approx(max(0.0, 1 - edits / len(dag)), abs=1e-6)
