@@ -104,6 +104,28 @@ def test_joining_needs_csrf_and_a_valid_code(client, make_user, cohort):
     assert response.status_code == 400 and "No open cohort has that join code" in page(response)
 
 
+def test_expired_form_keeps_the_typed_code(client, make_user, cohort):
+    """A join post whose CSRF token failed re-shows the form with the code and says nothing was sent."""
+    learner = make_user()
+    login_as(client, learner)
+    response = client.post("/join", data={"code": "ABCD-EFGH", "csrf_token": "stale"})
+    html = page(response)
+    assert response.status_code == 400 and 'value="ABCD-EFGH"' in html and "expired" in html
+    assert db.session.get(CohortMembership, (cohort.id, learner.id)) is None
+
+
+def test_guessing_join_codes_is_rate_limited_per_account(client, make_user, cohort):
+    """After 10 wrong codes in a minute the account gets 429; another account (same address) is unaffected."""
+    learner = make_user()
+    login_as(client, learner)
+    for i in range(10):
+        assert post(client, "/join", {"code": f"WRNG-{i:04d}"}).status_code == 400
+    assert post(client, "/join", {"code": "WRNG-9999"}).status_code == 429
+    other = client.application.test_client()
+    login_as(other, make_user())
+    assert post(other, "/join", {"code": cohort.join_code}, follow_redirects=True).status_code == 200
+
+
 def test_a_learner_may_be_in_several_cohorts(client, make_user, cohort, instructor):
     """Joining a second cohort keeps the first; both are listed on the join page."""
     other = Cohort(name="Agency intake, January", owner_id=instructor.id, join_code="JKMN-PQRS")

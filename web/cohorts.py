@@ -7,9 +7,18 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from web.core import CSRF_EXPIRED_MESSAGE, csrf_recovery
+from web.extensions import limiter, login_manager
 from web.services import cohorts as svc
 
 bp = Blueprint("cohorts", __name__)
+# Wrong codes per learner per minute. Keyed by account, not address: a whole seminar room shares one address.
+JOIN_GUESS_LIMIT = "10/minute"
+
+
+def _join_rate_key() -> str:
+    """Count join failures per logged-in account (anonymous posts are sent to log in before counting)."""
+    return f"join:{current_user.get_id() if current_user.is_authenticated else request.remote_addr}"
 
 
 def _form(code: str = "", error: str | None = None, status: int = 200) -> tuple[str, int]:
@@ -32,6 +41,7 @@ def join_link(code: str) -> tuple[str, int]:
 
 
 @bp.post("/join")
+@limiter.limit(JOIN_GUESS_LIMIT, key_func=_join_rate_key, deduct_when=lambda response: response.status_code == 400)
 @login_required
 def join_post() -> Any:
     """Join the cohort whose code was posted, or re-show the form with the problem."""
@@ -42,3 +52,11 @@ def join_post() -> Any:
         return _form(code, str(exc), 400)
     flash(f"You have joined “{cohort.name}”." if new else f"You are already in “{cohort.name}”.", "success")
     return redirect(url_for("cohorts.join"))
+
+
+@csrf_recovery(bp, "join_post")
+def join_with_expired_token() -> Any:
+    """Re-show the join form with the code typed when its CSRF token expired (nobody joined)."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return _form(request.form.get("code", "")[:40], CSRF_EXPIRED_MESSAGE, 400)
