@@ -208,7 +208,7 @@ def min_edits(before: Sequence[int], answer: Sequence[int]) -> int:
     Hence edits = (|A| - |S|) deletions + (n - |S|) insertions = (n - |A|) + 2M.
     Kuhn's augmenting-path matching is O(|A| * pairs): microseconds for a dozen steps. (PrairieLearn finds
     the same deletions as a minimum vertex cover of the inversion graph by trying subsets, see
-    arXiv:2204.04196; by Konig's theorem that cover has size M, so the two agree, and
+    arXiv:2204.04196; the cover is what S leaves out, so it has size |A| - |S| = M and the two agree;
     tests/test_ordering.py checks its published examples.)
     """
     k = len(answer)
