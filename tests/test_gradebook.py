@@ -41,7 +41,8 @@ def test_csv_neutralises_learner_supplied_cells_end_to_end():
     """A learner named '=cmd|...' cannot make the instructor's spreadsheet run a formula."""
     rows = [row(1, "=cmd|' /C calc'!A0", "@evil@example.org", {"e1": 1.0}, {"e1"}, lessons_read=1)]
     out = "".join(gb.csv_stream(rows, EXERCISES, lessons_total=2))
-    parsed = list(csv.reader(io.StringIO(out)))
+    assert out.startswith("\ufeff")  # UTF-8 byte-order mark for Excel
+    parsed = list(csv.reader(io.StringIO(out.removeprefix("\ufeff"))))
     assert parsed[0] == ["name", "email", "joined_at", "completion_percent", "exercises_passed", "complete",
                          "e1", "e2"]
     assert parsed[1][0] == "'=cmd|' /C calc'!A0"
@@ -60,7 +61,7 @@ def test_csv_stream_is_a_generator_yielding_one_line_per_learner():
             yield row(i, f"L{i}")
 
     stream = gb.csv_stream(source(), EXERCISES, 0)
-    assert next(stream).startswith("name,")
+    assert next(stream).startswith("\ufeffname,")
     assert pulled == []
     next(stream)
     assert pulled == [0]
@@ -149,12 +150,12 @@ def test_csv_export_streams_2000_learners_in_batches(app, client, big_cohort, co
     chunks = iter(response.response)
     first_line = next(chunks)
     # Lazy: the header went out before a single page of learners was read.
-    assert first_line.startswith(b"name,") and pages_fetched() == 0
+    assert first_line.startswith("\ufeffname,".encode()) and pages_fetched() == 0
     text = first_line + b"".join(chunks)
     event.remove(connection, "before_cursor_execute", record)
     # One query per page of 500 learners plus the empty page that ends the loop: batches, not one big read.
     assert pages_fetched() == -(-N_LEARNERS // gb.BATCH_SIZE) + 1
-    rows = list(csv.reader(io.StringIO(text.decode())))
+    rows = list(csv.reader(io.StringIO(text.decode("utf-8-sig"))))
     assert len(rows) == N_LEARNERS + 1
     head = rows[0]
     assert rows[1][0] == "Learner 00000" and rows[-1][0] == f"Learner {N_LEARNERS - 1:05d}"

@@ -86,7 +86,8 @@ def csv_stream(rows: Iterable[GradebookRow], exercises: Sequence[str], lessons_t
         writer.writerow([neutralise(v) for v in values])
         return buf.getvalue()
 
-    yield line(header(exercises))
+    # A byte-order mark makes Excel read the file as UTF-8, so accented names survive the double-click.
+    yield "\ufeff" + line(header(exercises))
     for row in rows:
         rec = as_record(row, exercises, lessons_total, rule)
         scores = ["" if rec["best_scores"][e] is None else rec["best_scores"][e] for e in exercises]
