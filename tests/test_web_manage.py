@@ -24,7 +24,8 @@ def cli_env(monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("APP_ENV", "development")
     monkeypatch.setenv("COURSE_DIR", str(WEB_COURSE))
-    monkeypatch.delenv("SECRET_KEY", raising=False)
+    # A key of its own, so no development key file is written into the instance folder.
+    monkeypatch.setenv("SECRET_KEY", "cli-test-secret-key")
     return url
 
 
@@ -71,6 +72,7 @@ def test_cli_reports_content_errors_without_traceback(cli_env, monkeypatch, tmp_
 def test_cli_refuses_production_without_secret_key(cli_env, monkeypatch, capsys):
     """Outside development the site commands name the missing SECRET_KEY."""
     monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.delenv("SECRET_KEY")
     assert course_main(["db", "upgrade"]) == 0
     assert course_main(["demo"]) == 1
     assert "SECRET_KEY" in capsys.readouterr().err

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import TEST_PASSWORD, csrf_token_from
 from web import create_app
-from web.config import ConfigError
+from web.config import ConfigError, build_config
 from web.extensions import db
 from web.models import Attempt, SavedDraft, User
 from web.security import is_safe_next
@@ -94,13 +94,17 @@ def test_refuses_to_start_without_secret_key_in_production(monkeypatch, app_conf
         create_app(config)
 
 
-def test_development_starts_without_secret_key(monkeypatch, app_config):
-    """In development a random key is made up, so `scripts/run` needs no set-up."""
+def test_development_starts_without_secret_key(monkeypatch, app_config, tmp_path):
+    """In development a random key is made once and kept in the instance folder (private), so `scripts/run`
+    needs no set-up and sessions survive restarts and agree across workers."""
     config = {k: v for k, v in app_config.items() if k not in ("TESTING", "SECRET_KEY")}
     monkeypatch.setenv("APP_ENV", "development")
     monkeypatch.delenv("SECRET_KEY", raising=False)
-    app = create_app(config)
-    assert len(app.config["SECRET_KEY"]) >= 32 and app.config["SESSION_COOKIE_SECURE"] is False
+    first = build_config(str(tmp_path), config)
+    second = build_config(str(tmp_path), config)
+    assert len(first["SECRET_KEY"]) >= 32 and first["SECRET_KEY"] == second["SECRET_KEY"]
+    assert (tmp_path / "dev-secret-key").stat().st_mode & 0o077 == 0
+    assert first["SESSION_COOKIE_SECURE"] is False
 
 
 def test_post_without_csrf_token_is_refused(client, make_user, login):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,6 +48,28 @@ def database_url(instance_path: str, configured: str | None = None) -> str:
     return normalise_database_url(url)
 
 
+def development_key(instance_path: str) -> str:
+    """Return a local key kept in the instance folder, so dev sessions survive restarts and agree across workers."""
+    path = os.path.join(instance_path, "dev-secret-key")
+    os.makedirs(instance_path, exist_ok=True)
+    try:
+        # O_EXCL: when several workers start at once, exactly one writes the key and the others read it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        # Another worker may have created the file a moment ago and still be writing it.
+        for _ in range(50):
+            with open(path, encoding="ascii") as fh:
+                key = fh.read().strip()
+            if len(key) >= 32:
+                return key
+            time.sleep(0.05)
+        raise ConfigError(f"{path} holds no usable key; delete it and start again") from None
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key)
+    return key
+
+
 def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Return the full settings mapping: defaults, then the environment, then explicit overrides."""
     overrides = dict(overrides or {})
@@ -77,8 +100,7 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
                 "(for example: python -c 'import secrets; print(secrets.token_hex(32))'), "
                 "or set APP_ENV=development for a local run."
             )
-        # A throwaway key is fine locally: sessions simply end when the server restarts.
-        cfg["SECRET_KEY"] = secrets.token_hex(32)
+        cfg["SECRET_KEY"] = secrets.token_hex(32) if cfg["TESTING"] else development_key(instance_path)
     accent = str(cfg.get("SITE_ACCENT") or DEFAULT_ACCENT)
     # Hex only (it is written into brand.css) and readable: links on white, white text on the accent.
     problem = accent_problem(accent)
