@@ -6,6 +6,7 @@ import os
 import secrets
 import time
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from web.extensions import normalise_database_url
@@ -84,6 +85,7 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
         SESSION_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_DURATION=timedelta(days=30),
         WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session; expiry is handled by the session
         RATELIMIT_HEADERS_ENABLED=True,
     )

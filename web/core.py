@@ -123,6 +123,10 @@ def csrf_error(exc: CSRFError) -> Any:
 @bp.app_errorhandler(Exception)
 def unexpected_error(exc: Exception) -> tuple[str, int]:
     """Log an unexpected error and show the friendly 500 page, never a traceback."""
-    db.session.rollback()
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        # The database itself may be what failed; the page must still render.
+        current_app.logger.warning("rollback failed while handling an error", exc_info=True)
     current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
     return render_error(500)
