@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from web.extensions import make_engine, normalise_database_url
 from web.models import (
     JOIN_CODE_ALPHABET,
     Attempt,
@@ -176,3 +177,24 @@ def test_exercise_state_seed_is_random_and_private(session: Session) -> None:
     session.add(ExerciseState(user_id=user.id, exercise_id="e"))
     with pytest.raises(IntegrityError):
         session.flush()
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ("postgres://u:p@h/db", "postgresql+psycopg://u:p@h/db"),
+    ("postgresql://u@h:5432/db", "postgresql+psycopg://u@h:5432/db"),
+    ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+    ("sqlite:///x.sqlite3", "sqlite:///x.sqlite3"),
+])
+def test_database_urls_select_psycopg3(given: str, expected: str) -> None:
+    """Heroku-style and plain PostgreSQL URLs are rewritten to the psycopg 3 driver."""
+    assert normalise_database_url(given) == expected
+
+
+def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(tmp_path) -> None:
+    """Every SQLite connection gets WAL, a 5 s busy timeout and enforced foreign keys."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'p.sqlite3'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
