@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,21 +10,18 @@ from flask import Flask
 
 from course.loader import load_course
 from course.model import Course
-from web import auth, core, exercises, learn, progress, security
+from web import admin, auth, cohorts, core, exercises, instructor, learn, progress, security
 from web.config import build_config
 from web.extensions import csrf, db, limiter, login_manager
 
 # Each area of the site is one module holding its own `bp`.
-BLUEPRINTS = (core.bp, auth.bp, learn.bp, exercises.bp, progress.bp)
-# Cohort management is written alongside the learner site; registered when present so either can land first.
-OPTIONAL_BLUEPRINT_MODULES = ("web.cohorts", "web.instructor", "web.admin")
+BLUEPRINTS = (core.bp, auth.bp, learn.bp, exercises.bp, progress.bp, cohorts.bp, instructor.bp, admin.bp)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the site; `config` overrides settings read from the environment."""
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(build_config(app.instance_path, config))
-    os.makedirs(app.instance_path, exist_ok=True)
 
     db.init_app(app)
     login_manager.init_app(app)
@@ -45,9 +39,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
-    for name in OPTIONAL_BLUEPRINT_MODULES:
-        if importlib.util.find_spec(name) is not None:
-            app.register_blueprint(importlib.import_module(name).bp)
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask, current_app, g
@@ -49,6 +50,9 @@ def make_engine(url: str) -> Engine:
     url = normalise_database_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            # SQLite creates the file but not its folder (a fresh checkout has no instance/ yet).
+            os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
         # isolation_level=None hands transaction control to SQLAlchemy (SQLAlchemy's documented pysqlite recipe).
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "isolation_level": None})
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -156,10 +156,6 @@ def ensure_demo() -> list[tuple[str, str, str]]:
 def cmd_db(args: argparse.Namespace) -> int:
     """Run one `course db` action."""
     url = _database_url()
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        # A fresh checkout has no instance folder yet; SQLite will not create directories.
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     if args.db_command == "upgrade":
         upgrade(url, args.revision)
         print(f"database upgraded to {args.revision}")
