@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from flask import current_app
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -103,6 +105,8 @@ def submit(user: User, exercise: Exercise, raw_answer: Any, idempotency_key: str
     )
     db.session.add(attempt)
     try:
+        db.session.flush()
+        _pause_inside_transaction()
         db.session.commit()
     except IntegrityError:
         # The same key was stored by a concurrent request (another worker): that attempt is the answer.
@@ -112,6 +116,13 @@ def submit(user: User, exercise: Exercise, raw_answer: Any, idempotency_key: str
             raise
         return Submission(result=result_of(existing), attempt=existing)
     return Submission(result=result, attempt=attempt)
+
+
+def _pause_inside_transaction() -> None:
+    """Under TESTING only: hold the submit transaction open so tests/test_reliability.py can kill the worker in it."""
+    seconds = current_app.config.get("TEST_SUBMIT_PAUSE_SECONDS") if current_app.testing else None
+    if seconds:
+        time.sleep(float(seconds))
 
 
 def _attempt_by_key(user_id: int, key: str) -> Attempt | None:
