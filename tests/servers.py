@@ -54,14 +54,17 @@ class Client:
 
     def request(self, method: str, path: str, form: dict | None = None, body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
-        """Send one request; return (status, headers, body text). Retries once on a connection closed by the server."""
+        """Send one request; return (status, headers, body text)."""
         payload = body if body is not None else (urlencode(form, doseq=True).encode() if form is not None else None)
         sent = {"Host": f"127.0.0.1:{self.port}", **(headers or {})}
         if form is not None:
             sent["Content-Type"] = "application/x-www-form-urlencoded"
         if self.cookies:
             sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        for retry in (True, False):
+        while True:
+            # Only a kept-alive connection the server may have dropped is worth a second try; a request that
+            # failed on a fresh connection is reported (resending a POST could store it twice).
+            reused = self.conn is not None
             if self.conn is None:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
             try:
@@ -70,7 +73,7 @@ class Client:
                 data = resp.read().decode("utf-8", "replace")
             except (ConnectionError, http.client.RemoteDisconnected, http.client.CannotSendRequest):
                 self.close()
-                if retry:
+                if reused:
                     continue
                 raise
             for header in resp.headers.get_all("Set-Cookie") or ():
@@ -80,7 +83,6 @@ class Client:
             if resp.will_close:
                 self.close()
             return resp.status, dict(resp.headers.items()), data
-        raise AssertionError("unreachable")
 
     def close(self) -> None:
         """Drop the connection (the next request opens a new one)."""
