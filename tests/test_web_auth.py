@@ -153,3 +153,26 @@ def test_delete_account_needs_password_and_removes_everything(client, make_user,
     for model in (Attempt, LessonProgress):
         assert db.session.scalar(select(func.count()).select_from(model).where(model.user_id == user_id)) == 0
     assert client.get("/progress").status_code == 302
+
+
+def test_expired_token_on_login_keeps_the_email(client, make_user):
+    """A stale login form is re-shown with the email kept and a fresh token that works."""
+    user = make_user()
+    response = client.post("/login", data={"email": user.email, "password": TEST_PASSWORD, "csrf_token": "stale"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert f'value="{user.email}"' in html and "Your form had expired" in html and TEST_PASSWORD not in html
+    again = client.post("/login", data={"email": user.email, "password": TEST_PASSWORD,
+                                        "csrf_token": csrf_token_from(html)})
+    assert again.status_code == 302
+
+
+def test_expired_token_on_register_keeps_name_and_email(client):
+    """A stale registration form keeps the name and email, not the passwords."""
+    response = client.post("/register", data={"display_name": "Ada L", "email": "ada@example.org",
+                                              "password": TEST_PASSWORD, "confirm": TEST_PASSWORD,
+                                              "csrf_token": "stale"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert 'value="Ada L"' in html and 'value="ada@example.org"' in html and TEST_PASSWORD not in html
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0

@@ -17,6 +17,7 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response as BaseResponse
 
+from web.core import CSRF_EXPIRED_MESSAGE, csrf_recovery
 from web.extensions import limiter
 from web.forms import ActionForm, ChangePasswordForm, DeleteAccountForm, LoginForm, RegisterForm
 from web.security import is_safe_next
@@ -83,6 +84,24 @@ def login() -> str | BaseResponse:
         # One message for both cases, so the form does not reveal which emails have accounts.
         error = "The email address or password is not correct."
     return render_template("auth/login.html", form=form, error=error, next=request.args.get("next", ""))
+
+
+@csrf_recovery(bp, "login")
+def login_with_expired_token() -> tuple[str, int]:
+    """Re-show the login form with the email kept when its CSRF token had expired."""
+    # A new form object carries a fresh token; the posted email is kept, the password is not echoed back.
+    form = LoginForm()
+    form.password.data = ""
+    return render_template("auth/login.html", form=form, error=CSRF_EXPIRED_MESSAGE,
+                           next=request.args.get("next", "")), 400
+
+
+@csrf_recovery(bp, "register")
+def register_with_expired_token() -> tuple[str, int]:
+    """Re-show the registration form with the name and email kept when its CSRF token had expired."""
+    form = RegisterForm()
+    form.password.data = form.confirm.data = ""
+    return render_template("auth/register.html", form=form, error=CSRF_EXPIRED_MESSAGE), 400
 
 
 @bp.post("/logout")
