@@ -72,6 +72,7 @@ def touch_last_seen() -> None:
         return
     now = utcnow()
     if current_user.last_seen_at is None or now - current_user.last_seen_at > LAST_SEEN_EVERY:
+        db.begin_write()
         current_user.last_seen_at = now
         db.session.commit()
 

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+SQLITE_BEGIN_OPTION = "sqlite_begin"
 
 
 class Base(DeclarativeBase):
@@ -41,8 +42,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    """Emit BEGIN ourselves: the sqlite3 module otherwise delays it, which breaks SAVEPOINTs."""
-    conn.exec_driver_sql("BEGIN")
+    """Emit BEGIN ourselves (the sqlite3 module otherwise delays it, which breaks SAVEPOINTs).
+
+    Transactions opened by `Database.begin_write()` use BEGIN IMMEDIATE: they take the write lock up front,
+    waiting for it under busy_timeout, instead of failing later when another worker wrote since they read.
+    """
+    immediate = conn.get_execution_options().get(SQLITE_BEGIN_OPTION) == "IMMEDIATE"
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(url: str) -> Engine:
@@ -87,6 +93,19 @@ class Database:
             # commit() releases a savepoint instead of ending the test's outer transaction.
             g.db_session = Session(bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
         return g.db_session
+
+    def begin_write(self) -> Session:
+        """End the current (read) transaction and open one meant for writing; return the session.
+
+        Services call this before they change rows. On SQLite the new transaction starts with BEGIN IMMEDIATE,
+        so concurrent writers queue (busy_timeout) rather than fail with a stale read snapshot; on PostgreSQL
+        it is an ordinary transaction. Anything pending in the session is committed first.
+        """
+        session = self.session
+        if session.in_transaction():
+            session.commit()
+        session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        return session
 
     @staticmethod
     def _remove_session(_exc: BaseException | None) -> None:

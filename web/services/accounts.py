@@ -73,6 +73,7 @@ def create_user(email: str, password: str, *, role: str = "learner", display_nam
     validate_password(password)
     if role not in ROLES:
         raise AccountError(f"Unknown role {role!r}; expected one of {', '.join(ROLES)}.")
+    db.begin_write()
     if find_user(email) is not None:
         raise AccountError(f"An account with the email {email} already exists.")
     user = User(email=email, display_name=(display_name or "").strip()[:100], role=role)
@@ -92,6 +93,7 @@ def authenticate(email: str, password: str) -> User | None:
     if not user.check_password(password or ""):
         return None
     # check_password may have upgraded the hash parameters.
+    db.begin_write()
     user.last_seen_at = utcnow()
     db.session.commit()
     return user
@@ -102,6 +104,7 @@ def change_password(user: User, current: str, new: str) -> None:
     if not user.check_password(current or ""):
         raise AccountError("The current password is not correct.")
     validate_password(new)
+    db.begin_write()
     user.set_password(new)
     user.session_version += 1
     db.session.commit()
@@ -109,6 +112,7 @@ def change_password(user: User, current: str, new: str) -> None:
 
 def end_all_sessions(user: User) -> None:
     """Invalidate every login cookie of this user (log out everywhere)."""
+    db.begin_write()
     user.session_version += 1
     db.session.commit()
 
@@ -117,6 +121,7 @@ def delete_account(user: User, password: str) -> None:
     """Delete a user and everything recorded about them, after checking their password."""
     if not user.check_password(password or ""):
         raise AccountError("The password is not correct; your account was not deleted.")
+    db.begin_write()
     db.session.delete(user)
     db.session.commit()
 

@@ -45,6 +45,7 @@ def exercise_state(user: User, exercise_id: str) -> ExerciseState:
     state = db.session.get(ExerciseState, (user.id, exercise_id))
     if state is not None:
         return state
+    db.begin_write()
     state = ExerciseState(user_id=user.id, exercise_id=exercise_id)
     db.session.add(state)
     try:
@@ -81,9 +82,7 @@ def submit(user: User, exercise: Exercise, raw_answer: Any, idempotency_key: str
     result = graders.grade(exercise.type, exercise.spec, raw_answer, grading_context(exercise, view))
     if not result.counts_as_attempt:
         return Submission(result=result, attempt=None)
-    # End the read transaction first: on SQLite the insert then starts a fresh write transaction, which waits
-    # for other writers (busy_timeout) instead of failing on a stale snapshot.
-    db.session.commit()
+    db.begin_write()
     next_number = (
         select(func.coalesce(func.max(Attempt.attempt_number), 0) + 1)
         .where(Attempt.user_id == user.id, Attempt.exercise_id == exercise.id)

@@ -16,6 +16,7 @@ DRAFT_LIFETIME = timedelta(days=1)
 
 def save_draft(exercise_id: str, fields: list[list[str]]) -> str:
     """Store posted answer fields and return the secret token that finds them again."""
+    db.begin_write()
     db.session.execute(delete(SavedDraft).where(SavedDraft.created_at < utcnow() - DRAFT_LIFETIME))
     token = secrets.token_urlsafe(32)
     db.session.add(SavedDraft(token=token, exercise_id=exercise_id, fields=fields))
@@ -27,6 +28,7 @@ def take_draft(token: str | None, exercise_id: str) -> list[list[Any]] | None:
     """Return and delete the draft for this token and exercise, or None (wrong exercise: kept for later)."""
     if not token:
         return None
+    db.begin_write()
     draft = db.session.get(SavedDraft, token)
     if draft is None or draft.exercise_id != exercise_id:
         return None

@@ -171,6 +171,7 @@ def load_progress(course: Course, user: User | None) -> Progress:
 def record_lesson_read(user: User, lesson_id: str) -> None:
     """Note that a learner read a lesson (first and latest time)."""
     now = utcnow()
+    db.begin_write()
     row = db.session.get(LessonProgress, (user.id, lesson_id))
     if row is not None:
         row.last_read_at = now
