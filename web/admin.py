@@ -27,6 +27,8 @@ def change_role(user: User, role: str) -> None:
     """Give a user a new role; refuse unknown roles and removing the last admin."""
     if role not in ROLES:
         raise RoleError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
+    # Take the write lock before reading (SQLite: concurrent writers queue instead of failing), see db.begin_write().
+    db.begin_write()
     if user.role == "admin" and role != "admin":
         admins = db.session.scalar(select(func.count()).select_from(User).where(User.role == "admin"))
         if admins <= 1:

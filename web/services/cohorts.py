@@ -52,6 +52,7 @@ def create_cohort(owner: User, name: str) -> Cohort:
         raise CohortError("Only instructors and admins can create cohorts.")
     name = validate_name(name)
     for _ in range(JOIN_CODE_TRIES):
+        db.begin_write()
         cohort = Cohort(name=name, owner_id=owner.id, join_code=new_join_code())
         db.session.add(cohort)
         try:
@@ -103,6 +104,8 @@ def find_by_code(code: str) -> Cohort | None:
 
 def join(user: User, code: str) -> tuple[Cohort, bool]:
     """Add a learner to the cohort with this code; return (cohort, newly_joined). Raise CohortError if refused."""
+    # A whole seminar room joins at once: take the write lock before reading (SQLite), see db.begin_write().
+    db.begin_write()
     cohort = find_by_code(code)
     # An archived cohort and a wrong code answer alike, so codes of closed cohorts cannot be probed.
     if cohort is None or cohort.archived:
@@ -129,6 +132,7 @@ def my_cohorts(user: User) -> list[Cohort]:
 
 def set_archived(cohort: Cohort, archived: bool) -> None:
     """Archive (no new joins, hidden from default lists) or unarchive a cohort."""
+    db.begin_write()
     cohort.archived = archived
     db.session.commit()
 
