@@ -35,6 +35,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     # WAL lets readers run beside one writer, so several gunicorn workers can share the file.
     cur.execute("PRAGMA journal_mode=WAL")
+    # With WAL, NORMAL syncs at checkpoints instead of on every commit: a crash of the site loses nothing, only a
+    # power cut can drop the last commits, and the database is never corrupted. FULL cost ~2 ms per commit.
+    cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     # SQLite ignores ON DELETE CASCADE unless this is on, per connection.
     cur.execute("PRAGMA foreign_keys=ON")
