@@ -148,7 +148,8 @@ def check_login_limit(client, user):
     assert codes[:10] == [200] * 10 and codes[10] == 429
     blocked = client.post("/login", data={"email": user.email, "password": TEST_PASSWORD, "csrf_token": token})
     assert blocked.status_code == 429
-    assert "Too many attempts" in blocked.get_data(as_text=True)
+    assert "Too many failed attempts" in blocked.get_data(as_text=True)
+    assert f'value="{user.email}"' in blocked.get_data(as_text=True)  # the form comes back with the email
     other = client.post("/login", data={"email": "someone-else@example.org", "password": "x", "csrf_token": token})
     assert other.status_code == 200
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -42,6 +43,15 @@ def _failed(response: BaseResponse) -> bool:
     return response.status_code != 302
 
 
+def _login_breached(_limit: Any) -> Response:
+    """Answer a rate-limited login with the form (email kept) and a 429, rather than a bare error page."""
+    form = LoginForm()
+    form.password.data = ""
+    html = render_template("auth/login.html", form=form, next=request.args.get("next", ""),
+                           error="Too many failed attempts for this email. Please wait a minute and try again.")
+    return Response(html, status=429)
+
+
 def _after_login_target() -> str:
     """Return where to go after logging in: a safe local `next`, else the progress page."""
     target = request.args.get("next") or request.form.get("next")
@@ -68,7 +78,8 @@ def register() -> str | BaseResponse:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, key_func=_login_rate_key, methods=["POST"], deduct_when=_failed)
+@limiter.limit(_login_limit, key_func=_login_rate_key, methods=["POST"], deduct_when=_failed,
+               on_breach=_login_breached)
 def login() -> str | BaseResponse:
     """Log in with email and password."""
     if current_user.is_authenticated:

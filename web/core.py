@@ -84,11 +84,14 @@ def render_error(code: int, message: str | None = None) -> tuple[str, int]:
 
 
 @bp.app_errorhandler(HTTPException)
-def http_error(exc: HTTPException) -> tuple[str, int] | HTTPException:
+def http_error(exc: HTTPException) -> Any:
     """Show our own page for client and server errors (redirects and the like pass through)."""
     code = exc.code or 500
     if code < 400:
         return exc
+    if exc.response is not None:
+        # The raiser built its own page (e.g. the login form on a rate limit): show that one.
+        return exc.response
     message = None
     if code == 429:
         message = "Please wait a minute and try again."
