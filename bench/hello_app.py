@@ -9,3 +9,9 @@ app = Flask(__name__)
 def hello():
     """Answer with a constant: what gunicorn plus Flask cost with no work at all."""
     return "hello"
+
+
+@app.get("/healthz")
+def healthz():
+    """Answer the readiness probe the benchmark's server start-up waits for."""
+    return "ok"

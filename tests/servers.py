@@ -171,13 +171,15 @@ def site_env(database_url: str, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def gunicorn(env: dict[str, str], workdir: Path, workers: int = 2, app_spec: str = "web:create_app()",
-             extra_args: tuple[str, ...] = ()) -> Iterator[Gunicorn]:
+             extra_args: tuple[str, ...] = (), log_access: bool = True) -> Iterator[Gunicorn]:
     """Migrate the database in env, start gunicorn on a free loopback port, yield it, then stop it."""
     subprocess.run([str(BIN / "course"), "db", "upgrade"], env=env, check=True, capture_output=True, cwd=workdir)
     port = free_port()
     access_log, error_log = workdir / f"access-{port}.log", workdir / f"error-{port}.log"
-    cmd = [str(BIN / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-           "--access-logfile", str(access_log), "--access-logformat", ACCESS_LOG_FORMAT,
+    access = ["--access-logfile", str(access_log), "--access-logformat", ACCESS_LOG_FORMAT] if log_access else []
+    # No control socket: gunicorn 27 puts one at a fixed path in $HOME, which parallel servers would fight over.
+    cmd = [str(BIN / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--no-control-socket",
+           *access,
            "--error-logfile", str(error_log), "--pythonpath", str(REPO), *extra_args, app_spec]
     proc = subprocess.Popen(cmd, env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     server = Gunicorn(port, proc, access_log, error_log, env)
