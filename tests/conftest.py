@@ -11,6 +11,7 @@ import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,33 +43,44 @@ def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
-def _postgres_url() -> str:
-    """Create a fresh per-worker PostgreSQL database next to TEST_DATABASE_URL and return its URL."""
+@contextmanager
+def scratch_postgres(purpose: str) -> Iterator[str]:
+    """Create an empty PostgreSQL database next to TEST_DATABASE_URL, yield its URL, and drop it afterwards.
+
+    The name holds the xdist worker and the process id, so parallel workers and other people's test runs
+    on the same server never share (or drop) each other's databases.
+    """
     base = make_url(normalise_database_url(os.environ["TEST_DATABASE_URL"]))
-    name = f"{base.database}_web_{_worker()}"
+    name = f"{base.database}_{purpose}_{_worker()}_{os.getpid()}"
     admin = make_engine(base.render_as_string(hide_password=False)).execution_options(isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except OperationalError as exc:
+        admin.dispose()
         # Never skip silently: a configured but missing PostgreSQL would hide half the suite.
         pytest.fail(
             f"TEST_DATABASE_URL is set ({base.render_as_string(hide_password=True)}) but PostgreSQL is unreachable: "
             f"{exc.orig}. Start the server or unset TEST_DATABASE_URL.",
             pytrace=False,
         )
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
     finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-    return base.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Return the URL of an empty test database for one backend."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
-    return _postgres_url()
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        return
+    with scratch_postgres("web") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

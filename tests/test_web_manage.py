@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
 
 from course.cli import main as course_main
-from tests.conftest import BACKENDS, WEB_COURSE
-from web.extensions import db, make_engine, normalise_database_url
+from tests.conftest import BACKENDS, WEB_COURSE, scratch_postgres
+from web.extensions import db, make_engine
 from web.manage import DEMO_COHORT, DEMO_INSTRUCTOR, DEMO_LEARNER, backup, ensure_demo, restore, upgrade
 from web.models import Cohort, CohortMembership, User
 
@@ -105,16 +102,8 @@ def scratch_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'site.sqlite3'}"
         return
-    base = make_url(normalise_database_url(os.environ["TEST_DATABASE_URL"]))
-    name = f"{base.database}_web_backup_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    admin = make_engine(base.render_as_string(hide_password=False)).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield base.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_postgres("backup") as url:
+        yield url
 
 
 def test_backup_and_restore(scratch_url, tmp_path):
