@@ -212,3 +212,40 @@ def test_anonymous_draft_saving_is_capped_per_address(client):
     for i in range(32):
         client.post("/exercises/thank-you-email", data={"csrf_token": "none", "answer": f"spam {i}"})
     assert db.session.scalar(select(func.count()).select_from(SavedDraft)) == 30
+
+
+@pytest.fixture
+def learner(make_user, login):
+    """Return a logged-in learner."""
+    user = make_user()
+    login(user)
+    return user
+
+
+def attempts_of(user):
+    """Return the user's stored attempts, oldest first."""
+    return list(db.session.scalars(select(Attempt).where(Attempt.user_id == user.id).order_by(Attempt.id)))
+
+
+def test_client_cannot_set_score_user_or_pass(learner, make_user, submit):
+    """Posted score, passed, user_id or role fields are ignored: grading happens on the server."""
+    other = make_user()
+    submit("why-close-quiz", fields={"answer": "decided-early", "score": "1.0", "passed": "true",
+                                     "user_id": str(other.id), "role": "admin", "status": "correct"})
+    [attempt] = attempts_of(learner)
+    assert attempt.score < 1.0 and attempt.passed is False and attempt.user_id == learner.id
+    assert attempts_of(other) == []
+    db.session.refresh(learner)
+    assert learner.role == "learner"
+
+
+def test_feedback_is_owner_only_and_unknown_looks_the_same(learner, make_user, make_attempt, client):
+    """Another learner's attempt and a missing one both give the same 404 page."""
+    other = make_user()
+    theirs = make_attempt(other, "why-close-quiz")
+    mine = make_attempt(learner, "why-close-quiz")
+    assert client.get(f"/attempts/{mine.id}").status_code == 200
+    foreign = client.get(f"/attempts/{theirs.id}")
+    missing = client.get("/attempts/999999")
+    assert foreign.status_code == missing.status_code == 404
+    assert foreign.get_data() == missing.get_data()
