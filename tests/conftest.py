@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from flask import Flask, g
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import OperationalError
 
@@ -202,6 +202,19 @@ def login_as(client: FlaskClient, user: User) -> None:
     with client.session_transaction() as sess:
         sess["_user_id"] = user.get_id()
         sess["_fresh"] = True
+
+
+@pytest.fixture
+def learner(make_user: Callable[..., User], login: Callable[..., Any]) -> User:
+    """Return a logged-in learner."""
+    user = make_user()
+    login(user)
+    return user
+
+
+def attempts_of(user: User) -> list[Attempt]:
+    """Return the user's stored attempts, oldest first."""
+    return list(db.session.scalars(select(Attempt).where(Attempt.user_id == user.id).order_by(Attempt.id)))
 
 
 def csrf_token_from(html: str) -> str:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 import graders
-from tests.conftest import KEY_INPUT, csrf_token_from, hidden_value
+from tests.conftest import KEY_INPUT, attempts_of, csrf_token_from, hidden_value
 from web.extensions import db
 from web.models import Attempt, ExerciseState
 
@@ -30,19 +30,6 @@ def structured(samples, exercise_type):
     if exercise_type in ("single_choice", "text"):
         return [s for s in samples if isinstance(s, str) and not s.startswith('"')]
     return [s for s in samples if not isinstance(s, str)]
-
-
-def attempts_of(user):
-    """Return the user's stored attempts, oldest first."""
-    return list(db.session.scalars(select(Attempt).where(Attempt.user_id == user.id).order_by(Attempt.id)))
-
-
-@pytest.fixture
-def learner(make_user, login):
-    """Return a logged-in learner."""
-    user = make_user()
-    login(user)
-    return user
 
 
 def test_every_exercise_type_of_the_test_course_is_covered(web_course):

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import TEST_PASSWORD, csrf_token_from
+from tests.conftest import TEST_PASSWORD, attempts_of, csrf_token_from
 from web import create_app
 from web.config import ConfigError, build_config
 from web.extensions import db
@@ -212,19 +212,6 @@ def test_anonymous_draft_saving_is_capped_per_address(client):
     for i in range(32):
         client.post("/exercises/thank-you-email", data={"csrf_token": "none", "answer": f"spam {i}"})
     assert db.session.scalar(select(func.count()).select_from(SavedDraft)) == 30
-
-
-@pytest.fixture
-def learner(make_user, login):
-    """Return a logged-in learner."""
-    user = make_user()
-    login(user)
-    return user
-
-
-def attempts_of(user):
-    """Return the user's stored attempts, oldest first."""
-    return list(db.session.scalars(select(Attempt).where(Attempt.user_id == user.id).order_by(Attempt.id)))
 
 
 def test_client_cannot_set_score_user_or_pass(learner, make_user, submit):
