@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +14,8 @@ from web.models import Attempt, LessonProgress, User, utcnow
 
 DONE, IN_PROGRESS, NOT_STARTED = "done", "in-progress", "not-started"
 STATUS_LABELS = {DONE: "Done", IN_PROGRESS: "In progress", NOT_STARTED: "Not started"}
+# Rewriting last_read_at on every page view put a write (and SQLite's single write lock) on every lesson view.
+LAST_READ_EVERY = timedelta(minutes=1)
 
 
 @dataclass
@@ -169,8 +171,11 @@ def load_progress(course: Course, user: User | None) -> Progress:
 
 
 def record_lesson_read(user: User, lesson_id: str) -> None:
-    """Note that a learner read a lesson (first and latest time)."""
+    """Note that a learner read a lesson (first and latest time); a reload within a minute writes nothing."""
     now = utcnow()
+    row = db.session.get(LessonProgress, (user.id, lesson_id))
+    if row is not None and now - row.last_read_at < LAST_READ_EVERY:
+        return
     db.begin_write()
     row = db.session.get(LessonProgress, (user.id, lesson_id))
     if row is not None:
