@@ -28,12 +28,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 # Run as a script: make the project importable without installing it.
 sys.path.insert(0, str(REPO))
 
-from tests.servers import Client, gunicorn, scratch_database, site_env  # noqa: E402 - needs the path above
+from tests.servers import Client, Gunicorn, gunicorn, scratch_database, site_env  # noqa: E402 - needs the path above
 
 PASSWORD = "bench-password-123"
 LESSON = "recapping-fit"
@@ -120,11 +121,28 @@ class Tally:
             self.statuses[code] = self.statuses.get(code, 0) + n
 
 
-def _drive(flow: Flow, port: int, email: str, warmup_end: float, end: float, tally: Tally,
+@dataclass
+class Phase:
+    """When a process's connections start hammering: set once every connection of every process is set up."""
+
+    ready: threading.Barrier
+    go: threading.Event = field(default_factory=threading.Event)
+    t0: float = 0.0
+
+
+def _drive(flow: Flow, port: int, email: str, phase: Phase, warmup: float, seconds: float, tally: Tally,
            lock: threading.Lock) -> None:
-    """One connection: set up, then repeat the flow's request until `end`, timing only after warm-up."""
+    """One connection: set up (log in), wait for the common start, then repeat the flow's request."""
     client = Client(port)
-    state = flow.setup(client, email)
+    try:
+        state = flow.setup(client, email)
+    except Exception:
+        phase.ready.abort()  # let the others stop waiting; the process reports the failure
+        raise
+    phase.ready.wait(timeout=300)
+    phase.go.wait()
+    warmup_end = phase.t0 + warmup
+    end = warmup_end + seconds
     mine = Tally()
     while (now := time.perf_counter()) < end:
         try:
@@ -144,17 +162,25 @@ def _drive(flow: Flow, port: int, email: str, warmup_end: float, end: float, tal
         tally.add(mine)
 
 
-def _generator_process(flow_name: str, port: int, emails: list[str], start: float, warmup: float, seconds: float,
-                       out: multiprocessing.Queue) -> None:
+def _generator_process(flow_name: str, port: int, emails: list[str], all_ready: Any, warmup: float,
+                       seconds: float, out: multiprocessing.Queue) -> None:
     """A load-generator process: one thread per connection; the merged tally goes back as JSON."""
     flow = FLOWS[flow_name]
     tally, lock = Tally(), threading.Lock()
-    time.sleep(max(0.0, start - time.perf_counter()))
-    warmup_end = start + warmup
-    threads = [threading.Thread(target=_drive, args=(flow, port, e, warmup_end, warmup_end + seconds, tally, lock))
+    phase = Phase(ready=threading.Barrier(len(emails) + 1))
+    threads = [threading.Thread(target=_drive, args=(flow, port, e, phase, warmup, seconds, tally, lock))
                for e in emails]
     for t in threads:
         t.start()
+    # Logins are slow (argon2) and must not count: start only when every process has all its sessions.
+    try:
+        phase.ready.wait(timeout=300)
+    except threading.BrokenBarrierError:
+        all_ready.abort()
+        raise SystemExit(f"{flow_name}: a connection failed to set up (see the traceback above)") from None
+    all_ready.wait(timeout=300)
+    phase.t0 = time.perf_counter()
+    phase.go.set()
     for t in threads:
         t.join()
     out.put(json.dumps(tally.__dict__))
@@ -166,16 +192,36 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))]
 
 
-def run_flow(flow_name: str, port: int, emails: list[str], clients: int, warmup: float, seconds: float) -> dict:
+def server_cpu_seconds(server: Gunicorn) -> float:
+    """Return the CPU time (user + system) used so far by the gunicorn workers."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    master = server.proc.pid
+    total = 0
+    for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split():
+        # Fields 14 and 15 of /proc/PID/stat (after the parenthesised name) are utime and stime in ticks.
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def run_flow(flow_name: str, server: Gunicorn, emails: list[str], clients: int, warmup: float,
+             seconds: float) -> dict:
     """Drive one flow with len(emails) connections over `clients` processes; return its summary."""
     ctx = multiprocessing.get_context("fork")
     out = ctx.Queue()
-    start = time.perf_counter() + 0.5
-    groups = [emails[i::clients] for i in range(clients)]
-    procs = [ctx.Process(target=_generator_process, args=(flow_name, port, g, start, warmup, seconds, out))
-             for g in groups if g]
+    groups = [g for g in (emails[i::clients] for i in range(clients)) if g]
+    all_ready = ctx.Barrier(len(groups) + 1)
+    procs = [ctx.Process(target=_generator_process, args=(flow_name, server.port, g, all_ready, warmup, seconds, out))
+             for g in groups]
     for p in procs:
         p.start()
+    all_ready.wait(timeout=300)
+    # The workers' own CPU per request, measured over the timed window only: unlike req/s it hardly moves
+    # when other programs share the machine, so it is the figure to compare between runs.
+    time.sleep(warmup)
+    cpu_before = server_cpu_seconds(server)
+    time.sleep(seconds)
+    cpu_used = server_cpu_seconds(server) - cpu_before
     total = Tally()
     for _ in procs:
         total.add(Tally(**json.loads(out.get(timeout=warmup + seconds + 300))))
@@ -188,6 +234,7 @@ def run_flow(flow_name: str, port: int, emails: list[str], clients: int, warmup:
         "rps": len(latencies) / seconds,
         "p50_ms": statistics.median(latencies) if latencies else float("nan"),
         "p99_ms": percentile(latencies, 99) if latencies else float("nan"),
+        "server_cpu_ms": cpu_used * 1000 / len(latencies) if latencies else float("nan"),
         "errors": total.errors,
         "locked": total.locked,
         "statuses": total.statuses,
@@ -212,13 +259,14 @@ def report(results: list[dict], args: argparse.Namespace, backend: str) -> list[
     hello = next((r["rps"] for r in results if r["flow"] == "hello"), 0.0)
     print(f"\nbackend={backend} workers={args.workers} connections={args.connections} seconds={args.seconds} "
           f"cpus={os.cpu_count()}")
-    print(f"{'flow':<10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'locked':>8}{'x hello':>9}")
+    print(f"{'flow':<10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'locked':>8}{'x hello':>9}"
+          f"{'cpu ms/req':>12}")
     missed = []
     for r in results:
         ratio = r["rps"] / hello if hello else float("nan")
         r["ratio"] = ratio
         print(f"{r['flow']:<10}{r['rps']:>9.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['errors']:>8}{r['locked']:>8}"
-              f"{ratio:>9.2f}")
+              f"{ratio:>9.2f}{r['server_cpu_ms']:>12.2f}")
         if r["errors"] or r["locked"]:
             missed.append(f"{r['flow']}: {r['errors']} errors ({r['statuses']}), {r['locked']} 'database is locked'")
         if r["p99_ms"] > P99_TARGET_MS:
@@ -261,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
                 if flow.app_spec.startswith("web") and not learners_made:
                     create_learners(env, emails)
                     learners_made = True
-                results.append(run_flow(name, server.port, emails, args.clients, args.warmup, args.seconds))
+                results.append(run_flow(name, server, emails, args.clients, args.warmup, args.seconds))
     missed = report(results, args, backend)
     if args.json:
         Path(args.json).write_text(json.dumps({"backend": backend, "results": results}, indent=2))
