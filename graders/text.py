@@ -864,7 +864,8 @@ def _summary(checks: list[Check], guard_failed: _Outcome | None) -> str:
     """One line for the learner: how many points were met, or why nothing was credited."""
     if guard_failed is not None:
         return "Not credited: the answer needs to be written as real sentences. See the notes below."
-    failed = [c.id for c in checks if not c.passed]
+    # Check ids are slugs written for authors; the learner reads them as words ("concerns or fit").
+    failed = [c.id.replace("-", " ").replace("_", " ") for c in checks if not c.passed]
     if not failed:
         return f"All {len(checks)} points met."
     return f"{len(checks) - len(failed)} of {len(checks)} points met; still to fix: {', '.join(failed)}."
