@@ -64,6 +64,11 @@ class YamlDoc:
         return self.value_lines.get(key, self.line(key))
 
 
+def linked_ids(text: str, kind: str) -> set[str]:
+    """Return the ids a Markdown text links to with `(kind:ID)` links, e.g. the exercises a lesson names."""
+    return {ident for k, ident in LINK_RE.findall(text) if k == kind}
+
+
 def parent_key(key: str) -> str:
     """Return the parent of a dotted key path: `a.b[2].c` -> `a.b[2]` -> `a.b` -> `a` -> ``."""
     parent = _LAST_KEY_RE.sub("", key)

@@ -59,6 +59,14 @@ def test_lesson_page_renders_sanitised_markdown_with_site_links(client):
     assert 'rel="next"' in html and "Know why the close matters" in html  # next link and objectives
 
 
+def test_lesson_lists_each_exercise_once(client):
+    """An exercise the lesson body links is not listed again; the ones it does not link get a panel."""
+    html = client.get("/lessons/l-one").get_data(as_text=True)
+    assert html.count('href="/exercises/why-close-quiz"') == 1
+    assert "More practice" in html
+    assert 'href="/exercises/next-steps-questions"' in html
+
+
 def test_reading_a_lesson_records_progress(client, make_user, login):
     """A logged-in learner's lesson view is recorded; the lesson then counts as read."""
     login(make_user())
