@@ -174,8 +174,21 @@ def test_feedback_highlights_words_and_escapes_the_answer(learner, submit, clien
     html = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "<mark>" in html
+    assert '<mark class="hl-won">' in html
     assert 'id="answer"' not in html  # feedback, not the form
+
+
+def test_feedback_marks_words_that_cost_points_apart_from_words_that_earned_them(learner, submit, client):
+    """Presumptuous words are highlighted as lost, the interest words as won, each labelled for screen readers."""
+    answer = ("Dear Tom,\n\nThank you for your time yesterday. I especially enjoyed hearing about the "
+              "scheduling system. My experience running a rota fits. I am still very keen on the role, "
+              "so when do I start?\n\nBest regards,\nSam Lee")
+    response = submit("thank-you-email", answer)
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    lost = re.findall(r'<mark class="hl-lost"><span class="visually-hidden">\[cost a point: </span>([^<]*)', html)
+    won = re.findall(r'<mark class="hl-won"><span class="visually-hidden">\[earned a point: </span>([^<]*)', html)
+    assert any("when do I start" in w for w in lost), lost
+    assert any("keen" in w for w in won), won
 
 
 def test_failed_check_links_back_to_its_lesson(learner, submit, client):

@@ -148,18 +148,25 @@ def result_of(attempt: Attempt) -> graders.Result:
 
 
 def highlight(text: str, checks: tuple[graders.Check, ...]) -> Markup:
-    """Return the answer with the words that triggered checks wrapped in <mark>, every segment escaped."""
-    spans = sorted({(max(0, s), min(len(text), e)) for c in checks for s, e in c.spans if 0 <= s < e})
-    merged: list[list[int]] = []
-    for start, end in spans:
-        if merged and start <= merged[-1][1]:
+    """Return the answer with triggering words in <mark>, every segment escaped.
+
+    A highlight is "lost" when any check that picked those words failed (a forbidden phrase, a negated
+    interest), otherwise "won"; the class colours it and a visually hidden label says it to screen readers.
+    """
+    spans = sorted({(max(0, s), min(len(text), e), c.passed) for c in checks for s, e in c.spans if 0 <= s < e})
+    merged: list[list] = []  # [start, end, all_passed]
+    for start, end, passed in spans:
+        if merged and start < merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], end)
+            merged[-1][2] = merged[-1][2] and passed
         else:
-            merged.append([start, end])
+            merged.append([start, end, passed])
     out = Markup()
     pos = 0
-    for start, end in merged:
+    for start, end, passed in merged:
+        kind, label = ("won", "earned a point") if passed else ("lost", "cost a point")
         out += escape(text[pos:start])
-        out += Markup("<mark>") + escape(text[start:end]) + Markup("</mark>")
+        out += Markup('<mark class="hl-{}"><span class="visually-hidden">[{}: </span>{}'
+                      '<span class="visually-hidden">]</span></mark>').format(kind, label, text[start:end])
         pos = end
     return out + escape(text[pos:])
