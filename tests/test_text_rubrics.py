@@ -82,6 +82,24 @@ CLOSE_ROWS = [
      {}),
     ("I really hope I get this role, it's exactly what I'm looking for. Is there anything in my application "
      "that worries you? And when would you be able to let me know?", True, set(), {}),
+    # The phrasings the lessons themselves teach (saying-you-want-the-job, surfacing-concerns, putting-it-together).
+    ("I came in interested, and after today I'd really like to join the team. Is there anything about my "
+     "background that you're unsure about for this role? What happens next, and when might I hear?", True, set(),
+     {"interest": ["I'd really like to join"], "concerns-or-fit": ["you're unsure about"]}),
+    ("I'd really like this job. On a scale of one to ten, how closely do I match what you need? When are you "
+     "hoping to decide?", True, set(), {}),
+    # Career changer, in the words of the prompt ("how you measure up").
+    ("I know I'm coming from teaching, but I'm really drawn to this role. How do I measure up against what you "
+     "need? When do you expect to let candidates know?", True, set(), {"concerns-or-fit": ["measure up"]}),
+    ("It's been great to talk to you and I'm very keen on this role. How well do you think I fit what you're "
+     "looking for? Where do we go from here?", True, set(), {}),
+    ("I would love to join the team. Are there any areas where you feel I might fall short? When should I "
+     "expect to hear from you?", True, set(), {}),
+    # Naming another offer is pressure, however it is put.
+    ("I'd really like this job. How do I stack up against the others? Another company has offered me a role, "
+     "so what happens now?", False, {"tone"}, {"tone": ["Another company has offered"]}),
+    ("I'm keen on this stupid role. Any concerns about me? What are the next steps?", False, {"tone"},
+     {"tone": ["stupid role"]}),
     # Keyword list.
     ("interested concerns next steps timeline fit", False, ALL_GUARDED, {}),
     ("Interested. Keen. Concerns? Fit? Next steps? Timeline? Process? Hear back?", False, ALL_GUARDED, {}),
@@ -184,6 +202,19 @@ EMAIL_ROWS = [
     # A subject line before the greeting, contact details under the name.
     ("Subject: Thank you\n\nDear Tom,\n\n" + BODY + SIGN + "\n07700 900123\nmaya.okafor@example.org", True, set(),
      {"greeting": ["Dear Tom"]}),
+    # The detail named by its topic, not by "hearing about"; "Thanks again," and "Yours sincerely," sign-offs.
+    ("Dear Tom,\n\nThank you for taking the time to talk with me yesterday. Your explanation of how the team "
+     "keeps drivers, depot staff and customers informed stayed with me. In ten years of retail management I "
+     "scheduled staff across three stores, so I could bring that calm approach to Northgate. I remain very "
+     "interested in the role.\n\nThanks again,\nAlex Morgan", True, set(),
+     {"sign-off": ["Thanks again,\nAlex Morgan"]}),
+    ("Dear Tom,\n\nThank you for your time yesterday. I was struck by what you said about keeping customers "
+     "informed when plans change at the depot. At the food bank I organised a rota of thirty volunteers and sent "
+     "updates whenever shifts moved. I would really like to join the team.\n\nYours sincerely,\nMaria Lopez",
+     True, set(), {}),
+    # "I look forward to receiving your offer" presumes the decision (the thank-you-note lesson lists it).
+    ("Dear Tom,\n\n" + BODY + " I look forward to receiving your offer." + SIGN, False, {"no-presumption"},
+     {"no-presumption": ["look forward to receiving your offer"]}),
     # Keyword list.
     ("Dear Tom, thanks, time, scheduling, rota, experience, skills, interested, keen, role, logistics, fit, "
      "depot, drivers, customers, planning, communication, next steps, regards, Maya", False, EMAIL_ALL, {}),
@@ -252,6 +283,16 @@ CONCERN_ROWS = [
      "and I'd aim to finish it within my first two weeks.", True, set(), {}),
     ("You're right, it's a gap. I picked up SQL in three weeks for my dissertation, so I'm confident I can "
      "learn quickly. I'll work through the Tableau tutorials every evening this month.", True, set(), {}),
+    # Informal, with a plan for "this week"; an acknowledgement with an adverb.
+    ("Totally get that. I've not touched Tableau, but I use Google Sheets and Looker Studio every day for "
+     "reporting. I'm going to download Tableau Public this week and work through their training.", True, set(),
+     {}),
+    ("I completely understand why that matters. As a nurse I built charts in spreadsheets for our ward audits. "
+     "I've signed up for a Tableau course and will spend an hour each evening on it.", True, set(), {}),
+    # Brushing it aside (the lesson's own example of what not to do).
+    ("Honestly, Tableau is easy, so that won't be a problem at all. In my last role I used Excel every day and "
+     "I will take a course in my first week.", False, {"acknowledges", "not-defensive"},
+     {"not-defensive": ["that won't be a problem"]}),
     # Keyword list.
     ("fair concern tableau power bi dashboards excel course training weekend plan learn", False, CONCERN_ALL, {}),
     # Defensive.
