@@ -41,7 +41,7 @@ def tab_to(page: Page, target: Locator) -> None:
 
 
 def press_control(page: Page, ident: str, action: str, key: str = "Enter") -> None:
-    """Tab to a card's Move up / Leave out control and press it with Enter (or Space)."""
+    """Tab to a card's Move up / Move down / Leave out control and press it with Enter (or Space)."""
     before = current_order(page)
     tab_to(page, page.locator(f'button[name=move][value="{action}:{ident}"]'))
     page.keyboard.press(key)
@@ -95,6 +95,10 @@ def complete_ordering_by_keyboard(page: Page, course: Course) -> None:
         order = current_order(page)
         movable = next(i for i in order[1:] if i in target)
         drag_by_keyboard(page, movable, 1)
+    # Move down works from the keyboard too.
+    first = current_order(page)[0]
+    press_control(page, first, "down", " ")
+    assert current_order(page)[1] == first
     order_by_keyboard(page, target)
     shoot(page, "ordering-by-keyboard")
     tab_to(page, page.get_by_role("button", name="Check my answer"))
