@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import subprocess
 import sys
@@ -99,6 +100,9 @@ def test_instructor_journey(copied_site: LiveServer, new_context, course: Course
         instructor.get_by_role("link", name="Gradebook (CSV)").click()
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8-sig"))))
     assert any("Lena Learner" in " ".join(r.values()) for r in rows), rows
+    with instructor.expect_download() as download:
+        instructor.get_by_role("link", name="Gradebook (JSON)").click()
+    assert "Lena Learner" in json.dumps(json.loads(Path(download.value.path()).read_text(encoding="utf-8")))
 
     # The author decides another option is the right one; the CLI regrades the stored attempt.
     flip_correct_option(copied_site.course_dir / "exercises" / f"{QUIZ}.yaml", "decided-early")
