@@ -150,3 +150,16 @@ def test_ordering_exercises_starting_order_and_reverse(path):
         steps_only = [i for i in shown if i in key]
         result = grade("ordering", compiled, steps_only, Context(shown_order=shown))
         assert result.score == 0.0 and not result.passed
+
+
+@pytest.mark.parametrize("path", [p for p in EXERCISES if type_of(p) == "multiple_choice"], ids=lambda p: p.stem)
+def test_multiple_choice_feedback_reads_after_either_verdict(path):
+    """A right option's feedback also follows "You missed this one.", so it must not open with a verdict."""
+    data = load(path)
+    compiled = compile_spec("multiple_choice", data["spec"])
+    right = [o["id"] for o in data["spec"]["options"] if o.get("correct")]
+    result = grade("multiple_choice", compiled, right[:1] or [data["spec"]["options"][0]["id"]])
+    for check in result.checks:
+        if "You missed this one." in check.message:
+            rest = check.message.split("You missed this one.", 1)[1].strip()
+            assert not rest.lower().startswith(("right", "yes", "correct")), check.message
