@@ -100,6 +100,10 @@ CLOSE_ROWS = [
      "so what happens now?", False, {"tone"}, {"tone": ["Another company has offered"]}),
     ("I'm keen on this stupid role. Any concerns about me? What are the next steps?", False, {"tone"},
      {"tone": ["stupid role"]}),
+    ("Well, that was riveting. I'm so interested in this role. Any concerns about me? What are the next steps?",
+     False, {"tone"}, {"tone": ["that was riveting"]}),
+    ("I'd really like this job. Any concerns about me? If I don't hear by Monday I'll assume it's a no, so what "
+     "happens next?", False, {"tone"}, {}),
     # Keyword list.
     ("interested concerns next steps timeline fit", False, ALL_GUARDED, {}),
     ("Interested. Keen. Concerns? Fit? Next steps? Timeline? Process? Hear back?", False, ALL_GUARDED, {}),
