@@ -67,6 +67,18 @@ def test_recommendation_sends_a_failed_check_back_to_its_lesson(app, learner, ma
     assert re.search(r'Recommended next: <a href="/lessons/l-two">Second lesson</a>', html)
 
 
+def test_recommendation_after_a_failed_structured_check_is_the_exercises_lesson(app, learner, make_attempt,
+                                                                              client):
+    """Structured graders' checks name no lesson: a failed one sends the learner back to the exercise's lesson."""
+    client.get("/lessons/l-one")
+    make_attempt(learner, "when-to-close-scenarios", score=0.4, checks=[
+        {"id": "item:standing-up", "passed": False, "weight": 1, "message": "Not Wait.", "spans": [],
+         "required": False, "earned": 0.0, "lesson": None}])
+    html = client.get("/progress").get_data(as_text=True)
+    assert re.search(r'Recommended next: <a href="/lessons/l-two">Second lesson</a>', html)
+    assert "missed something this lesson teaches" in html
+
+
 def test_recommendation_without_failures_is_the_first_unfinished_item(learner, client):
     """A new learner is pointed at the first lesson."""
     html = client.get("/progress").get_data(as_text=True)

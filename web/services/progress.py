@@ -135,11 +135,13 @@ class Progress:
             record = self.exercise(exercise_id)
             if record.passed or record.last_attempt is None:
                 continue
+            exercise = self.course.exercises[exercise_id]
             for check in record.last_attempt.checks or []:
-                lesson_id = check.get("lesson")
+                # Text checks name the lesson that teaches them; the structured graders' checks do not, and
+                # what they test is taught by the exercise's own lesson.
+                lesson_id = check.get("lesson") or exercise.lesson
                 if not check.get("passed") and lesson_id in self.course.lessons:
                     lesson = self.course.lessons[lesson_id]
-                    exercise = self.course.exercises[exercise_id]
                     return Step("lesson", lesson_id, lesson.title,
                                 f"Your last try at “{exercise.title}” missed something this lesson teaches.")
         for lesson_id in self.course.lesson_order():
