@@ -262,7 +262,7 @@ class OrderingGrader(Grader):
     """Dependency-graph ordering with distractors and LCS partial credit."""
 
     type_name = "ordering"
-    version = "1"
+    version = "2"  # 2: learner-facing messages name steps by their text only
 
     def compile(self, spec: Mapping[str, Any]) -> OrderingSpec:
         """Validate the spec and precompute each step's transitive predecessors."""
@@ -306,8 +306,12 @@ class OrderingGrader(Grader):
         checks: list[Check] = []
 
         if ctx.shown_order is not None and self._unchanged(compiled, answer, ctx.shown_order):
+            message = ("This is the order you were shown, unchanged. Rearrange the steps first."
+                       if answer == tuple(ctx.shown_order) else
+                       "Apart from the cards you left out, this is the order you were shown. Rearrange the steps "
+                       "too.")
             checks.append(Check(id="unchanged", passed=False, weight=1.0, required=True, earned=0.0,
-                                message="This is the order you were shown, unchanged. Rearrange the steps first."))
+                                message=message))
             return finish(0.0, checks, ctx, self.version)
 
         all_or_nothing = 1.0 if edits == 0 else 0.0
@@ -315,7 +319,8 @@ class OrderingGrader(Grader):
         checks.append(self._order_check(compiled, answer, steps, score))
         missing = [s for s in compiled.items if s.id not in answer]
         if missing:
-            names = ", ".join(f"'{s.text}' ({s.id})" for s in missing)
+            # The learner sees step texts, never ids; instructors get the ids from the JSON result's check list.
+            names = ", ".join(f"'{s.text}'" for s in missing)
             checks.append(Check(id="missing", passed=False, weight=0.0, earned=0.0,
                                 message=f"Missing step{'s' if len(missing) > 1 else ''}: {names}."))
         if compiled.distractors:

@@ -172,7 +172,7 @@ def test_every_topological_order_scores_full(diamond, order):
     """Both orders the DAG allows are fully correct."""
     result = grade("ordering", diamond, order)
     assert (result.score, result.status, result.passed) == (1.0, "correct", True)
-    assert result.grader_version == "1"
+    assert result.grader_version == "2"
 
 
 def test_reversed_order(diamond):
@@ -207,7 +207,8 @@ def test_missing_steps_cost_one_edit_each(diamond):
     result = grade("ordering", diamond, ["a", "b"])
     assert result.score == 0.5
     missing = next(c for c in result.checks if c.id == "missing")
-    assert "'Say you want the job' (c)" in missing.message and "(d)" in missing.message
+    # Named as the learner sees them: the step's text, never its id.
+    assert "'Say you want the job'" in missing.message and "(c)" not in missing.message
 
 
 def test_distractor_fails_even_with_high_score(diamond):
@@ -234,6 +235,8 @@ def test_shown_order_unchanged_earns_nothing(diamond):
         assert result.score == 0.0
         assert result.checks[0].id == "unchanged"
         assert "order you were shown" in result.checks[0].message
+    assert grade("ordering", diamond, [i for i in shown if i != "x"], Context(shown_order=shown)).checks[0].message \
+        .startswith("Apart from the cards you left out")
 
 
 def test_shown_order_does_not_affect_other_answers(diamond):
