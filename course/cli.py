@@ -11,6 +11,7 @@ import csv
 import dataclasses
 import difflib
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -509,7 +510,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         _add_site_commands(sub)
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # inside the try, so a reader that went away is handled below
+        return code
     except CommandFailed as exc:
         print(f"course: {exc}", file=sys.stderr)
         return exc.code
+    except BrokenPipeError:
+        # The reader went away (`course show ID | head`): stop quietly as cat does, and point stdout at
+        # /dev/null so the interpreter's final flush does not raise the same error again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

@@ -347,3 +347,21 @@ def test_python_m_course_check_in_a_subprocess(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "course", "check"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "OK: 2 modules, 3 lessons, 4 exercises\n", "")
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    """`course grade ID --batch big.jsonl | head -1`: a reader that stops early ends the command without a traceback."""
+    rows = tmp_path / "big.jsonl"
+    rows.write_text("".join(json.dumps({"id": n, "answer": "final-questions,invite-concerns"}) + "\n"
+                            for n in range(2000)), encoding="utf-8")  # far more than a pipe holds
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env.pop("COURSE_DIR", None)
+    env.pop("COURSE_EXTRA_DIRS", None)
+    proc = subprocess.Popen([sys.executable, "-m", "course", "grade", "order-close-steps", "--batch", str(rows)],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert json.loads(proc.stdout.readline())["id"] == 0
+    proc.stdout.close()  # what `head -1` does after its line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err
