@@ -58,7 +58,7 @@ CLOSE_ROWS = [
     ("I've really enjoyed hearing about the team today and I'm keen on this role. Is there anything about my "
      "background that concerns you? What would the next steps be?", True, set(), {"interest": ["keen"]}),
     # Agency candidate, briefed by a recruiter.
-    ("Thanks, Priya. This is exactly the kind of role I've been looking for, and the housing data work "
+    ("Thanks, Ruth. This is exactly the kind of role I've been looking for, and the housing data work "
      "appeals to me. Do you have any reservations about my experience? And when should I expect to hear back?",
      True, set(), {"concerns-or-fit": ["any reservations about my"]}),
     # Career changer from teaching.
