@@ -18,6 +18,18 @@ STATUS_LABELS = {DONE: "Done", IN_PROGRESS: "In progress", NOT_STARTED: "Not sta
 LAST_READ_EVERY = timedelta(minutes=1)
 
 
+@dataclass(frozen=True)
+class AttemptRef:
+    """A learner's latest attempt at an exercise: enough to date activity; its checks are read only on demand."""
+
+    id: int
+    created_at: datetime
+
+    def checks(self) -> list[dict]:
+        """Read this attempt's per-check results (one small query, only for the recommendation)."""
+        return db.session.scalar(select(Attempt.checks).where(Attempt.id == self.id)) or []
+
+
 @dataclass
 class ExerciseRecord:
     """A learner's results on one exercise."""
@@ -25,7 +37,7 @@ class ExerciseRecord:
     attempts: int = 0
     best_score: float | None = None
     passed: bool = False
-    last_attempt: Attempt | None = None
+    last_attempt: AttemptRef | None = None
 
     @property
     def status(self) -> str:
@@ -136,7 +148,7 @@ class Progress:
             if record.passed or record.last_attempt is None:
                 continue
             exercise = self.course.exercises[exercise_id]
-            for check in record.last_attempt.checks or []:
+            for check in record.last_attempt.checks():
                 # Text checks name the lesson that teaches them; the structured graders' checks do not, and
                 # what they test is taught by the exercise's own lesson.
                 lesson_id = check.get("lesson") or exercise.lesson
@@ -162,13 +174,19 @@ def load_progress(course: Course, user: User | None) -> Progress:
         return progress
     for row in db.session.scalars(select(LessonProgress).where(LessonProgress.user_id == user.id)):
         progress.read[row.lesson_id] = row
-    attempts = db.session.scalars(select(Attempt).where(Attempt.user_id == user.id).order_by(Attempt.id))
-    for attempt in attempts:
-        record = progress.exercises.setdefault(attempt.exercise_id, ExerciseRecord())
+    # Plain rows, not ORM objects: every page shows status badges, and building an Attempt (answer and
+    # per-check JSON included) for each of a learner's attempts was most of a lesson page's time.
+    rows = db.session.execute(
+        select(Attempt.id, Attempt.exercise_id, Attempt.score, Attempt.passed, Attempt.created_at)
+        .where(Attempt.user_id == user.id)
+        .order_by(Attempt.id)
+    )
+    for attempt_id, exercise_id, score, passed, created_at in rows:
+        record = progress.exercises.setdefault(exercise_id, ExerciseRecord())
         record.attempts += 1
-        record.best_score = attempt.score if record.best_score is None else max(record.best_score, attempt.score)
-        record.passed = record.passed or attempt.passed
-        record.last_attempt = attempt
+        record.best_score = score if record.best_score is None else max(record.best_score, score)
+        record.passed = record.passed or passed
+        record.last_attempt = AttemptRef(attempt_id, created_at)
     return progress
 
 
