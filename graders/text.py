@@ -191,6 +191,7 @@ def _read_language(raw: Any, issues: list[SpecIssue]) -> textlib.Language:
         "max_concept_share": g.number("max_concept_share", 0.6, lo=0, hi=1, required=True),
         "stuffing_min_hits": g.number("stuffing_min_hits", 3, lo=1, hi=100, required=True),
         "max_hits_per_sentence": g.number("max_hits_per_sentence", 3, lo=1, hi=100, required=True),
+        "max_adjacent_hits": g.number("max_adjacent_hits", 2, lo=1, hi=100, required=True),
         "min_words_for_shares": g.number("min_words_for_shares", 6, lo=1, hi=100, required=True),
         "unpunctuated_words": g.number("unpunctuated_words", 25, lo=1, hi=1000, required=True),
     }
@@ -769,6 +770,13 @@ def _judge_guard(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: list[l
             covered.update(range(h.first, h.stop))
             per_sentence.setdefault(a.sent[h.first], {}).setdefault(clauses[h.first], h)
         crowded = list(max(per_sentence.values(), key=len, default={}).values())
+        run = _longest_adjacent_run(found, a, lang.function_words)
+        if len(run) > g["max_adjacent_hits"]:
+            # Synonyms side by side with not even a function word between or inside them ("interested keen
+            # excited", "next steps timeline process") are a list in a sentence's clothing.
+            return _Outcome(False, f"{c.fail_msg} {_quote(a.text, (run[0].span[0], run[-1].span[1]))} strings "
+                                   f"{len(run)} ways of saying the same thing side by side; piling up synonyms is "
+                                   "not an answer, so this earns nothing.", tuple(h.span for h in run))
         if len(crowded) > g["max_hits_per_sentence"]:
             # Listing synonyms clause after clause ("interested, keen, excited, eager") is stuffing, not speech.
             return _Outcome(False, f"{c.fail_msg} One sentence says the same thing {len(crowded)} times "
@@ -785,6 +793,22 @@ def _judge_guard(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: list[l
         return _Outcome(False, f"{c.fail_msg} There is no full stop or question mark anywhere; break it into "
                                "sentences so the interviewer can follow it.", ())
     return _Outcome(True, c.pass_msg, ())
+
+
+def _longest_adjacent_run(found: list[Hit], a: textlib.Analysis, function_words: frozenset[str]) -> list[Hit]:
+    """The longest run of content-word-only hits (in text order), each on the word right after the last."""
+    best: list[Hit] = []
+    run: list[Hit] = []
+    for h in found:
+        if any(w in function_words for w in a.words[h.first: h.stop]):
+            run = []  # "what you said about": real phrasing, not a bare keyword
+            continue
+        if run and h.first < run[-1].stop:
+            continue  # overlaps the previous hit: the same words matched twice
+        run = run + [h] if run and h.first == run[-1].stop else [h]
+        if len(run) > len(best):
+            best = run
+    return best
 
 
 def _clause_numbers(a: textlib.Analysis) -> list[int]:

@@ -295,6 +295,21 @@ def test_synonym_stuffing_in_one_sentence_earns_nothing():
     assert [result.answer_text[a:b] for a, b in guard.spans][:3] == ["interested in the", "keen", "excited"]
 
 
+def test_synonyms_side_by_side_earn_nothing():
+    """Bare synonyms strung together inside a sentence ("interested keen excited") fail the guard, with spans."""
+    result = grade("I am interested keen excited about the role. What are the next steps?")
+    assert result.score == 0.0
+    guard = check(result, text.GUARD_ID)
+    assert "3 ways of saying the same thing side by side" in guard.message
+    assert [result.answer_text[a:b] for a, b in guard.spans] == ["interested", "keen", "excited"]
+
+
+def test_two_phrases_side_by_side_are_fine():
+    """Two rubric words together happen in real speech ("the process timeline"); only a longer run is a list."""
+    result = grade("I'm really keen on this role. Could you tell me about the process timeline?")
+    assert check(result, text.GUARD_ID).passed and result.passed
+
+
 def test_saying_it_twice_is_fine():
     """Real answers repeat a concept now and then; twice in a sentence is not stuffing."""
     result = grade("I'm really excited and keen to join the team. What are the next steps?")
