@@ -138,21 +138,27 @@ def finish(score: float, checks: Sequence[Check], ctx: Context, version: str, me
     required_failed = any(c.required and not c.passed for c in checks)
     passed = score >= ctx.pass_threshold and not required_failed
     if not message:
-        message = summary(score, passed, required_failed)
+        message = summary(score, passed, required_failed, checks)
     return Result(score=score, passed=passed, status=status_for(score), checks=tuple(checks),
                   grader_version=version, message=message)
 
 
-def summary(score: float, passed: bool, required_failed: bool) -> str:
-    """One-line learner summary of a result."""
+def summary(score: float, passed: bool, required_failed: bool, checks: Sequence[Check] = ()) -> str:
+    """One-line learner summary of a result; when the score is the share of items right it gives the count."""
     pct = round(score * 100)
+    scored = [c for c in checks if c.weight > 0]
+    right = sum(c.passed for c in scored)
+    # "5 of 7 right" tells a learner how far off they are. Only where it is what the score measures: not for a
+    # single check (ordering, single choice) nor where wrong ticks cancel right ones (multiple choice).
+    counts = len(scored) > 1 and abs(right / len(scored) - score) < 0.005
+    tally = f"{right} of {len(scored)} right, " if counts else ""
     if score >= 1.0 and passed:
         return "All correct."
     if passed:
-        return f"Passed with {pct}%. Check the notes below for what to tighten."
+        return f"Passed: {tally}{pct}%. Check the notes below for what to tighten."
     if required_failed:
-        return f"Not passed yet ({pct}%): a required point is not met. See the notes below."
-    return f"Not passed yet ({pct}%). See the notes below."
+        return f"Not passed yet ({tally}{pct}%): a required point is not met. See the notes below."
+    return f"Not passed yet: {tally}{pct}%. The notes below say what to change."
 
 
 def shuffled(items: Sequence[Any], seed: int) -> list[Any]:

@@ -80,6 +80,22 @@ def test_matching_share_of_pairs_and_feedback(matching):
     assert check.message == "Any concerns? -> A distractor: not quite. Q1 surfaces doubts."
 
 
+def test_summary_counts_the_items_right(matching, categorize):
+    """Where the score is the share of items right, the one-line summary says how many."""
+    assert grade("matching", matching, {**RIGHT_PAIRS, "q1": "spare"}).message.startswith("Passed: 4 of 5 right, 80%")
+    result = grade("categorize", categorize, {**RIGHT_PLACES, "i1": "avoid", "i2": "avoid"})
+    assert result.message == "Not passed yet: 2 of 4 right, 50%. The notes below say what to change."
+
+
+def test_summary_leaves_out_a_count_the_score_does_not_follow():
+    """Multiple choice subtracts wrong ticks, so "n of m right" would not add up to its score: no count."""
+    spec = compile_spec("multiple_choice", {"options": [
+        {"id": "a", "text": "A", "correct": True}, {"id": "b", "text": "B", "correct": True},
+        {"id": "c", "text": "C", "correct": False}, {"id": "d", "text": "D", "correct": False}]})
+    result = grade("multiple_choice", spec, ["a"])
+    assert result.score == 0.5 and result.message == "Not passed yet: 50%. The notes below say what to change."
+
+
 def test_matching_json_string_answer(matching):
     """The CLI's JSON form parses."""
     assert grade("matching", matching, json.dumps(RIGHT_PAIRS)).score == 1.0
