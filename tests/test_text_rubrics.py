@@ -222,6 +222,8 @@ EMAIL_ROWS = [
     # Keyword list.
     ("Dear Tom, thanks, time, scheduling, rota, experience, skills, interested, keen, role, logistics, fit, "
      "depot, drivers, customers, planning, communication, next steps, regards, Maya", False, EMAIL_ALL, {}),
+    # An informal greeting is still a greeting.
+    ("Hey Tom,\n\n" + BODY + SIGN, True, set(), {"greeting": ["Hey Tom"]}),
     # No greeting.
     (BODY + SIGN, False, {"greeting"}, {}),
     # No sign-off name.
