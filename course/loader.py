@@ -670,7 +670,10 @@ def sample_mismatch(expect: str, result: graders.Result) -> str:
 def _suggest(value: str, choices: Iterable[str]) -> str:
     """Return ` (did you mean 'x'?)` for a near miss, else ` (known: ...)` listing what exists."""
     choices = list(choices)
-    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.75)
+    # A shortened id ("when-to-close" for "when-to-close-scenarios") is too far off for difflib's ratio.
+    close = [c for c in choices if c.startswith(f"{value}-")]
+    if len(close) != 1:
+        close = difflib.get_close_matches(value, choices, n=1, cutoff=0.75)
     if close:
         return f" (did you mean {close[0]!r}?)"
     return f" (known: {', '.join(choices)})" if choices else " (there are none)"

@@ -225,6 +225,10 @@ EXACT_CASES = {
         [("lessons/1-1-first-lesson.md", "(exercise:pick-one)", "(exercise:pick-once)")],
         [("lessons/1-1-first-lesson.md", 16, "", "link to unknown exercise 'pick-once' (did you mean 'pick-one'?)")],
     ),
+    "body link to an exercise by a shortened id": (
+        [("lessons/1-1-first-lesson.md", "(exercise:pick-one)", "(exercise:put-in)")],
+        [("lessons/1-1-first-lesson.md", 16, "", "link to unknown exercise 'put-in' (did you mean 'put-in-order'?)")],
+    ),
     "explanation link to an unknown lesson": (
         [("exercises/pick-many.yaml", "(lesson:second-lesson)", "(lesson:third-lesson)")],
         [("exercises/pick-many.yaml", 16, "explanation",
