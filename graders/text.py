@@ -222,7 +222,9 @@ def read_concept(r: SpecReader, name: str, lang: textlib.Language, issues: list[
     if with_docs:
         description = r.opt("description", str, "")
         examples = read_examples(r, issues)
-    if not (patterns or regex or raw_regex or use):
+    # Judged on what was written, so a regex that failed to compile is not also reported as missing.
+    written = phrases or use or r.raw.get("regex") or r.raw.get("raw_regex")
+    if not written:
         issues.append(SpecIssue(r.path, "needs at least one of phrases, regex, raw_regex or use"))
     return ConceptDef(name, patterns, excepts, regex, raw_regex, scope, negation, use, phrases, description,
                       examples)

@@ -192,6 +192,13 @@ def test_spec_refuses_turning_off_the_guard_and_empty_concepts():
     assert "spec.concepts.empty: needs at least one of" in error
 
 
+def test_a_broken_regex_is_not_also_reported_as_missing():
+    """A concept whose only regex does not compile gets that one error, not "needs at least one of..." too."""
+    error = _spec_error({"concepts": {"odd": {"regex": ["[unclosed"]}}, "checks": [{"id": "r", "require": "odd"}]})
+    assert "spec.concepts.odd.regex[0]: regular expression does not compile" in error
+    assert "needs at least one of" not in error
+
+
 def test_guard_is_added_when_a_spec_leaves_it_out():
     """Every text spec ends up with the real-sentences check."""
     assert [c.id for c in COMPILED.checks][-1] == text.GUARD_ID
