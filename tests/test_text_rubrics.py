@@ -95,6 +95,14 @@ CLOSE_ROWS = [
      "looking for? Where do we go from here?", True, set(), {}),
     ("I would love to join the team. Are there any areas where you feel I might fall short? When should I "
      "expect to hear from you?", True, set(), {}),
+    # Not a native speaker; a question that asks "does anything concern you".
+    ("Thank you very much for the interview. I am very much interested for this position. Do you have some doubt "
+     "about my profile? When I will know the result?", True, set(), {"next-steps": ["know the result"]}),
+    ("I'm very excited about this position. Does anything about my experience concern you? When do you think "
+     "you'll be able to get back to me?", True, set(), {}),
+    # The prompt's own bullet points pasted back say what the close should do, not the close itself.
+    ("That you want this role; that you would like to hear any doubts she has about you, or how you measure up; "
+     "what happens next, and when?", False, {"interest"}, {}),
     # Naming another offer is pressure, however it is put.
     ("I'd really like this job. How do I stack up against the others? Another company has offered me a role, "
      "so what happens now?", False, {"tone"}, {"tone": ["Another company has offered"]}),
