@@ -230,6 +230,14 @@ EMAIL_ROWS = [
     # Keyword list.
     ("Dear Tom, thanks, time, scheduling, rota, experience, skills, interested, keen, role, logistics, fit, "
      "depot, drivers, customers, planning, communication, next steps, regards, Maya", False, EMAIL_ALL, {}),
+    # Fit told through one's own skills, or through a past job title.
+    ("Dear Tom,\n\nThank you for meeting me yesterday and for explaining the new scheduling system. I believe my "
+     "organisational skills and calm approach under pressure would be an asset to your team as it rolls out. I "
+     "am even more excited about the role after our conversation.\n\nBest regards,\nSam Patel", True, set(), {}),
+    ("Dear Mr Reyes,\n\nMany thanks for your time on Tuesday. It was great to hear how the team keeps drivers "
+     "and customers informed when plans change. As a shift supervisor at a supermarket, I rewrote the rota every "
+     "week when deliveries slipped, so this work feels familiar. I would love to join Northgate.\n\nKind "
+     "regards,\nJordan", True, set(), {"fit-reminder": ["As a shift supervisor"]}),
     # An informal greeting is still a greeting.
     ("Hey Tom,\n\n" + BODY + SIGN, True, set(), {"greeting": ["Hey Tom"]}),
     # No greeting.
