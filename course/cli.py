@@ -349,7 +349,8 @@ def _grade(ex: Exercise, answer: Any, shown: tuple[str, ...] | None) -> graders.
 def _batch_rows(path: Path) -> Iterator[tuple[int, Any, Any, str | None]]:
     """Yield (line number, id, answer, error) for each row of a .jsonl or .csv batch file."""
     try:
-        handle = path.open(encoding="utf-8", newline="")
+        # utf-8-sig: Excel's "CSV UTF-8" starts the file with a byte-order mark, which is not part of "id".
+        handle = path.open(encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise CommandFailed(f"cannot read batch file {path}: {_reason(exc)}") from None
     with handle:
@@ -385,7 +386,8 @@ def _csv_rows(handle: TextIO, path: Path) -> Iterator[tuple[int, Any, Any, str |
     """Yield rows of a CSV file with a header row naming the columns id and answer."""
     reader = csv.DictReader(handle)
     if reader.fieldnames is None or not {"id", "answer"} <= set(reader.fieldnames):
-        raise CommandFailed(f"batch file {path} needs a header row with the columns id,answer")
+        found = f" (its first line is {','.join(reader.fieldnames)!r})" if reader.fieldnames else " (it is empty)"
+        raise CommandFailed(f"batch file {path} needs a header row with the columns id,answer{found}")
     for row in reader:
         ident, answer = row.get("id") or None, row.get("answer")
         # DictReader fills short rows with None: a row without an answer column is bad, not empty.

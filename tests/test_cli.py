@@ -300,6 +300,15 @@ def test_batch_csv(capsys, tmp_path):
     assert results[2] == {"line": 6, "error": "missing id"}
 
 
+def test_batch_csv_saved_by_excel(capsys, tmp_path):
+    """Excel's "CSV UTF-8" begins with a byte-order mark; the id column is still found."""
+    rows = tmp_path / "rows.csv"
+    rows.write_bytes("id,answer\nr1,a\n".encode("utf-8-sig"))
+    code, out, err = run(capsys, "grade", "pick-one", "--batch", str(rows))
+    assert (code, err) == (0, "")
+    assert json.loads(out)["id"] == "r1"
+
+
 def test_batch_all_good_exits_0(capsys, tmp_path):
     """A batch with only good rows exits 0, whatever they scored."""
     rows = tmp_path / "rows.csv"
@@ -312,6 +321,7 @@ def test_batch_all_good_exits_0(capsys, tmp_path):
 @pytest.mark.parametrize("name, content, message", [
     ("rows.txt", "id,answer\n", "must end in .jsonl or .csv"),
     ("rows.csv", "student,reply\n1,a\n", "needs a header row with the columns id,answer"),
+    ("rows.csv", "id;answer\n1;a\n", "the columns id,answer (its first line is 'id;answer')"),
 ])
 def test_batch_bad_file_exits_2(capsys, tmp_path, name, content, message):
     """A batch file of the wrong kind or without the right header is refused as a whole."""
