@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import shutil
+import threading
 import uuid
 from dataclasses import replace
 
@@ -17,6 +18,7 @@ from web import create_app
 from web.extensions import db
 from web.manage import upgrade
 from web.models import Attempt, AttemptGrade
+from web.services import regrade as regrade_module
 from web.services.accounts import create_user
 from web.services.attempts import exercise_state, grading_context, learner_view
 from web.services.regrade import UnknownExercise, regrade_exercise
@@ -219,3 +221,55 @@ def test_cli_unknown_exercise_exits_2(site_env, capsys):
     assert main(["regrade", "no-such-exercise"]) == 2
     err = capsys.readouterr().err
     assert "no-such-exercise" in err and "Traceback" not in err
+
+
+def test_regrade_beside_live_writes_on_sqlite(site_env, monkeypatch):
+    """Learners write while a regrade runs: not blocked while it grades, queued while it writes, nobody fails."""
+    _seed_cli_attempts()
+    app = create_app()
+    errors: list[BaseException] = []
+
+    def another_worker_submits(email: str) -> threading.Thread:
+        """Start storing a new attempt in its own app context, as another gunicorn worker would."""
+        def run() -> None:
+            """Store the attempt; report any failure to the test thread."""
+            try:
+                with app.app_context():
+                    ex = app.extensions["course"].exercises[EXERCISE]
+                    store(create_user(email, "long enough password"), ex, "freshest-memory")
+            except BaseException as exc:
+                errors.append(exc)
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    during_grading: list[threading.Thread] = []
+    during_writing: list[threading.Thread] = []
+
+    def context_for(exercise, attempt):
+        """While the regrade grades, another worker's submission commits at once."""
+        if not during_grading:
+            during_grading.append(another_worker_submits("grading@example.org"))
+            during_grading[0].join(timeout=3)
+            assert not during_grading[0].is_alive(), "a submission waited for a regrade that was only grading"
+        return graders.Context(pass_threshold=exercise.pass_threshold)
+
+    real_apply = regrade_module._apply
+
+    def apply(attempt, result, reason):
+        """While the regrade writes, another worker's submission waits for it instead of making it fail."""
+        if not during_writing:
+            during_writing.append(another_worker_submits("writing@example.org"))
+            during_writing[0].join(timeout=0.5)
+        real_apply(attempt, result, reason)
+
+    monkeypatch.setattr(regrade_module, "_apply", apply)
+    with app.app_context():
+        report = regrade_exercise(with_correct_option(app.extensions["course"], "decided-early"), EXERCISE,
+                                  context_for=context_for)
+    during_writing[0].join(timeout=10)
+    assert not errors
+    assert (report.regraded, report.changed) == (2, 2)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Attempt)) == 4
+        assert audit_rows() == 2

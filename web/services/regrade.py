@@ -1,8 +1,11 @@
 """Regrade stored attempts of one exercise with its current rules, keeping every replaced result for audit.
 
-Batched (keyset pages of attempts, the session emptied between pages so memory stays flat), transactional
-(one commit at the end: a grader crash half-way leaves every attempt as it was) and idempotent (an attempt
-whose result would not change is not touched, so a second run changes nothing and writes no audit rows).
+Two phases, so a regrade can run beside live traffic. Phase 1 reads keyset pages of attempts (the session
+emptied between pages) and grades them, keeping only the results that change (memory grows with those, not with
+all attempts). Phase 2 opens a write transaction with db.begin_write() and stores them with one commit at the
+end: a grader crash or any error leaves every attempt as it was, and on SQLite learners' submissions queue for
+the short write instead of either side failing with 'database is locked'. Idempotent: an attempt whose result
+would not change is not touched, so a second run changes nothing and writes no audit rows.
 """
 
 from __future__ import annotations
@@ -52,19 +55,23 @@ class RegradeReport:
                 + (" [dry run: nothing written]" if self.dry_run else ""))
 
 
-def _checks(result: graders.Result) -> list[dict[str, Any]]:
-    """Return a result's checks in the JSON shape attempts store."""
-    return [c.to_dict() for c in result.checks]
+def stored_values(result: graders.Result) -> dict[str, Any]:
+    """Return a result as the attempt columns that store it (checks in their JSON shape)."""
+    return {
+        "score": result.score, "passed": result.passed, "status": result.status,
+        "checks": [c.to_dict() for c in result.checks], "grader_version": result.grader_version,
+        "message": result.message, "answer_text": result.answer_text,
+    }
 
 
-def differs(attempt: Attempt, result: graders.Result) -> bool:
-    """Return True when the new result differs from the stored one in anything a learner or instructor sees."""
+def differs(attempt: Attempt, new: dict[str, Any]) -> bool:
+    """Return True when the new stored_values differ from the attempt's in anything a learner or instructor sees."""
     return (
-        abs(float(attempt.score) - result.score) > SCORE_EPSILON
-        or bool(attempt.passed) != result.passed
-        or attempt.status != result.status
-        or (attempt.checks or []) != _checks(result)
-        or attempt.grader_version != result.grader_version
+        abs(float(attempt.score) - new["score"]) > SCORE_EPSILON
+        or bool(attempt.passed) != new["passed"]
+        or attempt.status != new["status"]
+        or (attempt.checks or []) != new["checks"]
+        or attempt.grader_version != new["grader_version"]
     )
 
 
@@ -75,6 +82,16 @@ def default_context(exercise: Any, attempt: Attempt) -> graders.Context:
         return graders.Context(pass_threshold=exercise.pass_threshold)
     # The shuffle is seeded per learner, so replaying the learner's view gives back the order they saw.
     return grading_context(exercise, learner_view(exercise, state))
+
+
+def _apply(attempt: Attempt, new: dict[str, Any], reason: str) -> None:
+    """Keep the attempt's current result as an audit row, then store the new stored_values on the attempt."""
+    db.session.add(AttemptGrade(
+        attempt_id=attempt.id, score=attempt.score, passed=attempt.passed, status=attempt.status,
+        checks=attempt.checks, grader_version=attempt.grader_version, reason=reason,
+    ))
+    for column, value in new.items():
+        setattr(attempt, column, value)
 
 
 def regrade_exercise(
@@ -92,8 +109,10 @@ def regrade_exercise(
         raise UnknownExercise(exercise_id, sorted(course.exercises))
     report = RegradeReport(exercise_id, graders.version(exercise.type), dry_run=dry_run)
     session = db.session
+    changes: list[tuple[int, dict[str, Any]]] = []
     last_id = 0
     try:
+        # Phase 1 only reads: grading is the slow part, and learners keep writing meanwhile.
         while True:
             batch = list(session.scalars(
                 select(Attempt).where(Attempt.exercise_id == exercise_id, Attempt.id > last_id)
@@ -101,37 +120,40 @@ def regrade_exercise(
             ))
             if not batch:
                 break
+            # One query loads the page's shuffle seeds into the identity map, so default_context's get() is free.
+            session.scalars(select(ExerciseState).where(
+                ExerciseState.exercise_id == exercise_id,
+                ExerciseState.user_id.in_({a.user_id for a in batch}),
+            )).all()
             for attempt in batch:
                 report.regraded += 1
                 result = graders.grade(exercise.type, exercise.spec, attempt.answer, context_for(exercise, attempt))
-                if not differs(attempt, result):
+                new = stored_values(result)
+                if not differs(attempt, new):
                     continue
                 report.changed += 1
                 report.scores_changed += abs(float(attempt.score) - result.score) > SCORE_EPSILON
                 report.passed_to_failed += bool(attempt.passed) and not result.passed
                 report.failed_to_passed += (not attempt.passed) and result.passed
-                if dry_run:
-                    continue
-                session.add(AttemptGrade(
-                    attempt_id=attempt.id, score=attempt.score, passed=attempt.passed, status=attempt.status,
-                    checks=attempt.checks, grader_version=attempt.grader_version, reason=reason,
-                ))
-                attempt.score = result.score
-                attempt.passed = result.passed
-                attempt.status = result.status
-                attempt.checks = _checks(result)
-                attempt.grader_version = result.grader_version
-                attempt.message = result.message
-                attempt.answer_text = result.answer_text
+                changes.append((attempt.id, new))
             last_id = batch[-1].id
-            # Send this page's changes to the database, then forget the objects so memory stays flat.
+            session.expunge_all()
+        session.rollback()
+        if dry_run or not changes:
+            return report
+        # Phase 2 writes every change in one transaction that holds the write lock only while it writes
+        # (db.begin_write(): on SQLite a submission meanwhile queues, and neither side fails 'database is locked').
+        db.begin_write()
+        for start in range(0, len(changes), batch_size):
+            page = dict(changes[start:start + batch_size])
+            for attempt in session.scalars(select(Attempt).where(Attempt.id.in_(page))):
+                # A concurrent regrade may have stored this result already; writing it twice would duplicate audit.
+                if differs(attempt, page[attempt.id]):
+                    _apply(attempt, page[attempt.id], reason)
             session.flush()
             session.expunge_all()
+        session.commit()
     except BaseException:
         session.rollback()
         raise
-    if dry_run:
-        session.rollback()
-    else:
-        session.commit()
     return report
