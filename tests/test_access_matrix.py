@@ -42,6 +42,7 @@ ACCESS: dict[tuple[str, str], tuple[Any, Any, Any, Any, Any]] = {
     # ---- admin
     ("GET", "/admin/"): (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
     ("POST", "/admin/users/<int:user_id>/role"): (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, REDIRECT),
+    ("POST", "/admin/cohorts/<int:cohort_id>/owner"): (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, REDIRECT),
     # ---- the learner site (the learner here owns the attempt; nobody else may open it)
     ("GET", "/"): (OK, OK, OK, OK, OK),
     ("GET", "/lessons/<lesson_id>"): (OK, OK, OK, OK, OK),

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import csrf_token_from, login_as
+from tests.conftest import TEST_PASSWORD, csrf_token_from, login_as
 from web import create_app
 from web.config import ConfigError
 from web.extensions import db
@@ -264,6 +264,39 @@ def test_instructors_see_only_their_cohorts_and_admins_see_all(client, make_user
     login_as(admin_client, make_user("admin"))
     assert link in admin_client.get("/instructor/").get_data(as_text=True)
     assert admin_client.get(f"/instructor/cohorts/{cohort.id}").status_code == 200
+
+
+def test_ownerless_cohort_stays_usable_by_admins_who_can_give_it_away(client, make_user, make_attempt,
+                                                                       instructor, cohort):
+    """Its owner deletes their account: learners stay, every page opens for an admin, who gives it away."""
+    learner = make_user(display_name="Lee Learner")
+    add_member(cohort, learner)
+    make_attempt(learner, "why-close-quiz", answer="freshest-memory")
+    login_as(client, instructor)
+    post(client, "/account/delete", {"password": TEST_PASSWORD, "confirm": "y"}, form_page="/account")
+    db.session.expire_all()
+    assert db.session.get(User, instructor.id) is None and db.session.get(Cohort, cohort.id).owner_id is None
+
+    login_as(client, make_user("admin"))
+    assert "(no owner)" in page(client.get("/instructor/"))
+    roster = page(client.get(f"/instructor/cohorts/{cohort.id}"))
+    assert "Lee Learner" in roster and "Owner: nobody" in roster
+    base = f"/instructor/cohorts/{cohort.id}"
+    for url in (f"{base}/items", f"{base}/items/why-close-quiz", f"{base}/learners/{learner.id}",
+                f"{base}/gradebook.csv", f"{base}/gradebook.json"):
+        assert client.get(url).status_code == 200, url
+
+    successor = make_user("instructor", display_name="Sam Successor")
+    refused = post(client, f"/admin/cohorts/{cohort.id}/owner", {"owner_id": learner.id}, form_page="/admin/",
+                   follow_redirects=True)
+    assert "Choose an instructor or admin" in refused.get_data(as_text=True)
+    done = post(client, f"/admin/cohorts/{cohort.id}/owner", {"owner_id": successor.id}, form_page="/admin/",
+                follow_redirects=True)
+    assert "now belongs to Sam Successor" in done.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Cohort, cohort.id).owner_id == successor.id
+    login_as(client, successor)
+    assert "Lee Learner" in page(client.get(f"/instructor/cohorts/{cohort.id}"))
 
 
 # --------------------------------------------------------------------------------------------- admin

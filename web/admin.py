@@ -9,7 +9,8 @@ from sqlalchemy import func, or_, select
 
 from web.extensions import db
 from web.instructor import role_required
-from web.models import ROLES, User
+from web.models import ROLES, Cohort, User
+from web.services import cohorts as cohort_svc
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PAGE_SIZE = 50
@@ -70,3 +71,19 @@ def set_role(user_id: int) -> Any:
     else:
         flash(f"{user.email} is now {'an' if user.role[0] in 'aeiou' else 'a'} {user.role}.", "success")
     return redirect(url_for("admin.index", q=request.form.get("q") or None))
+
+
+@bp.post("/cohorts/<int:cohort_id>/owner")
+@admin_required
+def set_cohort_owner(cohort_id: int) -> Any:
+    """Give a cohort to another instructor, e.g. when its owner's account was deleted; back to its roster."""
+    cohort = db.session.get(Cohort, cohort_id)
+    if cohort is None:
+        abort(404)
+    try:
+        owner = cohort_svc.set_owner(cohort, request.form.get("owner_id", type=int))
+    except cohort_svc.CohortError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"Cohort “{cohort.name}” now belongs to {owner.name}.", "success")
+    return redirect(url_for("instructor.roster", cohort_id=cohort_id))

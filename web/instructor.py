@@ -125,6 +125,7 @@ def roster(cohort_id: int) -> str:
         "instructor/roster.html", cohort=cohort, outline=out, rows=rows, total=len(entries),
         flagged=sum(e.needs_attention for e in entries), sort=sort, order=order, attention_only=attention_only,
         q=q, stall_days=stall_days, join_url=url_for("cohorts.join_link", code=cohort.join_code, _external=True),
+        owners=svc.possible_owners() if current_user.is_admin else None,
     )
 
 

@@ -137,6 +137,24 @@ def set_archived(cohort: Cohort, archived: bool) -> None:
     db.session.commit()
 
 
+def possible_owners() -> list[User]:
+    """Return the accounts that may own a cohort (instructors and admins), by name."""
+    return list(db.session.scalars(
+        select(User).where(User.role.in_(("instructor", "admin"))).order_by(func.lower(User.email))
+    ))
+
+
+def set_owner(cohort: Cohort, owner_id: int | None) -> User:
+    """Give a cohort to an instructor or admin (an admin's fix for a cohort whose owner left); return the owner."""
+    db.begin_write()
+    owner = db.session.get(User, owner_id) if owner_id else None
+    if owner is None or not owner.is_instructor:
+        raise CohortError("Choose an instructor or admin to own the cohort.")
+    cohort.owner_id = owner.id
+    db.session.commit()
+    return owner
+
+
 def get_member(cohort: Cohort, user_id: int) -> User:
     """Return a member of the cohort, else raise NotFound."""
     if db.session.get(CohortMembership, (cohort.id, user_id)) is None:
