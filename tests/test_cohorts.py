@@ -204,6 +204,26 @@ def test_roster_shows_progress_and_who_needs_attention(client, make_user, make_a
     assert 'aria-sort="descending"' in by_passed
 
 
+def test_roster_pages_keep_sort_and_filter(client, make_user, make_attempt, instructor, cohort):
+    """A long roster comes a page at a time; the page links keep the sort, order, search and attention filter."""
+    client.application.config["ROSTER_PAGE_SIZE"] = 2
+    for i in range(5):
+        add_member(cohort, make_user(display_name=f"Pat {i}"))
+    login_as(client, instructor)
+    base = f"/instructor/cohorts/{cohort.id}"
+    first = page(client.get(f"{base}?sort=name&order=desc&q=pat"))
+    assert "Pat 4" in first and "Pat 3" in first and "Pat 2" not in first
+    assert "5 of 5 learners, matching “pat”; showing 1–2 (page 1 of 3)" in first
+    assert "Previous page" not in first
+    next_link = re.search(r'<a href="([^"]+)">Next page</a>', first).group(1).replace("&amp;", "&")
+    assert all(part in next_link for part in ("page=2", "sort=name", "order=desc", "q=pat"))
+    last = page(client.get(f"{base}?sort=name&order=desc&q=pat&page=3"))
+    assert "Pat 0" in last and "Pat 1" not in last and "Next page" not in last and "Previous page" in last
+    # A page past the end (the roster shrank since the link was made) shows the last page, not an empty table.
+    assert "Pat 0" in page(client.get(f"{base}?sort=name&order=desc&page=99"))
+    assert "Next page" not in page(client.get(f"{base}?filter=attention"))
+
+
 # ---------------------------------------------------------------------------------- item analysis
 
 

@@ -30,6 +30,7 @@ from web.services import analytics, gradebook
 from web.services import cohorts as svc
 
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
+ROSTER_PAGE_SIZE = 100
 
 
 def role_required(allowed: Callable[[Any], bool]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -121,8 +122,14 @@ def roster(cohort_id: int) -> str:
     attention_only = request.args.get("filter") == "attention"
     q = request.args.get("q", "")[:100]
     rows = analytics.sort_and_filter(entries, sort, order, attention_only, q)
+    # A page of learners at a time: 10,000 rows were a multi-megabyte page that browsers and screen readers choke on.
+    size = int(current_app.config.get("ROSTER_PAGE_SIZE", ROSTER_PAGE_SIZE))
+    pages = max(1, -(-len(rows) // size))
+    page = min(max(1, request.args.get("page", 1, type=int) or 1), pages)
+    first = (page - 1) * size
     return render_template(
-        "instructor/roster.html", cohort=cohort, outline=out, rows=rows, total=len(entries),
+        "instructor/roster.html", cohort=cohort, outline=out, rows=rows[first:first + size],
+        matching=len(rows), first=first, page=page, pages=pages, total=len(entries),
         flagged=sum(e.needs_attention for e in entries), sort=sort, order=order, attention_only=attention_only,
         q=q, stall_days=stall_days, join_url=url_for("cohorts.join_link", code=cohort.join_code, _external=True),
         owners=svc.possible_owners() if current_user.is_admin else None,
