@@ -44,13 +44,13 @@ def _worker() -> str:
 
 
 @contextmanager
-def scratch_postgres(purpose: str) -> Iterator[str]:
-    """Create an empty PostgreSQL database next to TEST_DATABASE_URL, yield its URL, and drop it afterwards.
+def scratch_postgres(purpose: str, base_url: str | None = None) -> Iterator[str]:
+    """Create an empty PostgreSQL database next to base_url (TEST_DATABASE_URL), yield its URL, then drop it.
 
     The name holds the xdist worker and the process id, so parallel workers and other people's test runs
     on the same server never share (or drop) each other's databases.
     """
-    base = make_url(normalise_database_url(os.environ["TEST_DATABASE_URL"]))
+    base = make_url(normalise_database_url(base_url or os.environ["TEST_DATABASE_URL"]))
     name = f"{base.database}_{purpose}_{_worker()}_{os.getpid()}"
     admin = make_engine(base.render_as_string(hide_password=False)).execution_options(isolation_level="AUTOCOMMIT")
     try:
@@ -61,7 +61,7 @@ def scratch_postgres(purpose: str) -> Iterator[str]:
         admin.dispose()
         # Never skip silently: a configured but missing PostgreSQL would hide half the suite.
         pytest.fail(
-            f"TEST_DATABASE_URL is set ({base.render_as_string(hide_password=True)}) but PostgreSQL is unreachable: "
+            f"PostgreSQL at {base.render_as_string(hide_password=True)} is unreachable: "
             f"{exc.orig}. Start the server or unset TEST_DATABASE_URL.",
             pytrace=False,
         )

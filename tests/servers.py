@@ -22,11 +22,7 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
 
-import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
-from web.extensions import normalise_database_url
+from tests.conftest import scratch_postgres
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -117,20 +113,9 @@ def scratch_database(kind: str, workdir: Path) -> Iterator[str]:
     base_url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
     if not base_url:
         raise AssertionError("a PostgreSQL run needs TEST_DATABASE_URL (or DATABASE_URL)")
-    base = make_url(normalise_database_url(base_url))
-    name = f"scratch_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - turned into a readable failure, never a skip
-        pytest.fail(f"PostgreSQL at {base.render_as_string(hide_password=True)} is unreachable: {exc}", pytrace=False)
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    # A random part in the name: a test may hold two at once (a backup restored into a second database).
+    with scratch_postgres(f"scratch_{uuid.uuid4().hex[:8]}", base_url) as url:
+        yield url
 
 
 def database_kinds() -> list[str]:
