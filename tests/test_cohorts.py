@@ -398,6 +398,22 @@ def test_branding_is_configurable_and_bad_accent_stops_start_up(app_config):
         create_app({**app_config, "SITE_ACCENT": "#ffcc00"})
 
 
+@pytest.mark.parametrize(("logo", "img_src"), [
+    (None, "img-src 'self' data:;"),
+    ("/static/logo.svg", "img-src 'self' data:;"),
+    ("https://cdn.northfield.example/brand/logo.svg", "img-src 'self' data: https://cdn.northfield.example;"),
+    ("https://cdn.example:8443/logo.svg", "img-src 'self' data: https://cdn.example:8443;"),
+    ("http://cdn.example/logo.svg", "img-src 'self' data:;"),  # never weaken the page for a plain-http image
+    ("https://cdn.example;script-src *;/x.svg", "img-src 'self' data:;"),
+])
+def test_an_off_site_logo_is_allowed_by_the_csp(app_config, logo, img_src):
+    """An https SITE_LOGO_URL on a CDN shows (its origin joins img-src); nothing else changes the policy."""
+    client = create_app({**app_config, "SITE_LOGO_URL": logo}).test_client()
+    csp = client.get("/").headers["Content-Security-Policy"]
+    assert img_src in csp + ";"
+    assert "script-src 'self';" in csp and csp.count(";") == 7
+
+
 def test_roster_reads_only_what_it_needs_and_agrees_with_every_attempt(make_user, make_attempt, cohort, app):
     """The roster's reduced rows (aggregates + latest tails) give the same roster as reading every attempt."""
     fail = [{"id": "ask", "passed": False, "message": "Ask."}]

@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from sqlalchemy import select
 
 from web.extensions import db, login_manager
 from web.models import User
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "object-src 'none'",
-        "frame-ancestors 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-    )
+CSP_DIRECTIVES = (
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "object-src 'none'",
+    "frame-ancestors 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
 )
+CONTENT_SECURITY_POLICY = "; ".join(CSP_DIRECTIVES)
+
+
+def content_security_policy(logo_url: str | None) -> str:
+    """Return the site's CSP; an https SITE_LOGO_URL on another host gets its origin in img-src, or it never shows."""
+    parts = urlsplit(logo_url or "")
+    # Only a plain host[:port]: anything else (spaces, ';', user info) could bend the header, so it gets no exception.
+    if parts.scheme != "https" or not re.fullmatch(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?", parts.netloc):
+        return CONTENT_SECURITY_POLICY
+    origin = f"https://{parts.netloc}"
+    return "; ".join(f"{d} {origin}" if d.startswith("img-src ") else d for d in CSP_DIRECTIVES)
 
 
 def init_app(app: Flask) -> None:
@@ -32,6 +42,7 @@ def init_app(app: Flask) -> None:
     # A stolen cookie used from elsewhere still needs the session version; "strong" would also
     # log people out on every network change (phones), which loses typed work.
     login_manager.session_protection = "basic"
+    app.extensions["content_security_policy"] = content_security_policy(app.config.get("SITE_LOGO_URL"))
     app.after_request(add_security_headers)
 
 
@@ -46,7 +57,7 @@ def load_user(token: str) -> User | None:
 
 def add_security_headers(response: Response) -> Response:
     """Add CSP and the other protective headers to every response."""
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("Content-Security-Policy", current_app.extensions["content_security_policy"])
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
