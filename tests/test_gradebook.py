@@ -47,7 +47,7 @@ def test_csv_neutralises_learner_supplied_cells_end_to_end():
                          "e1", "e2"]
     assert parsed[1][0] == "'=cmd|' /C calc'!A0"
     assert parsed[1][1] == "'@evil@example.org"
-    assert parsed[1][3:] == ["50.0", "1", "no", "1.0", ""]
+    assert parsed[1][2:] == ["2026-01-02 00:00:00", "50.0", "1", "no", "1.0", ""]  # a date-time to spreadsheets
 
 
 def test_csv_stream_is_a_generator_yielding_one_line_per_learner():

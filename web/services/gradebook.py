@@ -11,7 +11,7 @@ import io
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import case, func, select
 
@@ -91,7 +91,9 @@ def csv_stream(rows: Iterable[GradebookRow], exercises: Sequence[str], lessons_t
     for row in rows:
         rec = as_record(row, exercises, lessons_total, rule)
         scores = ["" if rec["best_scores"][e] is None else rec["best_scores"][e] for e in exercises]
-        yield line([rec["name"], rec["email"], rec["joined_at"] or "", rec["completion_percent"],
+        # "2026-01-02 09:30:00" (UTC) is a date-time to Excel and LibreOffice; ISO's "T...+00:00" stays text there.
+        joined = row.joined_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if row.joined_at else ""
+        yield line([rec["name"], rec["email"], joined, rec["completion_percent"],
                     rec["exercises_passed"], "yes" if rec["complete"] else "no", *scores])
 
 
