@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -176,3 +177,16 @@ def test_expired_token_on_register_keeps_name_and_email(client):
     assert response.status_code == 400
     assert 'value="Ada L"' in html and 'value="ada@example.org"' in html and TEST_PASSWORD not in html
     assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_account_page_labels_each_name_one_field(client, make_user, login):
+    """Four forms share the account page: no id repeats, so every label names (and clicks) its own field."""
+    login(make_user())
+    html = client.get("/account").get_data(as_text=True)
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    # Each form's hidden CSRF input is id="csrf_token" (Flask-WTF); nothing labels or targets it.
+    repeated = {i for i in ids if ids.count(i) > 1} - {"csrf_token"}
+    assert not repeated, f"ids used twice on /account: {sorted(repeated)}"
+    for target in re.findall(r'<label for="([^"]+)"', html):
+        assert ids.count(target) == 1, target
+    assert re.search(r'<input id="delete-confirm" name="confirm"[^>]*type="checkbox"', html)

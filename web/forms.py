@@ -48,9 +48,11 @@ class ChangePasswordForm(FlaskForm):
 class DeleteAccountForm(FlaskForm):
     """Password confirmation before deleting an account for good."""
 
-    password = PasswordField("Your password", validators=[DataRequired()])
+    # Own ids: the account page also holds ChangePasswordForm, whose `confirm` would take this label's for="confirm"
+    # (the tick box then had no name for screen readers, and clicking its text did not tick it).
+    password = PasswordField("Your password", validators=[DataRequired()], id="delete-password")
     confirm = BooleanField("I understand that my account, progress and answers will be deleted for good",
-                           validators=[InputRequired(message="Tick the box to confirm.")])
+                           validators=[InputRequired(message="Tick the box to confirm.")], id="delete-confirm")
 
 
 class ActionForm(FlaskForm):
