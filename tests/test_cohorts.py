@@ -293,11 +293,13 @@ def test_ownerless_cohort_stays_usable_by_admins_who_can_give_it_away(client, ma
     add_member(cohort, learner)
     make_attempt(learner, "why-close-quiz", answer="freshest-memory")
     login_as(client, instructor)
+    assert "You manage 1 cohort." in page(client.get("/account"))  # said before they confirm
     post(client, "/account/delete", {"password": TEST_PASSWORD, "confirm": "y"}, form_page="/account")
     db.session.expire_all()
     assert db.session.get(User, instructor.id) is None and db.session.get(Cohort, cohort.id).owner_id is None
 
     login_as(client, make_user("admin"))
+    assert "You manage" not in page(client.get("/account"))  # an admin sees every cohort but owns none of these
     assert "(no owner)" in page(client.get("/instructor/"))
     roster = page(client.get(f"/instructor/cohorts/{cohort.id}"))
     assert "Lee Learner" in roster and "Owner: nobody" in roster

@@ -23,6 +23,7 @@ from web.extensions import limiter
 from web.forms import ActionForm, ChangePasswordForm, DeleteAccountForm, LoginForm, RegisterForm
 from web.security import is_safe_next
 from web.services import accounts
+from web.services import cohorts as cohort_svc
 
 bp = Blueprint("auth", __name__)
 
@@ -132,8 +133,11 @@ def logout() -> BaseResponse:
 def account_page(password_form: ChangePasswordForm | None = None, delete_form: DeleteAccountForm | None = None,
                  status: int = 200) -> tuple[str, int]:
     """Render the account page, re-showing whichever form had errors."""
+    # An instructor deleting their account leaves their cohorts without an owner: say so before they confirm.
+    owned = cohort_svc.owned_count(current_user) if current_user.is_instructor else 0
     return render_template("auth/account.html", password_form=password_form or ChangePasswordForm(),
-                           delete_form=delete_form or DeleteAccountForm(), action_form=ActionForm()), status
+                           delete_form=delete_form or DeleteAccountForm(), action_form=ActionForm(),
+                           owned_cohorts=owned), status
 
 
 @bp.get("/account")

@@ -74,6 +74,11 @@ def visible_cohorts(viewer: User, include_archived: bool = False) -> list[Cohort
     return list(db.session.scalars(query))
 
 
+def owned_count(user: User) -> int:
+    """Return how many cohorts (archived ones too) this user owns."""
+    return db.session.scalar(select(func.count()).select_from(Cohort).where(Cohort.owner_id == user.id))
+
+
 def member_counts(cohort_ids: list[int]) -> dict[int, int]:
     """Return {cohort id: number of members} in one query."""
     if not cohort_ids:
