@@ -93,17 +93,23 @@ def download(client, url: str) -> int:
     return size
 
 
-def stream_figures(app, url: str, owner_id: int) -> tuple[float, float, int]:
-    """Return (seconds, tracemalloc peak MiB above baseline, bytes) for one export.
-
-    Timed and traced in separate downloads: tracemalloc slows allocation-heavy code several times over.
-    """
+def instructor_client(app, owner_id: int):
+    """Return a test client logged in as the cohort's instructor."""
     client = app.test_client()
     with app.app_context():
         owner = db.session.get(User, owner_id)
         with client.session_transaction() as sess:
             sess["_user_id"] = owner.get_id()
             sess["_fresh"] = True
+    return client
+
+
+def stream_figures(app, url: str, owner_id: int) -> tuple[float, float, int]:
+    """Return (seconds, tracemalloc peak MiB above baseline, bytes) for one export.
+
+    Timed and traced in separate downloads: tracemalloc slows allocation-heavy code several times over.
+    """
+    client = instructor_client(app, owner_id)
     start = time.perf_counter()
     size = download(client, url)
     seconds = time.perf_counter() - start
@@ -118,12 +124,7 @@ def stream_figures(app, url: str, owner_id: int) -> tuple[float, float, int]:
 
 def page_seconds(app, url: str, owner_id: int) -> float:
     """Return the seconds the instructor waits for one page (roster, item analysis) of the big cohort."""
-    client = app.test_client()
-    with app.app_context():
-        owner = db.session.get(User, owner_id)
-        with client.session_transaction() as sess:
-            sess["_user_id"] = owner.get_id()
-            sess["_fresh"] = True
+    client = instructor_client(app, owner_id)
     start = time.perf_counter()
     response = client.get(url)
     assert response.status_code == 200, response.status_code
