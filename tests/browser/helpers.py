@@ -128,7 +128,9 @@ def order_by_buttons(page: Page, target: list[str]) -> None:
     """Arrange an ordering exercise with its Move up / Leave out buttons (mouse clicks)."""
     for ident in list(current_order(page)):
         if ident not in target:
+            before = current_order(page)
             page.locator(f'button[name=move][value="out:{ident}"]').click()
+            expect_order_changed(page, before)
     for position, ident in enumerate(target):
         while (order := current_order(page)).index(ident) > position:
             page.locator(f'button[name=move][value="up:{ident}"]').click()

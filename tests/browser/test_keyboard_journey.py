@@ -47,6 +47,8 @@ def press_control(page: Page, ident: str, action: str, key: str = "Enter") -> No
     page.keyboard.press(key)
     if action == "out":
         expect(page.locator(f'[data-list="left_out"] [data-id="{ident}"]')).to_have_count(1)
+        # Without JavaScript the move reloads the page: read the next order only from the finished document.
+        page.wait_for_load_state()
     else:
         expect_order_changed(page, before)
 
