@@ -752,7 +752,12 @@ def _build(state: _State, by_module: dict[str, list[Lesson]], by_lesson: dict[st
         modules.append(dataclasses.replace(module, lessons=tuple(lesson.id for lesson in ordered)))
         for lesson in ordered:
             attached = sorted(by_lesson[lesson.id], key=lambda e: (e.order, e.id))
-            lessons[lesson.id] = dataclasses.replace(lesson, exercises=tuple(e.id for e in attached))
+            linked = linked_ids(lesson.body, "exercise")
+            lessons[lesson.id] = dataclasses.replace(
+                lesson,
+                exercises=tuple(e.id for e in attached),
+                unlinked_exercises=tuple(e.id for e in attached if e.id not in linked),
+            )
             exercises.update((e.id, e) for e in attached)
     return Course(
         title=state.title,

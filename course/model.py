@@ -40,6 +40,8 @@ class Lesson:
     body: str  # Markdown, links to exercises written as (exercise:ID) and to lessons as (lesson:ID)
     path: Path
     exercises: tuple[str, ...] = ()  # exercise ids attached to this lesson, in order
+    # The attached exercises the body does not link itself: the site lists these under the lesson.
+    unlinked_exercises: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

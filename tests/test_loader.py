@@ -99,6 +99,15 @@ def test_shipped_course_loads_with_every_sample_grading_as_declared():
     assert all(set(lesson.sources) <= titles for lesson in course.lessons.values())
 
 
+def test_lesson_knows_which_of_its_exercises_its_body_does_not_link():
+    """Exercises the lesson text links are not listed again; the rest are kept, in order, for the site."""
+    course = load_course(GOOD, extra_dirs=(), check_samples=False)
+    assert course.lessons["first-lesson"].exercises == ("pick-one",)
+    assert course.lessons["first-lesson"].unlinked_exercises == ()
+    assert course.lessons["practice-lesson"].unlinked_exercises == course.lessons["practice-lesson"].exercises
+    assert set(course.lessons["practice-lesson"].exercises) == {"put-in-order", "write-it"}
+
+
 def test_good_fixture_builds_the_model():
     """Modules keep manifest order, lessons sort by order, exercises attach to their lessons in order."""
     course = load_course(GOOD, extra_dirs=(), check_samples=True)

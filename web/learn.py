@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, render_template, url_for
 from flask_login import current_user
 
-from course.loader import linked_ids
 from course.model import Course
 from course.render import render_markdown
 from web.services.progress import STATUS_LABELS, load_progress, record_lesson_read
@@ -64,7 +63,5 @@ def lesson(lesson_id: str) -> str:
         module=course.module_of(lesson_id),
         previous=previous,
         following=following,
-        # The lesson's own Practise section links most exercises; the panel lists only the rest, not twice.
-        more_exercises=[e for e in lesson.exercises if e not in linked_ids(lesson.body, "exercise")],
         progress=load_progress(course, current_user),
     )
