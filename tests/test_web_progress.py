@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import event
 
+from web.extensions import db
 from web.services.progress import DONE, IN_PROGRESS, NOT_STARTED, load_progress
 
 pytestmark = pytest.mark.db
@@ -46,6 +48,28 @@ def test_statuses_follow_attempts_and_reading(app, learner, make_attempt, client
     assert progress.lesson_status("l-one") == DONE
     assert progress.module_status("intro") == IN_PROGRESS
     assert progress.module_counts("intro") == (3, 6)  # l-one read + 2 passed, of 2 lessons and 4 exercises
+
+
+def test_lesson_page_reads_the_learners_lessons_once(app, learner, client, connection):
+    """The rows behind the status badges also tell whether the visit needs recording: one read, not two."""
+    client.get("/lessons/l-one")
+    # Tests share one session across requests; a real request starts with an empty one.
+    db.session.expunge_all()
+    statements = []
+
+    def record(_conn, _cursor, statement, *_rest):
+        """Keep every statement the page sends."""
+        statements.append(" ".join(statement.split()))
+
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        html = client.get("/lessons/l-one").get_data(as_text=True)
+    finally:
+        event.remove(connection, "before_cursor_execute", record)
+    assert "Log out" in html, "the learner is logged in"
+    lesson_reads = [s for s in statements if s.startswith("SELECT") and "FROM lesson_progress" in s]
+    assert len(lesson_reads) == 1, statements
+    assert not any(s.startswith(("INSERT", "UPDATE")) for s in statements), "a reload within a minute writes"
 
 
 def test_progress_page_shows_bars_scores_and_attempts(learner, make_attempt, client):

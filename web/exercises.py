@@ -135,7 +135,7 @@ def submit(exercise_id: str) -> tuple[str, int] | Response:
     if answer is None:
         return render_exercise(exercise, view, draft, key=key, message=EMPTY_MESSAGES[exercise.type], status=422)
     try:
-        outcome = attempt_service.submit(current_user, exercise, answer, key)
+        outcome = attempt_service.submit(current_user, exercise, answer, key, view=view)
     except graders.GraderCrash:
         current_app.logger.exception("grader crashed on exercise %s", exercise.id)
         return render_exercise(

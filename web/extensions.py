@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, g
 from flask_limiter import Limiter
@@ -12,8 +12,10 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session
 
+RowT = TypeVar("RowT")
 SQLITE_BUSY_TIMEOUT_MS = 5000
 SQLITE_BEGIN_OPTION = "sqlite_begin"
 
@@ -109,6 +111,23 @@ class Database:
             session.commit()
         session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
         return session
+
+    def add_or_existing(self, row: RowT, key: tuple[Any, ...]) -> RowT:
+        """Commit a new row; if a concurrent request stored the same primary key first, return theirs instead.
+
+        Two tabs or workers racing to create the same per-learner row is normal, and either copy will do.
+        """
+        session = self.session
+        session.add(row)
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            existing = session.get(type(row), key)
+            if existing is None:
+                raise
+            return existing
+        return row
 
     @staticmethod
     def _remove_session(_exc: BaseException | None) -> None:

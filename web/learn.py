@@ -51,8 +51,9 @@ def lesson(lesson_id: str) -> str:
     lesson = course.lessons.get(lesson_id)
     if lesson is None:
         abort(404)
+    progress = load_progress(course, current_user)
     if current_user.is_authenticated:
-        record_lesson_read(current_user, lesson_id)
+        record_lesson_read(current_user, lesson_id, progress)
     order = course.lesson_order()
     index = order.index(lesson_id)
     previous = course.lessons[order[index - 1]] if index > 0 else None
@@ -63,5 +64,5 @@ def lesson(lesson_id: str) -> str:
         module=course.module_of(lesson_id),
         previous=previous,
         following=following,
-        progress=load_progress(course, current_user),
+        progress=progress,
     )

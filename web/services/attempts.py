@@ -46,17 +46,8 @@ def exercise_state(user: User, exercise_id: str) -> ExerciseState:
     if state is not None:
         return state
     db.begin_write()
-    state = ExerciseState(user_id=user.id, exercise_id=exercise_id)
-    db.session.add(state)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # Two tabs opened the exercise at once: the other request stored the state first; use theirs.
-        db.session.rollback()
-        state = db.session.get(ExerciseState, (user.id, exercise_id))
-        if state is None:
-            raise
-    return state
+    # Two tabs opening the exercise at once: whichever stored its seed first wins, and both use it.
+    return db.add_or_existing(ExerciseState(user_id=user.id, exercise_id=exercise_id), (user.id, exercise_id))
 
 
 def learner_view(exercise: Exercise, state: ExerciseState) -> dict[str, Any]:
@@ -70,15 +61,18 @@ def grading_context(exercise: Exercise, view: dict[str, Any]) -> graders.Context
     return graders.Context(shown_order=tuple(shown) if shown else None, pass_threshold=exercise.pass_threshold)
 
 
-def submit(user: User, exercise: Exercise, raw_answer: Any, idempotency_key: str) -> Submission:
+def submit(user: User, exercise: Exercise, raw_answer: Any, idempotency_key: str,
+           view: dict[str, Any] | None = None) -> Submission:
     """Grade an answer on the server and store one attempt; an invalid answer stores nothing.
 
-    A second submission with the same key (a double click, a resent form) returns the first attempt.
+    A second submission with the same key (a double click, a resent form) returns the first attempt. `view` is
+    the learner's `learner_view` when the caller already built it (the form did), to spare a second read.
     """
     existing = _attempt_by_key(user.id, idempotency_key)
     if existing is not None:
         return Submission(result=result_of(existing), attempt=existing)
-    view = learner_view(exercise, exercise_state(user, exercise.id))
+    if view is None:
+        view = learner_view(exercise, exercise_state(user, exercise.id))
     result = graders.grade(exercise.type, exercise.spec, raw_answer, grading_context(exercise, view))
     if not result.counts_as_attempt:
         return Submission(result=result, attempt=None)

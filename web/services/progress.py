@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from course.model import Course
 from web.extensions import db
@@ -190,10 +189,14 @@ def load_progress(course: Course, user: User | None) -> Progress:
     return progress
 
 
-def record_lesson_read(user: User, lesson_id: str) -> None:
-    """Note that a learner read a lesson (first and latest time); a reload within a minute writes nothing."""
+def record_lesson_read(user: User, lesson_id: str, progress: Progress | None = None) -> None:
+    """Note that a learner read a lesson (first and latest time); a reload within a minute writes nothing.
+
+    Given the learner's loaded `progress`, it is read instead of the database and kept up to date.
+    """
     now = utcnow()
-    row = db.session.get(LessonProgress, (user.id, lesson_id))
+    known = progress.read if progress is not None else None
+    row = known.get(lesson_id) if known is not None else db.session.get(LessonProgress, (user.id, lesson_id))
     if row is not None and now - row.last_read_at < LAST_READ_EVERY:
         return
     db.begin_write()
@@ -201,10 +204,11 @@ def record_lesson_read(user: User, lesson_id: str) -> None:
     if row is not None:
         row.last_read_at = now
         db.session.commit()
-        return
-    db.session.add(LessonProgress(user_id=user.id, lesson_id=lesson_id, first_read_at=now, last_read_at=now))
-    try:
-        db.session.commit()
-    except IntegrityError:
+    else:
         # The same lesson opened twice at once: the other request recorded it; nothing is lost.
-        db.session.rollback()
+        row = db.add_or_existing(
+            LessonProgress(user_id=user.id, lesson_id=lesson_id, first_read_at=now, last_read_at=now),
+            (user.id, lesson_id),
+        )
+    if progress is not None:
+        progress.read[lesson_id] = row
