@@ -24,7 +24,8 @@ class CategorizeGrader(AssignmentGrader):
     """Items sorted into groups, one check per item."""
 
     type_name = "categorize"
-    version = "1"
+    # 2: a target may carry a `misconception`; assigning any item to it fails the exercise.
+    version = "2"
     items_key = "items"
     targets_key = "groups"
     link_key = "group"

@@ -7,6 +7,7 @@ Spec shape:
          feedback: "Shown when this pair is wrong: why it belongs with day-to-day"}
     right:                    # may hold more options than `left` has items: the spares are distractors
       - {id: day-to-day, text: "Picture the daily work"}
+      - {id: pressure, text: "Force a decision", misconception: "Why this belief fails the exercise"}
     shuffle: true             # optional; shuffles both columns
 
 Answer: `{left_id: right_id}` covering every left item. Score = share of correct pairs.
@@ -23,7 +24,8 @@ class MatchingGrader(AssignmentGrader):
     """Left items matched to right options, one check per pair."""
 
     type_name = "matching"
-    version = "1"
+    # 2: a target may carry a `misconception`; assigning any item to it fails the exercise.
+    version = "2"
     items_key = "left"
     targets_key = "right"
     link_key = "match"

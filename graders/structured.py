@@ -191,6 +191,8 @@ class Entry:
     text: str
     target: str = ""
     feedback: str = ""
+    # Targets only: why choosing this target is a misconception. Any item assigned to it fails the exercise.
+    misconception: str = ""
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,14 @@ class AssignmentSpec:
     items: tuple[Entry, ...]
     targets: tuple[Entry, ...]
     shuffle: bool
+
+
+def _target_key(target: Entry) -> dict[str, str]:
+    """A target as the answer key shows it: id and text, and its misconception when it has one."""
+    shown = {"id": target.id, "text": target.text}
+    if target.misconception:
+        shown["misconception"] = target.misconception
+    return shown
 
 
 class AssignmentGrader(Grader):
@@ -229,18 +239,26 @@ class AssignmentGrader(Grader):
             """Read the link and feedback of one item."""
             return {link: er.req(link, str, ""), "feedback": er.opt("feedback", str, "")}
 
+        def read_target(er: SpecReader) -> dict[str, Any]:
+            """Read a target's optional misconception message."""
+            return {"misconception": er.opt("misconception", str, "")}
+
         items = read_entries(r, self.items_key, issues, read_item, minimum=2)
-        targets = read_entries(r, self.targets_key, issues, lambda er: {}, minimum=2)
+        targets = read_entries(r, self.targets_key, issues, read_target, minimum=2)
         shuffle = r.opt("shuffle", bool, True)
         r.done()
         target_ids = {t["id"] for t in targets}
+        misconceptions = {t["id"] for t in targets if t["misconception"]}
         for e in items:
             if e[link] and targets and e[link] not in target_ids:
                 issues.append(SpecIssue(f"{e['path']}.{link}", f"unknown {self.target_label} {e[link]!r}"))
+            elif e[link] in misconceptions:
+                issues.append(SpecIssue(f"{e['path']}.{link}", f"{e[link]!r} is marked as a misconception, so it "
+                                                               f"cannot be the right {self.target_label}"))
         raise_if(issues)
         return AssignmentSpec(
             items=tuple(Entry(e["id"], e["text"], e[link], e["feedback"]) for e in items),
-            targets=tuple(Entry(t["id"], t["text"]) for t in targets),
+            targets=tuple(Entry(t["id"], t["text"], misconception=t["misconception"]) for t in targets),
             shuffle=shuffle,
         )
 
@@ -250,13 +268,18 @@ class AssignmentGrader(Grader):
                              self.item_word, self.target_word)
 
     def grade(self, compiled: AssignmentSpec, answer: dict[str, str], ctx: Context) -> Result:
-        """One check per item; score = share assigned to the right target."""
-        names = {t.id: t.text for t in compiled.targets}
+        """One check per item; score = share assigned to the right target; a misconception fails the exercise."""
+        targets = {t.id: t for t in compiled.targets}
         checks = []
         for item in compiled.items:
-            ok = answer[item.id] == item.target
+            chosen = targets[answer[item.id]]
+            ok = chosen.id == item.target
+            message = self.describe(item, chosen.text, ok)
+            if chosen.misconception:
+                # A near-perfect score must not pass someone who holds the very belief the lesson corrects.
+                message = f"{message} {chosen.misconception}"
             checks.append(Check(id=f"{self.check_prefix}:{item.id}", passed=ok, weight=1.0, earned=1.0 if ok else 0.0,
-                                message=self.describe(item, names[answer[item.id]], ok)))
+                                message=message, required=bool(chosen.misconception)))
         return finish(sum(1 for c in checks if c.passed) / len(checks), checks, ctx, self.version)
 
     def describe(self, item: Entry, chosen: str, ok: bool) -> str:
@@ -281,6 +304,6 @@ class AssignmentGrader(Grader):
             self.key_name: {i.id: i.target for i in compiled.items},
             self.items_key: [{"id": i.id, "text": i.text, self.link_key: i.target, "feedback": i.feedback}
                              for i in compiled.items],
-            self.targets_key: [{"id": t.id, "text": t.text} for t in compiled.targets],
+            self.targets_key: [_target_key(t) for t in compiled.targets],
             "distractors": [t.id for t in compiled.targets if t.id not in used],
         }

@@ -146,6 +146,63 @@ def test_matching_present_and_key(matching):
     assert key["pairs"] == RIGHT_PAIRS and key["distractors"] == ["spare"]
 
 
+MISCONCEPTION = "Closing questions never push for a decision on the spot."
+
+
+@pytest.fixture
+def matching_with_misconception():
+    """The matching spec with its spare option marked as a misconception."""
+    right = [dict(e, misconception=MISCONCEPTION) if e["id"] == "spare" else e for e in MATCHING["right"]]
+    return compile_spec("matching", {**MATCHING, "right": right})
+
+
+def test_matching_misconception_fails_an_otherwise_passing_answer(matching, matching_with_misconception):
+    """4 of 5 right passes at 0.8 with a plain distractor, but not when the wrong pick is a misconception."""
+    answer = {**RIGHT_PAIRS, "q1": "spare"}
+    plain = grade("matching", matching, answer)
+    assert (plain.score, plain.passed) == (0.8, True)
+    result = grade("matching", matching_with_misconception, answer)
+    assert (result.score, result.passed, result.status) == (0.8, False, "partial")
+    check = next(c for c in result.checks if c.id == "pair:q1")
+    assert check.required and not check.passed and MISCONCEPTION in check.message
+    assert "required point" in result.message
+
+
+def test_matching_misconception_leaves_other_mistakes_alone(matching_with_misconception):
+    """A wrong pick that is not the misconception is an ordinary lost point: 4 of 5 still passes."""
+    result = grade("matching", matching_with_misconception, {**RIGHT_PAIRS, "q1": "timeline", "q2": "doubts"})
+    assert (result.score, result.passed) == (0.6, False)
+    assert not any(c.required for c in result.checks)
+    assert grade("matching", matching_with_misconception, RIGHT_PAIRS).passed
+
+
+def test_matching_misconception_hidden_before_and_shown_after(matching_with_misconception):
+    """The view never says which option is the misconception; the answer key does."""
+    view = present("matching", matching_with_misconception, 3)
+    assert MISCONCEPTION not in json.dumps(view)
+    assert all(set(e) == {"id", "text"} for e in view["right"])
+    key = answer_key("matching", matching_with_misconception)
+    assert {"id": "spare", "text": "A distractor", "misconception": MISCONCEPTION} in key["right"]
+
+
+def test_misconception_cannot_be_a_right_answer():
+    """An author who marks an item's own target as a misconception is told where."""
+    right = [dict(e, misconception="Wrong.") if e["id"] == "doubts" else e for e in MATCHING["right"]]
+    message = spec_error("matching", {**MATCHING, "right": right})
+    assert "spec.left[0].match: 'doubts' is marked as a misconception" in message
+    bad_type = [dict(e, misconception=3) if e["id"] == "spare" else e for e in MATCHING["right"]]
+    assert "spec.right[5].misconception" in spec_error("matching", {**MATCHING, "right": bad_type})
+
+
+def test_categorize_misconception_group():
+    """categorize shares the rule: an item put in a misconception group fails the exercise."""
+    groups = [*CATEGORIZE["groups"], {"id": "pressure", "text": "Pressure them", "misconception": "Never."}]
+    compiled = compile_spec("categorize", {**CATEGORIZE, "groups": groups})
+    assert grade("categorize", compiled, RIGHT_PLACES).passed
+    result = grade("categorize", compiled, {**RIGHT_PLACES, "i4": "pressure"})
+    assert result.passed is False and "Never." in result.checks[3].message
+
+
 # --- categorize ------------------------------------------------------------------------------------------
 
 
