@@ -97,6 +97,9 @@ def _submit_step(client: Client, token: object) -> tuple[int, str]:
 
 FLOWS = {
     "hello": Flow("hello", "bench.hello_app:app", _no_setup, _get("/")),
+    # The site's cheapest request (anonymous, one "SELECT 1", no template) under every hook the site runs on
+    # each request: the floor that any page of the site starts from, to compare the targets with.
+    "healthz": Flow("healthz", "web:create_app()", _no_setup, _get("/healthz")),
     "lesson": Flow("lesson", "web:create_app()", _login_setup, _get(f"/lessons/{LESSON}")),
     "submit": Flow("submit", "web:create_app()", _submit_setup, _submit_step, ok_status=(303,)),
     "progress": Flow("progress", "web:create_app()", _login_setup, _get("/progress")),
@@ -303,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=4, help="load-generator processes (default 4)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     # submit runs last: it adds hundreds of attempts per learner, which would weigh on the progress page.
-    parser.add_argument("--flows", default="hello,lesson,progress,submit", help="comma-separated flows to run")
+    parser.add_argument("--flows", default="hello,healthz,lesson,progress,submit", help="comma-separated flows to run")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args(argv)
     flows = [f for f in args.flows.split(",") if f]
