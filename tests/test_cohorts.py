@@ -341,6 +341,19 @@ def test_admin_lists_searches_and_changes_roles(client, make_user):
     assert "Unknown role" in response.get_data(as_text=True)
 
 
+def test_admin_actions_on_unknown_ids_get_the_404_page(client, make_user):
+    """A role or owner change for a user or cohort that does not exist is a plain 404, and changes nothing."""
+    admin = make_user("admin")
+    login_as(client, admin)
+    for url, data in (("/admin/users/999999/role", {"role": "instructor"}),
+                      ("/admin/cohorts/999999/owner", {"owner_id": admin.id})):
+        response = post(client, url, data, form_page="/admin/")
+        assert response.status_code == 404, url
+        assert "Page not found" in response.get_data(as_text=True)
+    db.session.refresh(admin)
+    assert admin.role == "admin"
+
+
 def test_last_admin_cannot_demote_themself(client, make_user):
     """With one admin, their own demotion is refused; with two it goes through."""
     admin = make_user("admin")

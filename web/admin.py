@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, or_, select
 
 from web.extensions import db
@@ -61,9 +61,7 @@ def index() -> str:
 @admin_required
 def set_role(user_id: int) -> Any:
     """Change one user's role from the form, then go back to the list with the same search."""
-    user = db.session.get(User, user_id)
-    if user is None:
-        abort(404)
+    user = db.get_or_404(User, user_id)
     try:
         change_role(user, request.form.get("role", ""))
     except RoleError as exc:
@@ -77,9 +75,7 @@ def set_role(user_id: int) -> Any:
 @admin_required
 def set_cohort_owner(cohort_id: int) -> Any:
     """Give a cohort to another instructor, e.g. when its owner's account was deleted; back to its roster."""
-    cohort = db.session.get(Cohort, cohort_id)
-    if cohort is None:
-        abort(404)
+    cohort = db.get_or_404(Cohort, cohort_id)
     try:
         owner = cohort_svc.set_owner(cohort, request.form.get("owner_id", type=int))
     except cohort_svc.CohortError as exc:

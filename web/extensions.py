@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g
+from flask import Flask, abort, current_app, g
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -111,6 +111,13 @@ class Database:
             session.commit()
         session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
         return session
+
+    def get_or_404(self, model: type[RowT], key: Any) -> RowT:
+        """Return the row with this primary key, or end the request with the site's 404 page."""
+        row = self.session.get(model, key)
+        if row is None:
+            abort(404)
+        return row
 
     def add_or_existing(self, row: RowT, key: tuple[Any, ...]) -> RowT:
         """Commit a new row; if a concurrent request stored the same primary key first, return theirs instead.
