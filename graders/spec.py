@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
+
+import re2
 
 from graders.base import SpecError, SpecIssue
 
 _MISSING = object()
+# Case-insensitive, and quiet: a refused pattern is reported as a spec issue, not logged to stderr.
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.case_sensitive = False
+_RE2_OPTIONS.log_errors = False
 
 
 class SpecReader:
@@ -83,15 +88,26 @@ class SpecReader:
                 out.append(item)
         return tuple(out)
 
-    def regex(self, name: str, pattern: Any, flags: int = re.IGNORECASE) -> re.Pattern[str] | None:
-        """Compile a regex at load time, recording a named issue if it does not compile."""
+    def regex(self, name: str, pattern: Any) -> Any:
+        """Compile a case-insensitive regex on RE2 at load time, recording a named issue if it cannot be.
+
+        RE2 runs in time linear in the answer's length whatever the pattern, so no authored rule can hold a
+        worker on a crafted answer. It has no look-arounds or back-references; a pattern using them is refused
+        here, with its key, rather than at grading time.
+        """
         if not isinstance(pattern, str):
             self.issues.append(SpecIssue(self.key(name), "expected a regular expression string"))
             return None
         try:
-            return re.compile(pattern, flags)
-        except re.error as exc:
-            self.issues.append(SpecIssue(self.key(name), f"regular expression does not compile: {exc}"))
+            return re2.compile(pattern, _RE2_OPTIONS)
+        except re2.error as exc:
+            reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+            if "perl operator" in reason or "escape sequence: \\" in reason:
+                message = (f"regular expression cannot be used: {reason}; rules run on RE2, which has no "
+                           "look-arounds or back-references")
+            else:
+                message = f"regular expression does not compile: {reason}"
+            self.issues.append(SpecIssue(self.key(name), message))
             return None
 
     def done(self) -> None:

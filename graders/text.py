@@ -106,6 +106,8 @@ class ConceptDef:
     phrases: tuple[str, ...]  # as written, for the instructor's answer key
     description: str = ""
     examples: Examples = Examples()
+    # `together`: groups of phrases that must all occur in one sentence ("another offer" + "by Friday").
+    groups: tuple[tuple[textlib.Pattern, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,11 @@ def _word_tuple(items: tuple[str, ...], lang_expand: Callable[[str], tuple[str, 
     return tuple(out)
 
 
+def lang_words(item: str) -> list[str]:
+    """The canonical words of a list item as written ("'d" is expanded later; here only case and quotes)."""
+    return textlib.WORD_RE.findall(textlib.normalise_phrase_word(item))
+
+
 def _read_language(raw: Any, issues: list[SpecIssue]) -> textlib.Language:
     """Read english.yaml into a Language."""
     r = SpecReader(raw, "english.yaml", issues)
@@ -194,11 +201,30 @@ def _read_language(raw: Any, issues: list[SpecIssue]) -> textlib.Language:
         "max_adjacent_hits": g.number("max_adjacent_hits", 2, lo=1, hi=100, required=True),
         "min_words_for_shares": g.number("min_words_for_shares", 6, lo=1, hi=100, required=True),
         "unpunctuated_words": g.number("unpunctuated_words", 25, lo=1, hi=1000, required=True),
+        "max_label_lines": g.number("max_label_lines", 1, lo=0, hi=100, required=True),
+        "max_narrated_share": g.number("max_narrated_share", 0.5, lo=0, hi=1, required=True),
+        "chain_conjunctions": g.number("chain_conjunctions", 4, lo=1, hi=100, required=True),
+        "chain_concepts": g.number("chain_concepts", 3, lo=1, hi=100, required=True),
     }
     g.done()
+    sp = SpecReader(r.req("spelling", dict, {}), r.key("spelling"), issues)
+    spelling = {
+        "min_length": sp.number("min_length", 5, lo=3, hi=20, required=True),
+        "long_from": sp.number("long_from", 8, lo=4, hi=30, required=True),
+    }
+    sp.done()
+    lead_ins = frozenset(r.str_list("lead_ins", required=True))
+    modifiers = frozenset(w for m in r.str_list("modifiers", required=True) for w in lang_words(m))
+    nr = SpecReader(r.req("narration", dict, {}), r.key("narration"), issues)
+    narration = textlib.Narration(
+        *(frozenset(nr.str_list(k, required=True)) for k in ("modals", "adverbs")),
+        frozenset(f for v in nr.str_list("verbs", required=True) for f in textlib.inflections(v)),
+        *(frozenset(nr.str_list(k, required=True)) for k in ("listeners", "markers", "about_the_task")))
+    nr.done()
     r.done()
     base = textlib.Language(contractions, tuple(suffixes), s_is, abbreviations, cues, int(window or 4),
-                            clause_words, (), function_words, no_inflect, (), guard)
+                            clause_words, (), function_words, no_inflect, (), guard, spelling=spelling,
+                            lead_ins=lead_ins, narration=narration, modifiers=modifiers)
     return replace(base, not_negating=_word_tuple(not_negating_raw, base.expand),
                    indirect_questions=_word_tuple(indirect_raw, base.expand))
 
@@ -222,12 +248,21 @@ def read_concept(r: SpecReader, name: str, lang: textlib.Language, issues: list[
     if with_docs:
         description = r.opt("description", str, "")
         examples = read_examples(r, issues)
+    groups = []
+    for i, group in enumerate(r.opt("together", list, []) or []):
+        if not isinstance(group, list) or not group or not all(isinstance(g, str) for g in group):
+            issues.append(SpecIssue(f"{r.key('together')}[{i}]", "expected a list of phrases"))
+            continue
+        gr = SpecReader({"phrases": group}, f"{r.key('together')}[{i}]", issues)
+        groups.append(_compile_phrases(gr, "phrases", tuple(group), lang, issues))
+    if len(groups) == 1:
+        issues.append(SpecIssue(r.key("together"), "needs at least two groups of phrases (one is just phrases)"))
     # Judged on what was written, so a regex that failed to compile is not also reported as missing.
-    written = phrases or use or r.raw.get("regex") or r.raw.get("raw_regex")
+    written = phrases or use or r.raw.get("regex") or r.raw.get("raw_regex") or r.raw.get("together")
     if not written:
-        issues.append(SpecIssue(r.path, "needs at least one of phrases, regex, raw_regex or use"))
+        issues.append(SpecIssue(r.path, "needs at least one of phrases, together, regex, raw_regex or use"))
     return ConceptDef(name, patterns, excepts, regex, raw_regex, scope, negation, use, phrases, description,
-                      examples)
+                      examples, tuple(groups))
 
 
 def read_examples(r: SpecReader, issues: list[SpecIssue]) -> Examples:
@@ -251,19 +286,9 @@ def _compile_phrases(r: SpecReader, key: str, phrases: tuple[str, ...], lang: te
 
 
 def _compile_regexes(r: SpecReader, key: str, issues: list[SpecIssue]) -> tuple[Any, ...]:
-    """Compile a list of regexes at load time, refusing ones that could backtrack catastrophically."""
-    out = []
-    for i, pattern in enumerate(r.opt(key, list, []) or []):
-        path = f"{key}[{i}]"
-        compiled = r.regex(path, pattern)
-        if compiled is None:
-            continue
-        danger = textlib.unsafe_regex(pattern)
-        if danger:
-            issues.append(SpecIssue(r.key(path), f"unsafe regular expression: {danger}"))
-            continue
-        out.append(compiled)
-    return tuple(out)
+    """Compile a list of regexes at load time (on RE2, so none can backtrack catastrophically)."""
+    compiled = (r.regex(f"{key}[{i}]", pattern) for i, pattern in enumerate(r.opt(key, list, []) or []))
+    return tuple(c for c in compiled if c is not None)
 
 
 def _read_lexicons(raw: Any, lang: textlib.Language, issues: list[SpecIssue]) -> dict[str, ConceptDef]:
@@ -350,6 +375,24 @@ class Atom:
     negation: bool
     regex: tuple[Any, ...]
     raw_regex: tuple[Any, ...]
+    groups: int = 0  # how many `together` groups must meet in one sentence
+
+
+# What an index key stands for: (atom, role, group). Roles: a match, an exception (veto), a `together` group.
+FOUND, VETO, GROUP = 0, 1, 2
+
+
+def _register(defn: ConceptDef, atoms: list[Atom], entries: list[tuple[int, textlib.Pattern]],
+              roles: list[tuple[int, int, int]]) -> int:
+    """Add one definition as an atom, with index entries for its phrases, exceptions and groups."""
+    n = len(atoms)
+    atoms.append(Atom(defn.name, defn.scope, defn.negation, defn.regex, defn.raw_regex, len(defn.groups)))
+    for role, group, patterns in [(FOUND, 0, defn.patterns), (VETO, 0, defn.except_patterns),
+                                  *((GROUP, g, pats) for g, pats in enumerate(defn.groups))]:
+        if patterns:
+            roles.append((n, role, group))
+            entries.extend((len(roles) - 1, p) for p in patterns)
+    return n
 
 
 @dataclass(frozen=True)
@@ -379,6 +422,9 @@ class CheckSpec:
     min_words: int | None = None
     max_words: int | None = None
     min_questions: int = 0
+    # require: the check fails anyway when one of these concepts is found ("your team could train me").
+    unless: tuple[str, ...] = ()
+    unless_msg: str = ""
 
 
 @dataclass(frozen=True)
@@ -390,15 +436,30 @@ class Matcher:
     concept_atoms: Mapping[str, tuple[int, ...]]  # concept name -> atom indices (its own and `use`d ones)
     tone_atoms: tuple[tuple[ToneRule, int], ...]
     needs_stream: bool
+    speller: textlib.Speller
+    roles: tuple[tuple[int, int, int], ...]  # index key -> (atom, FOUND | VETO | GROUP, group number)
 
-    def run(self, a: textlib.Analysis, lang: textlib.Language) -> list[list[Hit]]:
-        """Find every hit of every atom in an analysed answer."""
+    def run(self, a: textlib.Analysis, lang: textlib.Language) -> Found:
+        """Find every hit of every atom in an analysed answer, and the ranges each atom's exceptions cover."""
         found: list[list[tuple[int, int]]] = [[] for _ in self.atoms]
         vetoes: list[list[tuple[int, int]]] = [[] for _ in self.atoms]
         if not a.words:
-            return [[] for _ in self.atoms]
-        for key, first, stop in self.index.find(a):
-            (vetoes if key % 2 else found)[key // 2].append((first, stop))
+            return Found([[] for _ in self.atoms], vetoes)
+        groups: list[list[list[tuple[int, int]]]] = [[[] for _ in range(atom.groups)] for atom in self.atoms]
+        # The words a gap skipped, per match: a negator there ("I do not really want it") negates the match too.
+        skipped: dict[tuple[int, int], tuple[int, ...]] = {}
+        for key, first, stop, gap_words in self.index.find(a):
+            n, role, g = self.roles[key]
+            if role == GROUP:
+                groups[n][g].append((first, stop))
+                continue
+            (vetoes if role == VETO else found)[n].append((first, stop))
+            if gap_words:
+                skipped[(first, stop)] = gap_words
+        for n, atom_groups in enumerate(groups):
+            for first, stop in _meetings(a, atom_groups):
+                found[n].append((first, stop))
+                skipped[(first, stop)] = tuple(range(first + 1, stop - 1))
         stream, offsets = textlib.word_stream(a) if self.needs_stream else ("", [])
         for n, atom in enumerate(self.atoms):
             for rx in atom.regex:
@@ -414,10 +475,40 @@ class Matcher:
             for first, stop in sorted(set(found[n])):
                 if any(f < stop and first < s for f, s in vetoes[n]) or not _in_scope(a, first, atom.scope):
                     continue
-                neg = textlib.negator_before(a, first, lang) if atom.negation else None
+                neg = None
+                if atom.negation:
+                    neg = textlib.negator_before(a, first, lang)
+                    if neg is None and (first, stop) in skipped:
+                        neg = textlib.gap_negator(a, skipped[(first, stop)], lang)
                 hits.append(Hit(first, stop, a.span(first, stop), neg))
             out.append(_drop_overlaps(hits))
-        return out
+        return Found(out, vetoes)
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a matcher found: hits per atom, and the word ranges each atom's exceptions covered."""
+
+    hits: list[list[Hit]]
+    vetoes: list[list[tuple[int, int]]]
+
+
+def _meetings(a: textlib.Analysis, groups: list[list[tuple[int, int]]]) -> list[tuple[int, int]]:
+    """For each sentence where every group has a match, the word range from the first to the last of them."""
+    if not groups or not all(groups):
+        return []
+    per_sentence: list[dict[int, list[tuple[int, int]]]] = []
+    for matches in groups:
+        by_sentence: dict[int, list[tuple[int, int]]] = {}
+        for m in matches:
+            by_sentence.setdefault(a.sent[m[0]], []).append(m)
+        per_sentence.append(by_sentence)
+    shared = set.intersection(*(set(d) for d in per_sentence))
+    out = []
+    for s in sorted(shared):
+        firsts = [min(d[s]) for d in per_sentence]
+        out.append((min(f for f, _ in firsts), max(stop for _, stop in firsts)))
+    return out
 
 
 def _drop_overlaps(hits: list[Hit]) -> list[Hit]:
@@ -493,15 +584,13 @@ def _read_check(raw: Any, path: str, known: set[str], categories: list[str],
     categories_out: tuple[str, ...] = ()
     min_w = max_w = None
     min_q = 0
+    unless: tuple[str, ...] = ()
+    unless_msg = ""
     if kind in ("require", "forbid"):
-        value = r.req(kind, (str, list), "")
-        concepts = (value,) if isinstance(value, str) else tuple(v for v in value if isinstance(v, str))
-        if isinstance(value, list) and len(concepts) != len(value) or not concepts:
-            issues.append(SpecIssue(r.key(kind), "expected a concept name or a list of concept names"))
-        for name in concepts:
-            if name not in known:
-                issues.append(SpecIssue(r.key(kind), f"unknown concept {name!r} (not in spec.concepts "
-                                                     f"or graders/rules/concepts.yaml)"))
+        concepts = _concept_names(r, kind, r.req(kind, (str, list), ""), known, issues)
+    if kind == "require" and isinstance(raw, Mapping) and "unless" in raw:
+        unless = _concept_names(r, "unless", r.req("unless", (str, list), ""), known, issues)
+        unless_msg = r.req("unless_fail", str, "")
     elif kind == "tone":
         categories_out = r.str_list("tone", required=True)
         for cat in categories_out:
@@ -527,7 +616,19 @@ def _read_check(raw: Any, path: str, known: set[str], categories: list[str],
     if not kind:
         return None
     return CheckSpec(cid, kind, float(weight if weight is not None else 1.0), bool(required), lesson, pass_msg,
-                     fail_msg, negated_msg, concepts, categories_out, min_w, max_w, min_q)
+                     fail_msg, negated_msg, concepts, categories_out, min_w, max_w, min_q, unless, unless_msg)
+
+
+def _concept_names(r: SpecReader, key: str, value: Any, known: set[str], issues: list[SpecIssue]) -> tuple[str, ...]:
+    """A check's concept name or list of names, each checked against the known concepts."""
+    names = (value,) if isinstance(value, str) else tuple(v for v in value if isinstance(v, str))
+    if isinstance(value, list) and len(names) != len(value) or not names:
+        issues.append(SpecIssue(r.key(key), "expected a concept name or a list of concept names"))
+    for name in names:
+        if name not in known:
+            issues.append(SpecIssue(r.key(key), f"unknown concept {name!r} (not in spec.concepts "
+                                                f"or graders/rules/concepts.yaml)"))
+    return names
 
 
 def _resolve(name: str, local: Mapping[str, ConceptDef], rules: Rules, trail: tuple[str, ...],
@@ -560,19 +661,16 @@ def _build_matcher(checks: tuple[CheckSpec, ...], local: Mapping[str, ConceptDef
     concept_atoms: dict[str, tuple[int, ...]] = {}
     reachable: dict[str, ConceptDef] = {}
 
+    roles: list[tuple[int, int, int]] = []
+
     def add(defn: ConceptDef) -> int:
         """Register a definition as an atom (once) and return its index."""
-        if id(defn) in atom_of:
-            return atom_of[id(defn)]
-        n = len(atoms)
-        atoms.append(Atom(defn.name, defn.scope, defn.negation, defn.regex, defn.raw_regex))
-        entries.extend((2 * n, p) for p in defn.patterns)
-        entries.extend((2 * n + 1, p) for p in defn.except_patterns)
-        atom_of[id(defn)] = n
-        return n
+        if id(defn) not in atom_of:
+            atom_of[id(defn)] = _register(defn, atoms, entries, roles)
+        return atom_of[id(defn)]
 
     for check in checks:
-        for name in check.concepts:
+        for name in (*check.concepts, *check.unless):
             if name in concept_atoms:
                 continue
             defs = _resolve(name, local, rules, (), issues)
@@ -582,8 +680,9 @@ def _build_matcher(checks: tuple[CheckSpec, ...], local: Mapping[str, ConceptDef
     categories = {c for check in checks for c in check.categories}
     tone_atoms = tuple((rule, add(rule.concept)) for rule in rules.tone if rule.category in categories)
     needs_stream = any(a.regex for a in atoms)
-    return Matcher(tuple(atoms), textlib.PhraseIndex.build(entries), concept_atoms, tone_atoms,
-                   needs_stream), reachable
+    index = textlib.PhraseIndex.build(entries, rules.lang.modifiers)
+    speller = textlib.Speller.build(index.vocabulary() | rules.lang.modifiers, rules.lang)
+    return Matcher(tuple(atoms), index, concept_atoms, tone_atoms, needs_stream, speller, tuple(roles)), reachable
 
 
 def compile_text_spec(spec: Mapping[str, Any], rules: Rules) -> TextSpec:
@@ -649,13 +748,20 @@ class _Outcome:
     spans: tuple[tuple[int, int], ...]
 
 
-def _concept_hits(spec: TextSpec, hits: list[list[Hit]], name: str) -> list[Hit]:
+def _concept_hits(spec: TextSpec, hits: Found, name: str) -> list[Hit]:
     """All hits of a concept (its own atom and every atom it uses), in text order."""
-    out = [h for n in spec.matcher.concept_atoms.get(name, ()) for h in hits[n]]
+    return _hits_of(spec.matcher, hits, name)
+
+
+def _hits_of(matcher: Matcher, found: Found, name: str) -> list[Hit]:
+    """A concept's hits in text order; its own exceptions also veto what the concepts it `use`s found."""
+    atoms = matcher.concept_atoms.get(name, ())
+    own = found.vetoes[atoms[0]] if atoms else []
+    out = [h for n in atoms for h in found.hits[n] if not any(f < h.stop and h.first < s for f, s in own)]
     return sorted(out, key=lambda h: h.span)
 
 
-def _judge_require(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: list[list[Hit]]) -> _Outcome:
+def _judge_require(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: Found) -> _Outcome:
     """Every listed concept must be present outside a negated clause."""
     positive_spans: list[tuple[int, int]] = []
     missing_negated: list[tuple[int, int]] = []
@@ -669,6 +775,9 @@ def _judge_require(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: list
         missing = True
         missing_negated.extend((a.starts[h.negator], h.span[1]) for h in found if h.negator is not None)
     if not missing:
+        vetoed = [h.span for name in c.unless for h in _concept_hits(spec, hits, name) if h.negator is None]
+        if vetoed:
+            return _Outcome(False, _with_quotes(c.unless_msg, a.text, vetoed), tuple(vetoed))
         return _Outcome(True, _with_quotes(c.pass_msg, a.text, positive_spans), tuple(positive_spans))
     if missing_negated:
         lead = c.negated_msg or ("The words are there, but negated, so they say the opposite. " + c.fail_msg)
@@ -676,7 +785,7 @@ def _judge_require(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: list
     return _Outcome(False, c.fail_msg, ())
 
 
-def _judge_forbid(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: list[list[Hit]]) -> _Outcome:
+def _judge_forbid(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: Found) -> _Outcome:
     """None of the listed concepts may appear (a negated mention is allowed)."""
     spans = [h.span for name in c.concepts for h in _concept_hits(spec, hits, name) if h.negator is None]
     if spans:
@@ -684,14 +793,14 @@ def _judge_forbid(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: list[
     return _Outcome(True, c.pass_msg, ())
 
 
-def _judge_tone(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: list[list[Hit]]) -> _Outcome:
+def _judge_tone(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: Found) -> _Outcome:
     """No tone rule of the listed categories may fire; each one that does is explained with its own message."""
     messages: list[str] = []
     spans: list[tuple[int, int]] = []
     for rule, n in spec.matcher.tone_atoms:
         if rule.category not in c.categories:
             continue
-        rule_spans = [h.span for h in hits[n] if h.negator is None]
+        rule_spans = [h.span for h in hits.hits[n] if h.negator is None]
         if rule.caps_share is not None and a.words:
             rule_spans.extend(textlib.shouting(a, rule.caps_share, rule.caps_min_words))
         if rule_spans:
@@ -727,7 +836,7 @@ def _judge_questions(c: CheckSpec, a: textlib.Analysis) -> _Outcome:
                            f"{c.min_questions}.", ())
 
 
-def _judge_guard(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: list[list[Hit]]) -> _Outcome:
+def _judge_guard(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: Found) -> _Outcome:
     """The real-sentences guard: catch keyword lists, repeated sentences, stuffed phrases and unpunctuated runs."""
     g = spec.rules.lang.guard
     lang = spec.rules.lang
@@ -745,7 +854,20 @@ def _judge_guard(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: list[l
         return _Outcome(False, f"{c.fail_msg} This reads as a list of words rather than sentences, so none of the "
                                "other points can be credited. Write it out as you would say or send it.",
                         tuple((s.start, s.end) for s in fragments) or ((0, len(a.text)),))
-    # 2. The same sentence pasted again and again earns nothing.
+    # 2. "Interest: high. Concerns: any?" - labels with a value after them are a form filled in, not speech.
+    labels = _label_lines(a)
+    if len(labels) > g["max_label_lines"] and len(labels) * 2 >= len(a.sentences):
+        return _Outcome(False, f"{c.fail_msg} {len(labels)} lines read as a label and a value "
+                               f"({', '.join(_quote(a.text, sp) for sp in labels[:3])}); say it in sentences "
+                               "instead, so none of the other points can be credited yet.", tuple(labels))
+    # 3. An account of the advice ("Then I'd ask her about the timeline") is not the answer itself.
+    told = textlib.narrated(a, lang)
+    if told and len(told) >= g["max_narrated_share"] * len(a.sentences):
+        spans = tuple((a.sentences[i].start, a.sentences[i].end) for i in told)
+        return _Outcome(False, f"{c.fail_msg} This describes what you would say "
+                               f"({_quote(a.text, spans[0])}) rather than saying it. Write the words you would "
+                               "actually use, so none of the other points can be credited yet.", spans)
+    # 4. The same sentence pasted again and again earns nothing.
     seen: dict[tuple[str, ...], int] = {}
     repeats: list[tuple[int, int]] = []
     for s in a.sentences:
@@ -759,7 +881,7 @@ def _judge_guard(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: list[l
         most = max(seen.values())
         return _Outcome(False, f"{c.fail_msg} The same sentence appears {most} times; repeating a point "
                                "does not make it count more, so this answer earns nothing.", tuple(repeats))
-    # 3. Stuffing: when rubric phrases make up most of the words, it is a keyword list in disguise.
+    # 5. Stuffing: when rubric phrases make up most of the words, it is a keyword list in disguise.
     covered: set[int] = set()
     most_hits = 0
     clauses = _clause_numbers(a)
@@ -785,16 +907,51 @@ def _judge_guard(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: list[l
                                    f"({', '.join(_quote(a.text, h.span) for h in crowded[:4])}); piling up "
                                    "synonyms is not an answer, so this earns nothing.",
                             tuple(h.span for h in crowded))
+    # 6. "I want the role and your doubts and how I fit and the next steps and ...": one sentence chaining every
+    # rubric move with "and" is the list again.
+    chained = _chained_sentence(spec, a, hits, int(g["chain_conjunctions"]), int(g["chain_concepts"]))
+    if chained is not None:
+        return _Outcome(False, f"{c.fail_msg} One sentence strings every point together with \"and\" "
+                               f"({_quote(a.text, chained)}); a chain of keywords is not an answer, so this "
+                               "earns nothing.", (chained,))
     if checked and len(covered) / total > g["max_concept_share"] and most_hits >= g["stuffing_min_hits"]:
         return _Outcome(False, f"{c.fail_msg} Almost every word is a rubric phrase, several said over and over; "
                                "stringing the expected phrases together is not an answer, so this earns nothing.",
                         ((0, len(a.text)),))
-    # 4. A long run of words with no sentence punctuation and no line break is not written as sentences.
+    # 7. A long run of words with no sentence punctuation and no line break is not written as sentences.
     if (a.word_count >= g["unpunctuated_words"] and not textlib.has_terminal_punctuation(a.text)
             and "\n" not in a.text.strip()):
         return _Outcome(False, f"{c.fail_msg} There is no full stop or question mark anywhere; break it into "
                                "sentences so the interviewer can follow it.", ())
     return _Outcome(True, c.pass_msg, ())
+
+
+def _label_lines(a: textlib.Analysis) -> list[tuple[int, int]]:
+    """Sentences that start with a one- to three-word label and a colon ("Next steps: please advise")."""
+    out = []
+    for s in a.sentences:
+        head, colon, _ = a.text[s.start: s.end].partition(":")
+        if colon and 1 <= len(textlib.WORD_RE.findall(head)) <= 3 and "\n" not in head:
+            out.append((s.start, s.end))
+    return out
+
+
+def _chained_sentence(spec: TextSpec, a: textlib.Analysis, hits: Found, conjunctions: int,
+                      concepts: int) -> tuple[int, int] | None:
+    """The span of a sentence that joins many rubric concepts with many "and"/"or", else None."""
+    required = {n for ch in spec.checks if ch.kind == "require" for n in ch.concepts}
+    per_sentence: dict[int, list[str]] = {}
+    for name in required:
+        for h in _concept_hits(spec, hits, name):
+            per_sentence.setdefault(a.sent[h.first], []).append(name)
+    # Every required concept when there are fewer than `concepts` of them, and `concepts` hits in all.
+    need = min(concepts, len(required))
+    for idx, names in per_sentence.items():
+        s = a.sentences[idx]
+        joins = sum(w in ("and", "or") for w in a.words[s.first: s.stop])
+        if len(set(names)) >= need and len(names) >= concepts and joins >= conjunctions:
+            return (s.start, s.end)
+    return None
 
 
 def _longest_adjacent_run(found: list[Hit], a: textlib.Analysis, function_words: frozenset[str]) -> list[Hit]:
@@ -827,7 +984,8 @@ def _clause_numbers(a: textlib.Analysis) -> list[int]:
 def grade_text(spec: TextSpec, text: str, ctx: Context, version: str) -> Result:
     """Grade a normalised answer against a compiled spec."""
     lang = spec.rules.lang
-    a = textlib.analyse(text, lang)
+    view, back = textlib.rules_view(text)
+    a = textlib.analyse(view, lang, spec.matcher.speller)
     hits = spec.matcher.run(a, lang)
     outcomes: list[tuple[CheckSpec, _Outcome]] = []
     guard_failed: _Outcome | None = None
@@ -856,7 +1014,8 @@ def grade_text(spec: TextSpec, text: str, ctx: Context, version: str) -> Result:
             msg = f"Not credited, because the answer is not written as real sentences. {c.fail_msg}"
             checks.append(Check(c.id, False, c.weight, msg, (), c.required, 0.0, c.lesson))
             continue
-        checks.append(Check(c.id, o.passed, c.weight, o.message, o.spans, c.required, 1.0 if o.passed else 0.0,
+        spans = tuple(textlib.map_span(sp, back) for sp in o.spans)
+        checks.append(Check(c.id, o.passed, c.weight, o.message, spans, c.required, 1.0 if o.passed else 0.0,
                             c.lesson))
         earned += c.weight if o.passed else 0.0
     score = 0.0 if guard_failed is not None else earned / total
@@ -868,21 +1027,24 @@ def probe(rules: Rules, defn: ConceptDef, text: str) -> list[Hit]:
     """Every hit of one shared concept or tone rule's phrases in a text (used to run the rules' examples)."""
     atoms: list[Atom] = []
     entries: list[tuple[int, textlib.Pattern]] = []
-    for n, d in enumerate([defn, *(rules.lexicons[u] for u in defn.use if u in rules.lexicons)]):
-        atoms.append(Atom(d.name, d.scope, d.negation, d.regex, d.raw_regex))
-        entries.extend((2 * n, p) for p in d.patterns)
-        entries.extend((2 * n + 1, p) for p in d.except_patterns)
-    matcher = Matcher(tuple(atoms), textlib.PhraseIndex.build(entries), {}, (), any(a.regex for a in atoms))
-    a = textlib.analyse(normalise_text(text), rules.lang)
-    return sorted((h for hits in matcher.run(a, rules.lang) for h in hits), key=lambda h: h.span)
+    roles: list[tuple[int, int, int]] = []
+    for d in [defn, *(rules.lexicons[u] for u in defn.use if u in rules.lexicons)]:
+        _register(d, atoms, entries, roles)
+    index = textlib.PhraseIndex.build(entries, rules.lang.modifiers)
+    matcher = Matcher(tuple(atoms), index, {"probe": tuple(range(len(atoms)))}, (), any(a.regex for a in atoms),
+                      textlib.Speller.build(index.vocabulary() | rules.lang.modifiers, rules.lang), tuple(roles))
+    view, _ = textlib.rules_view(normalise_text(text))
+    a = textlib.analyse(view, rules.lang, matcher.speller)
+    found = matcher.run(a, rules.lang)
+    return [h for h in _hits_of(matcher, found, "probe")]
 
 
 def probe_tone(rules: Rules, rule: ToneRule, text: str) -> list[tuple[int, int]]:
     """Spans where a tone rule fires in a text (negated matches excluded), as a tone check would see them."""
     spans = [h.span for h in probe(rules, rule.concept, text) if h.negator is None]
     if rule.caps_share is not None:
-        spans.extend(textlib.shouting(textlib.analyse(normalise_text(text), rules.lang), rule.caps_share,
-                                      rule.caps_min_words))
+        spans.extend(textlib.shouting(textlib.analyse(textlib.rules_view(normalise_text(text))[0], rules.lang),
+                                      rule.caps_share, rule.caps_min_words))
     return spans
 
 

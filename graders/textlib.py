@@ -10,12 +10,18 @@ what the site highlights.
 
 from __future__ import annotations
 
+import json
 import re
+import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from re import _parser as sre_parse  # type: ignore[attr-defined]  # the stdlib's own regex parser
+from importlib import resources
+from typing import Any
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 # A word: letters/digits, optionally joined by apostrophes (don't, o'clock). Each repeat starts with "'",
 # so the pattern cannot backtrack on long runs of letters or apostrophes.
@@ -30,10 +36,37 @@ SHORT_LINE_WORDS = 5
 
 # Marks a one-word wildcard slot in a compiled phrase.
 WILDCARD = None
+# Gap slots. "..." is up to GAP_WORDS words of the same clause ("...6" up to six), so "i ... want ... job" finds
+# "I really do want this job"; "~" is up to MOD_WORDS modifiers ("really", "very much") from english.yaml, so
+# "i ~ want this job" finds "I really do want this job" but not "I want to ask about this job". No real word is
+# "..." or "~", so these sets cannot collide with a word slot.
+GAP_WORDS = 4
+MAX_GAP_WORDS = 8
+MOD_WORDS = 3
+GAPS: dict[frozenset[str], int] = {frozenset((f"...{n}",)): n for n in range(1, MAX_GAP_WORDS + 1)}
+GAP: frozenset[str] = next(g for g, n in GAPS.items() if n == GAP_WORDS)
+MOD: frozenset[str] = frozenset(("~",))
+
+
+def is_gap(slot: frozenset[str] | None) -> bool:
+    """True for a "..." or "~" slot."""
+    return slot is not None and (slot in GAPS or slot == MOD)
 # Phrase syntax: {a|b} alternatives, [a|b] optional alternatives, anything else one word.
 PHRASE_PART_RE = re.compile(r"\{[^{}\[\]]*\}|\[[^{}\[\]]*\]|[^\s{}\[\]]+|[{}\[\]]")
 # A phrase whose alternatives multiply beyond this is refused: the author should split it.
 MAX_PHRASE_VARIANTS = 256
+
+
+@dataclass(frozen=True)
+class Narration:
+    """Word lists that tell an account of the answer ("then I'd ask her about ...") from the answer itself."""
+
+    modals: frozenset[str]
+    adverbs: frozenset[str]
+    verbs: frozenset[str]  # every inflection: "thanking", "told"
+    listeners: frozenset[str]
+    markers: frozenset[str]
+    about_the_task: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -52,6 +85,10 @@ class Language:
     no_inflect: frozenset[str]
     indirect_questions: tuple[tuple[str, ...], ...]  # "could you tell me": a request that counts as a question
     guard: Mapping[str, float]
+    spelling: Mapping[str, float] = field(default_factory=dict)  # Speller settings
+    lead_ins: frozenset[str] = frozenset()  # "and", "also"...: skipped before an indirect-question opener
+    modifiers: frozenset[str] = frozenset()  # what a "~" gap in a phrase may skip ("really", "very", "much")
+    narration: Narration | None = None
     # Derived: for each negator, the not-negating sequences it appears in and at which position.
     cancel_at: Mapping[str, tuple[tuple[int, tuple[str, ...]], ...]] = field(default_factory=dict)
     # Derived: the indirect-question openers grouped by their first word.
@@ -87,6 +124,103 @@ class Language:
         return (word,)
 
 
+# ---- what the rules see ----------------------------------------------------------------------------------
+
+@cache
+def _lookalikes() -> dict[int, str]:
+    """Letters of other scripts that look like one ASCII letter (Cyrillic "о", Greek "ο"), from Unicode's list."""
+    data = json.loads(resources.files("confusable_homoglyphs").joinpath("confusables.json").read_text("utf-8"))
+    table: dict[int, str] = {}
+    for char, glyphs in data.items():
+        if len(char) != 1 or char.isascii() or not unicodedata.category(char).startswith("L"):
+            continue
+        ascii_glyph = next((g["c"] for g in glyphs if len(g["c"]) == 1 and g["c"].isascii() and g["c"].isalpha()),
+                           None)
+        if ascii_glyph:
+            table[ord(char)] = ascii_glyph
+    return table
+
+
+# Unicode's default-ignorable code points outside category Cf (the combining grapheme joiner, variation selectors,
+# Hangul fillers, Mongolian free variation selectors): invisible, so a rule must not see them either.
+_IGNORABLE = frozenset([0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, *range(0x180B, 0x1810), 0x3164, *range(0xFE00, 0xFE10),
+                        0xFFA0, *range(0xE0100, 0xE01F0)])
+
+
+def _invisible(char: str) -> bool:
+    """True for a format character (Cf) or another default-ignorable code point."""
+    return unicodedata.category(char) == "Cf" or ord(char) in _IGNORABLE
+
+
+def rules_view(text: str) -> tuple[str, tuple[int, ...] | None]:
+    """The text the rules read: invisible format characters dropped and look-alike letters folded to ASCII.
+
+    A zero-width space inside "not", or a Cyrillic "о" in "concerns", must not change a grade. Returns the view
+    and, when it differs from the text, the offset in `text` of each character of the view (plus one for the
+    end), so spans found in the view can be mapped back to what the learner wrote.
+    """
+    if text.isascii():
+        return text, None
+    table = _lookalikes()
+    out: list[str] = []
+    back: list[int] = []
+    for i, char in enumerate(text):
+        if _invisible(char):
+            continue
+        out.append(table.get(ord(char), char))
+        back.append(i)
+    back.append(len(text))
+    return "".join(out), tuple(back)
+
+
+def map_span(span: tuple[int, int], back: tuple[int, ...] | None) -> tuple[int, int]:
+    """A span of the rules view as a span of the learner's text."""
+    if back is None or span[1] <= span[0]:
+        return span
+    return (back[span[0]], back[span[1] - 1] + 1)
+
+
+@dataclass(frozen=True)
+class Speller:
+    """Typo tolerance against the rules' own vocabulary: "intersted" reads as "interested".
+
+    Only a word the English lexicon does not know is corrected, and only to the one rules word within the
+    allowed edits (a swap of two letters is one edit), so real words and ties are left alone.
+    """
+
+    vocabulary: tuple[str, ...]  # rules words long enough to correct to
+    known: frozenset[str]  # words never corrected: every rules word and the language's function words
+    min_length: int
+    long_from: int  # words this long may be two edits away, shorter ones one
+
+    @classmethod
+    def build(cls, words: Iterable[str], lang: Language) -> Speller:
+        """A speller for the vocabulary of one compiled spec."""
+        settings = lang.spelling
+        min_length = int(settings.get("min_length", 5))
+        vocab = {w for w in words if len(w) >= min_length - 1 and w.isalpha()}
+        return cls(tuple(sorted(vocab)), frozenset(words) | lang.function_words, min_length,
+                   int(settings.get("long_from", 8)))
+
+    def correct(self, word: str) -> str | None:
+        """The rules word a misspelt word stands for, or None when it is a real word, too short or unclear."""
+        if len(word) < self.min_length or word in self.known or not word.isalpha() or _english(word):
+            return None
+        edits = 2 if len(word) >= self.long_from else 1
+        found = process.extract(word, self.vocabulary, scorer=OSA.distance, score_cutoff=edits, limit=2)
+        if not found or (len(found) > 1 and found[1][1] == found[0][1]):
+            return None
+        return str(found[0][0])
+
+
+@cache
+def _english(word: str) -> bool:
+    """True when the English lexicon (lemminflect's) knows the word, so it is not a typo."""
+    from lemminflect import getAllLemmas  # heavy tables: loaded on first use only
+
+    return bool(getAllLemmas(word))
+
+
 @dataclass(frozen=True)
 class Sentence:
     """One sentence: its character span, whether it asks something, and its range of words."""
@@ -112,6 +246,7 @@ class Analysis:
     sentences: tuple[Sentence, ...]
     word_count: int  # words as written
     raw_words: tuple[tuple[int, int], ...]  # spans of the words as written
+    corrected: frozenset[int] = frozenset()  # canonical words read through the speller (typos)
 
     def span(self, first: int, stop: int) -> tuple[int, int]:
         """Character span covering canonical words [first, stop)."""
@@ -122,8 +257,8 @@ class Analysis:
         return min(bisect_right(self.ends, offset), len(self.words) - 1) if self.words else 0
 
 
-def analyse(text: str, lang: Language) -> Analysis:
-    """Tokenise a normalised answer into canonical words and sentences."""
+def analyse(text: str, lang: Language, speller: Speller | None = None) -> Analysis:
+    """Tokenise a normalised answer into canonical words and sentences, reading typos through the speller."""
     raw = [(m.start(), m.end()) for m in WORD_RE.finditer(text)]
     raw_ends = [e for _, e in raw]
     # Sentence boundaries, skipping the full stop of an abbreviation (Ms. Lee) or an initial (J. Smith).
@@ -152,6 +287,7 @@ def analyse(text: str, lang: Language) -> Analysis:
     sent: list[int] = []
     brk: list[bool] = []
     sentences: list[Sentence] = []
+    corrected: set[int] = set()
     b = 0
     cur_first = 0
     cur_start = -1
@@ -162,8 +298,11 @@ def analyse(text: str, lang: Language) -> Analysis:
         """Finish the sentence being built, if it holds any word."""
         nonlocal cur_first, cur_start, cur_words
         if cur_start >= 0:
-            q = question or _starts_with(words, cur_first, len(words),
-                                         lang.openers.get(words[cur_first], ()) if cur_first < len(words) else ())
+            lead = cur_first
+            while lead < len(words) - 1 and words[lead] in lang.lead_ins:
+                lead += 1  # "And could you tell me ..." still opens with "could you tell me"
+            q = question or _starts_with(words, lead, len(words),
+                                         lang.openers.get(words[lead], ()) if lead < len(words) else ())
             sentences.append(Sentence(cur_start, end, q, cur_first, len(words), cur_words))
         cur_first = len(words)
         cur_start = -1
@@ -179,7 +318,14 @@ def analyse(text: str, lang: Language) -> Analysis:
         else:
             gap = text[prev_end:ws]
             is_break = gap != " " and CLAUSE_PUNCT_RE.search(gap) is not None
-        for i, part in enumerate(lang.expand(text[ws:we].lower())):
+        written = text[ws:we]
+        # A capitalised word inside a sentence is a name (Okoye, Tableau): never "corrected".
+        name = written[:1].isupper() and cur_first != len(words)
+        for i, part in enumerate(lang.expand(written.lower())):
+            fixed = speller.correct(part) if speller is not None and not name else None
+            if fixed is not None:
+                corrected.add(len(words))
+                part = fixed
             words.append(part)
             starts.append(ws)
             ends.append(we)
@@ -194,12 +340,47 @@ def analyse(text: str, lang: Language) -> Analysis:
         else:
             close(prev_end, False)
     return Analysis(text, tuple(words), tuple(starts), tuple(ends), tuple(sent), tuple(brk), tuple(sentences),
-                    len(raw), tuple(raw))
+                    len(raw), tuple(raw), frozenset(corrected))
 
 
 def _starts_with(words: Sequence[str], first: int, stop: int, openers: Iterable[tuple[str, ...]]) -> bool:
     """True when words[first:stop] begins with one of the opener sequences."""
     return any(tuple(words[first: first + len(o)]) == o for o in openers if first + len(o) <= stop)
+
+
+def narrated(a: Analysis, lang: Language) -> list[int]:
+    """Indices of the statements that describe what the candidate would say instead of saying it."""
+    n = lang.narration
+    if n is None:
+        return []
+    out = []
+    for idx, s in enumerate(a.sentences):
+        words = a.words[s.first: s.stop]
+        if s.question:
+            continue
+        if any(w in n.about_the_task for w in words):
+            out.append(idx)
+            continue
+        third_person = any(w in n.listeners for w in words) and "you" not in words
+        for i in range(len(words) - 2):
+            if words[i] not in ("i", "we"):
+                continue
+            j = i + 1
+            if words[j] not in n.modals:
+                continue
+            j += 1
+            while j < len(words) and words[j] in n.adverbs:
+                j += 1
+            if j < len(words) and words[j] in n.verbs:
+                after = words[j + 1: j + 2]
+                if third_person or (after and after[0] in n.markers | n.listeners):
+                    out.append(idx)
+                    break
+        else:
+            # "... show that I'm interested, politely ask if she has any doubts": a speech verb about "her".
+            if third_person and any(w in n.verbs for w in words) and idx not in out:
+                out.append(idx)
+    return out
 
 
 def negator_before(a: Analysis, first: int, lang: Language) -> int | None:
@@ -287,8 +468,10 @@ def compile_phrase(phrase: str, lang: Language, inflect: bool = True) -> tuple[P
     for slots in variants:
         if not slots:
             raise PhraseError(f"phrase {phrase!r} can match nothing (a variant is empty)")
-        if slots[0] is WILDCARD:
-            raise PhraseError(f"phrase {phrase!r} must not start with *")
+        if slots[0] is WILDCARD or is_gap(slots[0]) or is_gap(slots[-1]):
+            raise PhraseError(f"phrase {phrase!r} must not start with *, ... or ~, nor end with ... or ~")
+        if any(is_gap(a) and is_gap(b) for a, b in zip(slots, slots[1:], strict=False)):
+            raise PhraseError(f"phrase {phrase!r} has two gaps (... or ~) in a row")
         patterns.append(tuple(slots))
     return tuple(dict.fromkeys(patterns))
 
@@ -297,6 +480,13 @@ def _slots(written: str, lang: Language, inflect: bool, phrase: str) -> list[Slo
     """Turn one written phrase word into slots (a contraction gives several)."""
     if written == "*":
         return [WILDCARD]
+    if written == "~":
+        return [MOD]
+    if written.startswith("...") and (written == "..." or written[3:].isdigit()):
+        size = int(written[3:] or GAP_WORDS)
+        if not 1 <= size <= MAX_GAP_WORDS:
+            raise PhraseError(f"{written!r} in phrase {phrase!r}: a gap is 1 to {MAX_GAP_WORDS} words")
+        return [next(g for g, n in GAPS.items() if n == size)]
     exact = written.startswith("=")
     body = written[1:] if exact else written
     words = WORD_RE.findall(normalise_phrase_word(body))
@@ -327,28 +517,44 @@ class PhraseIndex:
 
     by_first: Mapping[str, tuple[tuple[int, Pattern], ...]]  # one-word patterns and "word *" patterns
     by_pair: Mapping[tuple[str, str], tuple[tuple[int, Pattern], ...]]
+    gapped: frozenset[Pattern] = frozenset()  # patterns with a "..." or "~" gap, matched by _match_gapped
+    modifiers: frozenset[str] = frozenset()  # what a "~" gap may skip
 
     @classmethod
-    def build(cls, entries: Iterable[tuple[int, Pattern]]) -> PhraseIndex:
+    def build(cls, entries: Iterable[tuple[int, Pattern]], modifiers: frozenset[str] = frozenset()) -> PhraseIndex:
         """Index (key, pattern) pairs; the key says which concept (or exception list) a match belongs to."""
         first: dict[str, list[tuple[int, Pattern]]] = {}
         pair: dict[tuple[str, str], list[tuple[int, Pattern]]] = {}
         for key, pattern in entries:
             head = pattern[0]
             assert head is not None  # compile_phrase refuses a leading wildcard
-            second = pattern[1] if len(pattern) > 1 else None
+            # A gap after the first word leaves nothing fixed to pair with: index such a pattern by its first word.
+            second = pattern[1] if len(pattern) > 1 and not is_gap(pattern[1]) else None
             for form in head:
                 if second is None:
                     first.setdefault(form, []).append((key, pattern))
                 else:
                     for form2 in second:
                         pair.setdefault((form, form2), []).append((key, pattern))
+        gapped = frozenset(p for entries in (*first.values(), *pair.values()) for _, p in entries
+                           if any(is_gap(slot) for slot in p))
         return cls({k: tuple(dict.fromkeys(v)) for k, v in first.items()},
-                   {k: tuple(dict.fromkeys(v)) for k, v in pair.items()})
+                   {k: tuple(dict.fromkeys(v)) for k, v in pair.items()}, gapped, modifiers)
 
-    def find(self, a: Analysis) -> list[tuple[int, int, int]]:
-        """Return (key, first, stop) for every pattern occurrence inside one sentence."""
-        hits: list[tuple[int, int, int]] = []
+    def vocabulary(self) -> set[str]:
+        """Every word form any indexed pattern can match (what the speller may correct to)."""
+        words: set[str] = set(self.by_first)
+        for entries in (*self.by_first.values(), *self.by_pair.values()):
+            for _, pattern in entries:
+                for slot in pattern:
+                    if slot is not None and not is_gap(slot):
+                        words.update(slot)
+        return words
+
+    def find(self, a: Analysis) -> list[tuple[int, int, int, tuple[int, ...]]]:
+        """Return (key, first, stop, words a gap skipped) for every pattern occurrence inside one sentence."""
+        hits: list[tuple[int, int, int, tuple[int, ...]]] = []
+        gapped = self.gapped
         words = a.words
         sent = a.sent
         n = len(words)
@@ -362,6 +568,11 @@ class PhraseIndex:
                 continue
             s = sent[i]
             for key, pattern in cands:
+                if pattern in gapped:
+                    m = _match_gapped(a, s, i + 1, pattern, 1, self.modifiers)
+                    if m is not None:
+                        hits.append((key, i, m[0], m[1]))
+                    continue
                 stop = i + len(pattern)
                 if stop > n or sent[stop - 1] != s:
                     continue
@@ -370,8 +581,45 @@ class PhraseIndex:
                     if slot is not None and words[i + k] not in slot:
                         break
                 else:
-                    hits.append((key, i, stop))
+                    hits.append((key, i, stop, ()))
         return hits
+
+
+def _match_gapped(a: Analysis, s: int, pos: int, pattern: Pattern, k: int,
+                  modifiers: frozenset[str]) -> tuple[int, tuple[int, ...]] | None:
+    """Match pattern[k:] from word `pos` in sentence `s`: (one past the end, the words the gaps skipped), or None.
+
+    Gaps stay inside one clause: they never cross a comma, a semicolon or the sentence's end.
+    """
+    words, sent, brk = a.words, a.sent, a.brk
+    n = len(words)
+    while k < len(pattern):
+        slot = pattern[k]
+        if slot is not None and is_gap(slot):
+            size = MOD_WORDS if slot == MOD else GAPS[slot]
+            for skip in range(size + 1):
+                p = pos + skip
+                if p >= n or sent[p] != s or (skip and brk[p]) or (skip == 1 and brk[pos]):
+                    return None  # out of the sentence, or the gap would cross a comma or semicolon
+                if skip and slot == MOD and words[p - 1] not in modifiers:
+                    return None  # "~" skips modifiers only
+                rest = _match_gapped(a, s, p, pattern, k + 1, modifiers)
+                if rest is not None:
+                    return rest[0], (*range(pos, p), *rest[1])
+            return None
+        if pos >= n or sent[pos] != s or (slot is not None and words[pos] not in slot):
+            return None
+        pos += 1
+        k += 1
+    return pos, ()
+
+
+def gap_negator(a: Analysis, skipped: Iterable[int], lang: Language) -> int | None:
+    """A negator among the words a gap skipped ("I do not really want this job"), not part of an idiom."""
+    for k in skipped:
+        if a.words[k] in lang.negators and not _cancelled(a.words, k, lang):
+            return k
+    return None
 
 
 def word_stream(a: Analysis) -> tuple[str, list[int]]:
@@ -392,7 +640,7 @@ def word_stream(a: Analysis) -> tuple[str, list[int]]:
     return "".join(parts), offsets
 
 
-def stream_hits(regex: re.Pattern[str], stream: str, offsets: Sequence[int]) -> list[tuple[int, int]]:
+def stream_hits(regex: Any, stream: str, offsets: Sequence[int]) -> list[tuple[int, int]]:
     """Word ranges [first, stop) matched by a regex run over the word stream (empty matches ignored)."""
     out = []
     for m in regex.finditer(stream):
@@ -403,44 +651,6 @@ def stream_hits(regex: re.Pattern[str], stream: str, offsets: Sequence[int]) -> 
         if stop > first:
             out.append((first, stop))
     return out
-
-
-# ---- regex safety ----------------------------------------------------------------------------------------
-
-def unsafe_regex(pattern: str) -> str | None:
-    """Explain why a regex could backtrack catastrophically (a repeat inside an unbounded repeat), else None."""
-    try:
-        tree = sre_parse.parse(pattern)
-    except re.error:
-        return None  # the caller's compile reports the syntax error itself
-    return _nested_repeat(tree, inside_unbounded=False)
-
-
-_REPEATS = {sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT, getattr(sre_parse, "POSSESSIVE_REPEAT", None)} - {None}
-
-
-def _nested_repeat(items: Iterable[tuple[object, object]], inside_unbounded: bool) -> str | None:
-    """Walk a parsed regex looking for a repeat (of more than one) nested in an unbounded repeat."""
-    for op, av in items:
-        if op in _REPEATS:
-            lo, hi, sub = av  # type: ignore[misc]
-            unbounded = hi == sre_parse.MAXREPEAT
-            if inside_unbounded and (unbounded or hi > 1):
-                return "a repeated group inside an unbounded repeat, e.g. (a+)+, can take exponential time"
-            found = _nested_repeat(sub, inside_unbounded or unbounded)
-        elif op == sre_parse.SUBPATTERN:
-            found = _nested_repeat(av[-1], inside_unbounded)  # type: ignore[index]
-        elif op == sre_parse.BRANCH:
-            found = None
-            for alt in av[1]:  # type: ignore[index]
-                found = found or _nested_repeat(alt, inside_unbounded)
-        elif op in (sre_parse.ASSERT, sre_parse.ASSERT_NOT):
-            found = _nested_repeat(av[1], inside_unbounded)  # type: ignore[index]
-        else:
-            found = None
-        if found:
-            return found
-    return None
 
 
 # ---- whole-answer signals ----------------------------------------------------------------------------------

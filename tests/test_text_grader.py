@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,6 +11,7 @@ from hypothesis import strategies as st
 import graders
 from graders import text, textlib
 from graders.base import MAX_ANSWER_CHARS, Context, SpecError
+from graders.spec import SpecReader
 
 RULES = text.default_rules()
 LANG = RULES.lang
@@ -128,17 +131,42 @@ def test_bad_phrases_are_refused(phrase, message):
         textlib.compile_phrase(phrase, LANG)
 
 
-@pytest.mark.parametrize(("pattern", "unsafe"), [
-    (r"(a+)+b", True),
+@pytest.mark.parametrize(("pattern", "usable"), [
+    (r"(a+)+b", True),  # catastrophic on a backtracking engine, linear on RE2
     (r"(?:\w+\s?)*$", True),
-    (r"(x|y*)*", True),
-    (r"\bwhen can i start\b", False),
-    (r"(?:a|b){1,3}c+", False),
-    (r"[ \t]*\n[ \t\n]*(?-i:[A-Z])", False),
+    (r"\bwhen can i start\b", True),
+    (r"[ \t]*\n[ \t\n]*(?-i:[A-Z])", True),
+    (r"\bstart(?= date)", False),  # look-ahead
+    (r"(?<!not )interested", False),  # look-behind
+    (r"\b(\w+) \1\b", False),  # back-reference
 ])
-def test_unsafe_regex_detection(pattern, unsafe):
-    """Nested repeats are flagged; ordinary patterns are not."""
-    assert (textlib.unsafe_regex(pattern) is not None) == unsafe
+def test_rule_regexes_run_on_re2(pattern, usable):
+    """Rule regexes compile on RE2; what RE2 cannot run is refused with its key, never run on a slower engine."""
+    issues: list = []
+    compiled = SpecReader({}, "spec.concepts.x", issues).regex("regex[0]", pattern)
+    assert (compiled is not None) == usable
+    if not usable:
+        assert [str(i) for i in issues] == [str(i) for i in issues if i.key == "spec.concepts.x.regex[0]"]
+        assert "cannot be used" in str(issues[0]) and "RE2" in str(issues[0])
+
+
+def test_nested_repeat_on_a_hostile_answer_stays_linear():
+    """(a+)+b against 'aaaa...c' backtracks for ages on Python's re; on RE2 it costs what a plain search does."""
+    reader = SpecReader({}, "spec", [])
+    nested, plain = reader.regex("a", r"(a+)+b"), reader.regex("b", r"a+b")
+    hostile = "a" * 4000 + "c"
+
+    def best_of(rx) -> float:
+        """The fastest of five searches, in seconds."""
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            assert rx.search(hostile) is None
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    # Python's re takes minutes on this input; allowing 50x the plain pattern still catches any backtracking.
+    assert best_of(nested) < 50 * best_of(plain) + 0.001
 
 
 # ---- spec validation ---------------------------------------------------------------------------------------
@@ -176,11 +204,11 @@ def test_spec_errors_are_collected_with_key_paths():
         assert expected in error
 
 
-def test_spec_rejects_unsafe_regex_and_use_cycles():
-    """A catastrophic regex and concepts that use each other are refused at load."""
-    error = _spec_error({"concepts": {"a": {"use": ["b"]}, "b": {"use": ["a"], "regex": ["(\\w+\\s*)+$"]}},
+def test_spec_rejects_look_arounds_and_use_cycles():
+    """A regex RE2 cannot run and concepts that use each other are refused at load."""
+    error = _spec_error({"concepts": {"a": {"use": ["b"]}, "b": {"use": ["a"], "regex": ["(?<!not )keen"]}},
                          "checks": [{"id": "x", "require": "a"}]})
-    assert "spec.concepts.b.regex[0]: unsafe regular expression" in error
+    assert "spec.concepts.b.regex[0]: regular expression cannot be used" in error
     assert "cycle" in error
 
 
@@ -470,3 +498,174 @@ def test_word_salad_from_rubric_words_never_raises(words):
     assert 0.0 <= result.score <= 1.0
     if result.status != "invalid":
         assert result.answer_text == answer
+
+
+# ---- what the rules see: invisible characters, look-alikes, typos ----------------------------------------------
+
+INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u00ad", "\u2060", "\u034f", "\ufeff", "\u202e"]
+
+
+@pytest.mark.parametrize("char", INVISIBLE, ids=[f"U+{ord(c):04X}" for c in INVISIBLE])
+def test_invisible_characters_inside_a_negation_do_not_lift_it(char):
+    """A format character inside "not" still reads as "not"; the highlight covers what the learner typed."""
+    answer = f"I'm n{char}ot really interested, sorry. What are the next steps?"
+    result = grade(answer)
+    assert not check(result, "interest").passed
+    assert span_texts(result, "interest") == [f"n{char}ot really interested"]
+
+
+def test_look_alike_letters_are_read_as_latin():
+    """A Cyrillic "о" in "not" or "start" is read as the Latin letter, and the span shows the original."""
+    negated = grade("I'm n\u043et really interested. What are the next steps?")
+    assert not check(negated, "interest").passed
+    presumed = grade("I'm keen on the role. When can I st\u0430rt? What are the next steps?")
+    assert span_texts(presumed, "no-presumption") == ["When can I st\u0430rt"]
+
+
+def test_rules_view_maps_spans_back():
+    """Spans found in the view map to the same words of the original text."""
+    text_in = "a\u200bb c\u200d\u200dd"
+    view, back = textlib.rules_view(text_in)
+    assert view == "ab cd"
+    assert text_in[slice(*textlib.map_span((3, 5), back))] == "c\u200d\u200dd"
+    assert textlib.rules_view("plain") == ("plain", None)
+
+
+@pytest.mark.parametrize(("answer", "passes"), [
+    ("I'm really intersted in this role. What are the next steps in the proccess?", True),
+    ("I'm really keen on this oppertunity. Whta are the next steps?", True),
+    # Real words are never "corrected", even one letter from a rules word.
+    ("I'm really keen on the team. What are the neat stops?", False),
+    # A name written with a capital is left alone.
+    ("I'm keen on the role, Ruth. Can you tell me about Steeps?", False),
+])
+def test_typos_are_read_against_the_rules_vocabulary(answer, passes):
+    """Misspellings of rules words count; real words, names and short words are left as written."""
+    assert grade(answer).passed is passes
+
+
+def test_speller_leaves_ties_and_short_words_alone():
+    """A word two rules words are equally close to stays as written; so does a word under five letters."""
+    speller = textlib.Speller.build({"steps", "stops", "keen", "interested"}, LANG)
+    assert speller.correct("intrested") == "interested"
+    assert speller.correct("stxps") is None  # one edit from both
+    assert speller.correct("kean") is None  # too short
+    assert speller.correct("interesting") is None  # a real word
+
+
+# ---- gaps, narration, label lines --------------------------------------------------------------------------
+
+def _index(*phrases):
+    """A phrase index over the given phrases, each its own key."""
+    return textlib.PhraseIndex.build([(n, p) for n, ph in enumerate(phrases)
+                                      for p in textlib.compile_phrase(ph, LANG)], LANG.modifiers)
+
+
+@pytest.mark.parametrize(("sentence", "found"), [
+    ("I really do want this job.", True),
+    ("I would love, honestly, this job.", False),  # a gap does not cross a comma
+    ("I want to go home. The job is fine.", False),  # nor a sentence
+    ("I want it, and I want it badly, more than any job.", False),
+])
+def test_gap_matches_words_in_between_within_one_clause(sentence, found):
+    """'i ... want ... job' finds the words apart, inside one clause of one sentence."""
+    hits = _index("i ... want ... job").find(textlib.analyse(sentence, LANG))
+    assert bool(hits) is found
+
+
+def test_negator_inside_a_gap_negates_the_match():
+    """'I do not really want this job' matches the gapped phrase, negated from inside the gap."""
+    a = textlib.analyse("I do not really want this job.", LANG)
+    (_, first, stop, skipped), = _index("i ... want ... job").find(a)
+    assert a.words[textlib.gap_negator(a, skipped, LANG)] == "not"
+    # A negator written into the phrase itself is not one the gap skipped.
+    a = textlib.analyse("I have not really used Tableau.", LANG)
+    (_, first, stop, skipped), = _index("have not ~ used tableau").find(a)
+    assert textlib.gap_negator(a, skipped, LANG) is None
+
+
+@pytest.mark.parametrize("phrase", ["... want", "want ...", "i ... ... want", "* want"])
+def test_gap_placement_is_checked(phrase):
+    """A gap cannot start or end a phrase, nor come twice in a row."""
+    with pytest.raises(textlib.PhraseError):
+        textlib.compile_phrase(phrase, LANG)
+
+
+@pytest.mark.parametrize(("answer", "narrated"), [
+    ("I would start by thanking Ruth and telling her that I want the role. Then I'd ask her about timing.", [0, 1]),
+    ("Here I would say something about how keen I am. Basically what the lesson says.", [0, 1]),
+    ("I would love this job. I'll follow up next week. Could you tell me the next steps?", []),
+    ("I'd say I'm a strong fit for the team. What are the next steps?", []),
+])
+def test_narration_is_told_apart_from_speech(answer, narrated):
+    """Sentences that describe the answer ("then I'd ask her...") are found; spoken ones are not."""
+    assert textlib.narrated(textlib.analyse(answer, LANG), LANG) == narrated
+
+
+def test_an_account_of_the_advice_earns_nothing():
+    """Describing the close instead of giving it fails the guard, with the sentence quoted."""
+    result = grade("I would tell her that I'm keen on the role. Then I would ask her about the next steps and "
+                   "when she will decide.")
+    guard = check(result, text.GUARD_ID)
+    assert not guard.passed and "describes what you would say" in guard.message
+    assert result.score == 0.0
+
+
+def test_label_value_lines_earn_nothing():
+    """'Interest: high. Next steps: what are they?' is a form filled in, not speech."""
+    result = grade("Interest: I am very keen on the role. Next steps: what are they? Timeline: when?")
+    assert not check(result, text.GUARD_ID).passed
+    assert "label and a value" in check(result, text.GUARD_ID).message
+
+
+def test_one_label_line_is_fine():
+    """A single 'Subject:' line or one aside with a colon does not make an answer a form."""
+    assert grade("One thing: I'm really keen on this role. What are the next steps in your process?").passed
+
+
+def test_an_and_chain_of_every_point_earns_nothing():
+    """One sentence joining the rubric's points with and...and...and is the keyword list again."""
+    result = grade("I want the role and I am keen and I want the next steps and the timeline and the process, ok?")
+    assert not check(result, text.GUARD_ID).passed
+
+
+@pytest.mark.parametrize(("sentence", "found"), [
+    ("I really do want this job.", True),
+    ("I want this job.", True),
+    ("I want to ask about this job.", False),  # "~" skips modifiers only
+    ("I really, really want this job.", False),  # nor across a comma
+])
+def test_modifier_gap_skips_only_modifiers(sentence, found):
+    """'i ~ want this job' allows 'really do' in between, but no other words."""
+    assert bool(_index("i ~ want this job").find(textlib.analyse(sentence, LANG))) is found
+
+
+def test_together_groups_meet_in_one_sentence():
+    """A `together` concept fires where every group is found in the same sentence, and only there."""
+    spec = graders.compile_spec("text", {
+        "concepts": {"leverage": {"together": [["another offer"], ["by friday", "this week"]]}},
+        "checks": [{"id": "no-leverage", "forbid": "leverage"}, {"id": "length", "words": {"min": 3}}]})
+    same = grade("I have another offer, so I need to know by Friday.", spec)
+    assert span_texts(same, "no-leverage") == ["another offer, so I need to know by Friday"]
+    apart = grade("I have another offer. I need to know by Friday.", spec)
+    assert check(apart, "no-leverage").passed
+
+
+def test_unless_fails_a_met_requirement():
+    """`unless` fails a require check whose concept was found, when the named concept is found too."""
+    spec = graders.compile_spec("text", {
+        "concepts": {"plan": {"phrases": ["i will learn"]}, "theirs": {"phrases": ["your team {can|could} train me"]}},
+        "checks": [{"id": "plan", "require": "plan", "unless": "theirs", "unless_fail": "The plan is theirs."},
+                   {"id": "length", "words": {"min": 3}}]})
+    assert check(grade("I will learn it this month.", spec), "plan").passed
+    leaves_it = check(grade("I will learn it if your team could train me.", spec), "plan")
+    assert not leaves_it.passed and leaves_it.message.startswith("The plan is theirs.")
+
+
+def test_a_concepts_exceptions_veto_what_it_uses():
+    """A local concept's `except` also vetoes the matches of the shared lexicon it `use`s."""
+    spec = graders.compile_spec("text", {
+        "concepts": {"presumed": {"use": ["presumption"], "except": ["within my first month"]}},
+        "checks": [{"id": "no-presumption", "forbid": "presumed"}, {"id": "length", "words": {"min": 3}}]})
+    assert check(grade("I will finish the course within my first month.", spec), "no-presumption").passed
+    assert not check(grade("I will ask about my first month and my offer letter.", spec), "no-presumption").passed
