@@ -56,6 +56,8 @@ RULE_FILES = ("english.yaml", "concepts.yaml", "tone.yaml")
 SCOPES = ("any", "question", "statement", "opening", "closing")
 CHECK_KINDS = ("require", "forbid", "tone", "words", "questions", "sentences")
 GUARD_ID = "real-sentences"
+# How a check the guard zeroed begins its message; a check that failed on its own merits never does.
+NOT_CREDITED = "Not credited, because the answer is not written as real sentences."
 # How many sentences at the start (or end) of an answer count as its opening (or closing).
 EDGE_SENTENCES = 2
 # Quoted evidence in a message is cut to this many characters so a long match cannot flood the feedback.
@@ -108,6 +110,9 @@ class ConceptDef:
     examples: Examples = Examples()
     # `together`: groups of phrases that must all occur in one sentence ("another offer" + "by Friday").
     groups: tuple[tuple[textlib.Pattern, ...], ...] = ()
+    # `synonyms: false`: the phrases name different things (the topics of the interview), so several of them
+    # in one sentence are a description, not synonym stuffing.
+    synonyms: bool = True
 
 
 @dataclass(frozen=True)
@@ -189,6 +194,7 @@ def _read_language(raw: Any, issues: list[SpecIssue]) -> textlib.Language:
     function_words = frozenset(r.str_list("function_words", required=True))
     no_inflect = frozenset(r.str_list("no_inflect", required=True))
     indirect_raw = r.str_list("indirect_questions")
+    requests_raw = r.str_list("requests", required=True)
     g = SpecReader(r.req("guard", dict, {}), r.key("guard"), issues)
     guard = {
         "min_function_share": g.number("min_function_share", 0.2, lo=0, hi=1, required=True),
@@ -202,6 +208,7 @@ def _read_language(raw: Any, issues: list[SpecIssue]) -> textlib.Language:
         "min_words_for_shares": g.number("min_words_for_shares", 6, lo=1, hi=100, required=True),
         "unpunctuated_words": g.number("unpunctuated_words", 25, lo=1, hi=1000, required=True),
         "max_label_lines": g.number("max_label_lines", 1, lo=0, hi=100, required=True),
+        "contact_labels": frozenset(w.lower() for w in g.str_list("contact_labels", required=True)),
         "max_narrated_share": g.number("max_narrated_share", 0.5, lo=0, hi=1, required=True),
         "chain_conjunctions": g.number("chain_conjunctions", 4, lo=1, hi=100, required=True),
         "chain_concepts": g.number("chain_concepts", 3, lo=1, hi=100, required=True),
@@ -220,13 +227,16 @@ def _read_language(raw: Any, issues: list[SpecIssue]) -> textlib.Language:
         *(frozenset(nr.str_list(k, required=True)) for k in ("modals", "adverbs")),
         frozenset(f for v in nr.str_list("verbs", required=True) for f in textlib.inflections(v)),
         *(frozenset(nr.str_list(k, required=True)) for k in ("listeners", "markers", "about_the_task")))
+    checking_raw = nr.str_list("checking", required=True)
     nr.done()
     r.done()
     base = textlib.Language(contractions, tuple(suffixes), s_is, abbreviations, cues, int(window or 4),
                             clause_words, (), function_words, no_inflect, (), guard, spelling=spelling,
                             lead_ins=lead_ins, narration=narration, modifiers=modifiers)
     return replace(base, not_negating=_word_tuple(not_negating_raw, base.expand),
-                   indirect_questions=_word_tuple(indirect_raw, base.expand))
+                   indirect_questions=_word_tuple(indirect_raw, base.expand),
+                   requests=_word_tuple(requests_raw, base.expand),
+                   narration=replace(narration, checking=_word_tuple(checking_raw, base.expand)))
 
 
 def read_concept(r: SpecReader, name: str, lang: textlib.Language, issues: list[SpecIssue],
@@ -242,6 +252,7 @@ def read_concept(r: SpecReader, name: str, lang: textlib.Language, issues: list[
         issues.append(SpecIssue(r.key("scope"), f"must be one of {', '.join(SCOPES)}, got {scope!r}"))
         scope = "any"
     negation = r.opt("negation", bool, True)
+    synonyms = r.opt("synonyms", bool, True)
     use = r.str_list("use")
     description = ""
     examples = Examples()
@@ -262,7 +273,7 @@ def read_concept(r: SpecReader, name: str, lang: textlib.Language, issues: list[
     if not written:
         issues.append(SpecIssue(r.path, "needs at least one of phrases, together, regex, raw_regex or use"))
     return ConceptDef(name, patterns, excepts, regex, raw_regex, scope, negation, use, phrases, description,
-                      examples, tuple(groups))
+                      examples, tuple(groups), synonyms)
 
 
 def read_examples(r: SpecReader, issues: list[SpecIssue]) -> Examples:
@@ -457,15 +468,17 @@ class Matcher:
             if gap_words:
                 skipped[(first, stop)] = gap_words
         for n, atom_groups in enumerate(groups):
-            for first, stop in _meetings(a, atom_groups):
-                found[n].append((first, stop))
-                skipped[(first, stop)] = tuple(range(first + 1, stop - 1))
+            # A negation between the groups ("another role that doesn't need Tableau, so ... soon") is about
+            # something else; only one right before the first group negates the whole.
+            found[n].extend(_meetings(a, atom_groups))
         stream, offsets = textlib.word_stream(a) if self.needs_stream else ("", [])
+        # Trailing blank lines dropped: RE2's "$" is the very end, where Python's also allowed a final newline.
+        raw_text = a.text.rstrip()
         for n, atom in enumerate(self.atoms):
             for rx in atom.regex:
                 found[n].extend(textlib.stream_hits(rx, stream, offsets))
             for rx in atom.raw_regex:
-                for m in rx.finditer(a.text):
+                for m in rx.finditer(raw_text):
                     if m.end() > m.start():
                         first = a.word_at(m.start())
                         found[n].append((first, max(first + 1, a.word_at(m.end() - 1) + 1)))
@@ -530,9 +543,9 @@ def _in_scope(a: textlib.Analysis, first: int, scope: str) -> bool:
         return True
     s = a.sent[first]
     if scope == "question":
-        return a.sentences[s].question
+        return a.sentences[s].asks
     if scope == "statement":
-        return not a.sentences[s].question
+        return not a.sentences[s].asks
     # Two sentences at either end: a subject line may come before the greeting, and a name after the sign-off.
     if scope == "opening":
         return s < EDGE_SENTENCES
@@ -855,7 +868,7 @@ def _judge_guard(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: Found)
                                "other points can be credited. Write it out as you would say or send it.",
                         tuple((s.start, s.end) for s in fragments) or ((0, len(a.text)),))
     # 2. "Interest: high. Concerns: any?" - labels with a value after them are a form filled in, not speech.
-    labels = _label_lines(a)
+    labels = _label_lines(a, g["contact_labels"])
     if len(labels) > g["max_label_lines"] and len(labels) * 2 >= len(a.sentences):
         return _Outcome(False, f"{c.fail_msg} {len(labels)} lines read as a label and a value "
                                f"({', '.join(_quote(a.text, sp) for sp in labels[:3])}); say it in sentences "
@@ -887,6 +900,9 @@ def _judge_guard(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: Found)
     clauses = _clause_numbers(a)
     for name in sorted({n for ch in spec.checks for n in ch.concepts}):
         found = _concept_hits(spec, hits, name)
+        if name in spec.concepts and not spec.concepts[name].synonyms:
+            covered.update(i for h in found for i in range(h.first, h.stop))
+            continue
         most_hits = max(most_hits, len(found))
         # Per sentence, the clauses (split at commas and at "and"/"or") where the concept appears.
         per_sentence: dict[int, dict[int, Hit]] = {}
@@ -926,12 +942,16 @@ def _judge_guard(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: Found)
     return _Outcome(True, c.pass_msg, ())
 
 
-def _label_lines(a: textlib.Analysis) -> list[tuple[int, int]]:
-    """Sentences that start with a one- to three-word label and a colon ("Next steps: please advise")."""
+def _label_lines(a: textlib.Analysis, contact_labels: frozenset[str]) -> list[tuple[int, int]]:
+    """Sentences that start with a one- to three-word label and a colon ("Next steps: please advise").
+
+    An email's header and contact lines ("Subject:", "Phone:") are labels of another kind and are left out.
+    """
     out = []
     for s in a.sentences:
         head, colon, _ = a.text[s.start: s.end].partition(":")
-        if colon and 1 <= len(textlib.WORD_RE.findall(head)) <= 3 and "\n" not in head:
+        label = textlib.WORD_RE.findall(head.lower())
+        if colon and 1 <= len(label) <= 3 and "\n" not in head and " ".join(label) not in contact_labels:
             out.append((s.start, s.end))
     return out
 
@@ -1005,13 +1025,15 @@ def grade_text(spec: TextSpec, text: str, ctx: Context, version: str) -> Result:
             if not o.passed:
                 guard_failed = o
         outcomes.append((c, o))
+    outcomes = _agree(outcomes)
     checks: list[Check] = []
     earned = 0.0
     total = sum(c.weight for c in spec.checks) or 1.0
     for c, o in outcomes:
-        if guard_failed is not None and c.kind != "sentences":
-            # Nothing is credited for a keyword list; each check still says what it would have needed.
-            msg = f"Not credited, because the answer is not written as real sentences. {c.fail_msg}"
+        if guard_failed is not None and c.kind != "sentences" and o.passed:
+            # Nothing is credited for a keyword list; a check it would have passed says what it still needs.
+            # A check that failed on its own ("too short") keeps its own reason.
+            msg = f"{NOT_CREDITED} {c.fail_msg}"
             checks.append(Check(c.id, False, c.weight, msg, (), c.required, 0.0, c.lesson))
             continue
         spans = tuple(textlib.map_span(sp, back) for sp in o.spans)
@@ -1048,15 +1070,50 @@ def probe_tone(rules: Rules, rule: ToneRule, text: str) -> list[tuple[int, int]]
     return spans
 
 
+def _agree(outcomes: list[tuple[CheckSpec, _Outcome]]) -> list[tuple[CheckSpec, _Outcome]]:
+    """Feedback that agrees with itself: when one guard (forbid or tone) fails, the others do not praise.
+
+    "When can I start?" must not get "The tone is warm and leaves the decision with them" beside "This takes
+    the offer for granted"; a passing guard then says only what it did not find.
+    """
+    if not any(c.kind in ("forbid", "tone") and not o.passed for c, o in outcomes):
+        return outcomes
+    out = []
+    for c, o in outcomes:
+        if c.kind in ("forbid", "tone") and o.passed:
+            found_none = _or_list(c.categories) if c.kind == "tone" else _or_list(c.concepts)
+            o = _Outcome(True, f"No {found_none} found.", o.spans)
+        out.append((c, o))
+    return out
+
+
+def _or_list(names: tuple[str, ...]) -> str:
+    """'pressure, sarcasm or rudeness', with slugs read as words."""
+    words = [n.replace("-", " ") for n in names]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+
+
+def _points(value: float) -> str:
+    """A weight as a learner reads it: 2, not 2.0; 1.5 stays 1.5."""
+    return f"{value:g}"
+
+
 def _summary(checks: list[Check], guard_failed: _Outcome | None) -> str:
-    """One line for the learner: how many points were met, or why nothing was credited."""
+    """One line for the learner: the points met (weighted, so they match the percentage), or why none counted."""
     if guard_failed is not None:
         return "Not credited: the answer needs to be written as real sentences. See the notes below."
     # Check ids are slugs written for authors; the learner reads them as words ("concerns or fit").
     failed = [c.id.replace("-", " ").replace("_", " ") for c in checks if not c.passed]
+    total = sum(c.weight for c in checks)
+    met = sum(c.weight for c in checks if c.passed)
     if not failed:
         return f"All {len(checks)} points met."
-    return f"{len(checks) - len(failed)} of {len(checks)} points met; still to fix: {', '.join(failed)}."
+    if len({c.weight for c in checks}) == 1:
+        tally = f"{len(checks) - len(failed)} of {len(checks)} points met"
+    else:
+        # Checks weigh differently, so count weighted points: "9 of 12 points" is the 75% the page shows.
+        tally = f"{_points(met)} of {_points(total)} points met (weighted)"
+    return f"{tally}; still to fix: {', '.join(failed)}."
 
 
 def _version() -> str:

@@ -67,6 +67,7 @@ class Narration:
     listeners: frozenset[str]
     markers: frozenset[str]
     about_the_task: frozenset[str]
+    checking: tuple[tuple[str, ...], ...] = ()  # "is that the idea", "does that cover it": asking about the answer
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class Language:
     not_negating: tuple[tuple[str, ...], ...]  # "not only", "can not wait" ...: a negator inside is no negation
     function_words: frozenset[str]
     no_inflect: frozenset[str]
-    indirect_questions: tuple[tuple[str, ...], ...]  # "could you tell me": a request that counts as a question
+    indirect_questions: tuple[tuple[str, ...], ...]  # "could you tell me": a question without a question mark
     guard: Mapping[str, float]
     spelling: Mapping[str, float] = field(default_factory=dict)  # Speller settings
     lead_ins: frozenset[str] = frozenset()  # "and", "also"...: skipped before an indirect-question opener
@@ -93,6 +94,9 @@ class Language:
     cancel_at: Mapping[str, tuple[tuple[int, tuple[str, ...]], ...]] = field(default_factory=dict)
     # Derived: the indirect-question openers grouped by their first word.
     openers: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+    # "please let me know ...": asks for something without being a question; grouped by first word in __post_init__.
+    requests: tuple[tuple[str, ...], ...] = ()
+    request_openers: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Precompute where each negator sits inside the not-negating sequences, and index the openers."""
@@ -102,11 +106,12 @@ class Language:
                 if word in self.negators:
                     table.setdefault(word, []).append((pos, seq))
         object.__setattr__(self, "cancel_at", {k: tuple(v) for k, v in table.items()})
-        openers: dict[str, list[tuple[str, ...]]] = {}
-        for seq in self.indirect_questions:
-            if seq:
-                openers.setdefault(seq[0], []).append(seq)
-        object.__setattr__(self, "openers", {k: tuple(v) for k, v in openers.items()})
+        for attr, seqs in (("openers", self.indirect_questions), ("request_openers", self.requests)):
+            grouped: dict[str, list[tuple[str, ...]]] = {}
+            for seq in seqs:
+                if seq:
+                    grouped.setdefault(seq[0], []).append(seq)
+            object.__setattr__(self, attr, {k: tuple(v) for k, v in grouped.items()})
 
     def expand(self, word: str) -> tuple[str, ...]:
         """Split one lower-cased word into its canonical words: "i'm" -> ("i", "am"), "team's" -> ("team",)."""
@@ -227,10 +232,16 @@ class Sentence:
 
     start: int
     end: int
-    question: bool
+    question: bool  # ends with "?" or opens like one ("could you tell me")
     first: int  # index of its first canonical word
     stop: int  # one past its last canonical word
     words: int  # how many words as written (before contractions are expanded)
+    request: bool = False  # asks for something without being a question ("please let me know what happens next")
+
+    @property
+    def asks(self) -> bool:
+        """The sentence asks the interviewer for something: a question or a request."""
+        return self.question or self.request
 
 
 @dataclass(frozen=True)
@@ -301,9 +312,10 @@ def analyse(text: str, lang: Language, speller: Speller | None = None) -> Analys
             lead = cur_first
             while lead < len(words) - 1 and words[lead] in lang.lead_ins:
                 lead += 1  # "And could you tell me ..." still opens with "could you tell me"
-            q = question or _starts_with(words, lead, len(words),
-                                         lang.openers.get(words[lead], ()) if lead < len(words) else ())
-            sentences.append(Sentence(cur_start, end, q, cur_first, len(words), cur_words))
+            head = words[lead] if lead < len(words) else ""
+            q = question or _starts_with(words, lead, len(words), lang.openers.get(head, ()))
+            asked = not q and _starts_with(words, lead, len(words), lang.request_openers.get(head, ()))
+            sentences.append(Sentence(cur_start, end, q, cur_first, len(words), cur_words, asked))
         cur_first = len(words)
         cur_start = -1
         cur_words = 0
@@ -356,12 +368,19 @@ def narrated(a: Analysis, lang: Language) -> list[int]:
     out = []
     for idx, s in enumerate(a.sentences):
         words = a.words[s.first: s.stop]
+        if s.question and _starts_with(words, 0, len(words), n.checking):
+            out.append(idx)  # "Is that the idea?" asks about the answer, not the interviewer
+            continue
         if s.question:
+            continue
+        if out and out[-1] == idx - 1 and any(w in n.listeners for w in words) and "you" not in words:
+            out.append(idx)  # "That way she knows where I stand": the account goes on
             continue
         if any(w in n.about_the_task for w in words):
             out.append(idx)
             continue
         third_person = any(w in n.listeners for w in words) and "you" not in words
+        modal = any(w in n.modals for w in words)
         for i in range(len(words) - 2):
             if words[i] not in ("i", "we"):
                 continue
@@ -378,7 +397,7 @@ def narrated(a: Analysis, lang: Language) -> list[int]:
                     break
         else:
             # "... show that I'm interested, politely ask if she has any doubts": a speech verb about "her".
-            if third_person and any(w in n.verbs for w in words) and idx not in out:
+            if third_person and modal and any(w in n.verbs for w in words) and idx not in out:
                 out.append(idx)
     return out
 

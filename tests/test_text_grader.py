@@ -270,8 +270,8 @@ def test_tone_lists_each_rule_that_fired():
     result = grade("I'm keen on the role. I have other offers so decide quickly. What are the next steps?")
     tone = check(result, "tone")
     assert not tone.passed
-    assert span_texts(result, "tone") == ["other offers", "decide quickly"]
-    assert "ultimatum" in tone.message and "hurry" in tone.message
+    assert span_texts(result, "tone") == ["other offers", "other offers so decide quickly", "decide quickly"]
+    assert "ultimatum" in tone.message and "hurry" in tone.message and "leverage" in tone.message
 
 
 def test_local_regex_runs_over_the_word_stream():
@@ -298,12 +298,15 @@ def test_words_check_counts_and_highlights_the_overflow():
 
 
 def test_keyword_list_scores_zero_and_says_why():
-    """A list of the right words earns nothing, and every check says it was not credited."""
+    """A list of the right words earns nothing: what it would have passed says "not credited", what it failed
+    on its own merits keeps its own reason."""
     result = grade("keen interested excited team next steps timeline process decision hear back")
     assert result.score == 0.0 and result.status == "incorrect" and not result.passed
     guard = check(result, text.GUARD_ID)
     assert not guard.passed and "list of words" in guard.message
-    assert all(not c.passed and "Not credited" in c.message for c in result.checks if c.id != text.GUARD_ID)
+    assert not any(c.passed for c in result.checks)
+    assert check(result, "interest").message.startswith(text.NOT_CREDITED)
+    assert check(result, "asks").message.endswith("Found 0 question(s); the task asks for at least 1.")
 
 
 def test_repeated_sentence_spam_earns_nothing():
@@ -418,7 +421,7 @@ def test_answer_key_lists_checks_with_their_phrases():
     key = graders.answer_key("text", COMPILED)
     by_id = {c["id"]: c for c in key["checks"]}
     assert "interested in" in by_id["interest"]["concepts"]["wants-it"]["use"]["interest"]["phrases"]
-    assert by_id["tone"]["tone"]["pressure"] == ["other-offers", "hurry", "deadline"]
+    assert by_id["tone"]["tone"]["pressure"] == ["other-offers", "hurry", "deadline", "leverage", "answer-by"]
     assert by_id["length"]["min_words"] == 8
     assert by_id["asks"] == {"id": "asks", "kind": "questions", "weight": 1.0, "required": True, "lesson": None,
                              "pass": "You ask the interviewer something.",

@@ -90,14 +90,14 @@ CLOSE_ROWS = [
      "hoping to decide?", True, set(), {}),
     # Career changer, in the words of the prompt ("how you measure up").
     ("I know I'm coming from teaching, but I'm really drawn to this role. How do I measure up against what you "
-     "need? When do you expect to let candidates know?", True, set(), {"concerns-or-fit": ["measure up"]}),
+     "need? When do you expect to let candidates know?", True, set(), {"concerns-or-fit": ["How do I measure up"]}),
     ("It's been great to talk to you and I'm very keen on this role. How well do you think I fit what you're "
      "looking for? Where do we go from here?", True, set(), {}),
     ("I would love to join the team. Are there any areas where you feel I might fall short? When should I "
      "expect to hear from you?", True, set(), {}),
     # Not a native speaker; a question that asks "does anything concern you".
     ("Thank you very much for the interview. I am very much interested for this position. Do you have some doubt "
-     "about my profile? When I will know the result?", True, set(), {"next-steps": ["know the result"]}),
+     "about my profile? When I will know the result?", True, set(), {"next-steps": ["When I will know the result"]}),
     ("I'm very excited about this position. Does anything about my experience concern you? When do you think "
      "you'll be able to get back to me?", True, set(), {}),
     # The prompt's own bullet points pasted back say what the close should do, not the close itself.
@@ -207,10 +207,11 @@ EMAIL_ROWS = [
      "so clearly that I came away full of ideas. After eight years running restaurant shifts, my\n"
      "experience rebuilding staff plans at short notice should carry over well. I am excited about\n"
      "the chance to move into logistics.\n\nBest regards,\nAisha Rahman", True, set(), {}),
+    # A note written for another interview (Priya, a tenant survey): specific, but not to anything Tom said.
     ("Dear Priya,\n\nThank you for taking the time to meet with me yesterday. I really enjoyed our conversation "
      "about the tenant survey project, especially how you plan to use the results to prioritise repairs.\n\nMy "
      "experience analysing customer feedback at my placement would let me contribute to that work quickly. I'm "
-     "even more excited about the role after our chat.\n\nBest wishes,\nJordan", True, set(), {}),
+     "even more excited about the role after our chat.\n\nBest wishes,\nJordan", False, {"specific-detail"}, {}),
     # A subject line before the greeting, contact details under the name.
     ("Subject: Thank you\n\nDear Tom,\n\n" + BODY + SIGN + "\n07700 900123\nmaya.okafor@example.org", True, set(),
      {"greeting": ["Dear Tom"]}),
@@ -230,10 +231,11 @@ EMAIL_ROWS = [
     # Keyword list.
     ("Dear Tom, thanks, time, scheduling, rota, experience, skills, interested, keen, role, logistics, fit, "
      "depot, drivers, customers, planning, communication, next steps, regards, Maya", False, EMAIL_ALL, {}),
-    # Fit told through one's own skills, or through a past job title.
+    # Fit claimed through one's skills fails (a claim, not experience); told through a past job title, it counts.
     ("Dear Tom,\n\nThank you for meeting me yesterday and for explaining the new scheduling system. I believe my "
      "organisational skills and calm approach under pressure would be an asset to your team as it rolls out. I "
-     "am even more excited about the role after our conversation.\n\nBest regards,\nSam Patel", True, set(), {}),
+     "am even more excited about the role after our conversation.\n\nBest regards,\nSam Patel", False,
+     {"fit-reminder"}, {}),  # "my organisational skills" is a claim; nothing the candidate did backs it
     ("Dear Mr Reyes,\n\nMany thanks for your time on Tuesday. It was great to hear how the team keeps drivers "
      "and customers informed when plans change. As a shift supervisor at a supermarket, I rewrote the rota every "
      "week when deliveries slipped, so this work feels familiar. I would love to join Northgate.\n\nKind "
@@ -285,7 +287,8 @@ def test_thank_you_email(answer, passed, failing, spans):
 
 # ---- address-a-concern ------------------------------------------------------------------------------------------
 
-CONCERN_ALL = {"acknowledges", "not-defensive", "evidence", "plan", "positive", "length", "real-sentences"}
+CONCERN_ALL = {"acknowledges", "not-defensive", "evidence", "plan", "positive", "no-presumption", "no-pressure",
+               "length", "real-sentences"}
 
 CONCERN_ROWS = [
     ("That's a fair concern, and you're right that I haven't used Tableau. In my last role I built weekly "
@@ -362,7 +365,8 @@ def test_address_a_concern(answer, passed, failing, spans):
              "real-sentences"]),
     (EMAIL, ["greeting", "thanks", "specific-detail", "fit-reminder", "interest", "sign-off", "no-presumption",
              "no-pressure", "length", "real-sentences"]),
-    (CONCERN, ["acknowledges", "not-defensive", "evidence", "plan", "positive", "length", "real-sentences"]),
+    (CONCERN, ["acknowledges", "not-defensive", "evidence", "plan", "positive", "no-presumption", "no-pressure",
+               "length", "real-sentences"]),
 ])
 def test_every_check_is_required(spec, ids):
     """Passing needs all of the rubric's points: every check is required."""
@@ -378,9 +382,9 @@ def test_length_limits_match_the_issue():
 
 
 def test_close_tone_covers_pressure_demands_sarcasm_rudeness():
-    """The close's tone check uses the four categories the issue names."""
+    """The close's tone check uses the four categories the issue names, and complaint."""
     tone = next(c for c in CLOSE.checks if c.id == "tone")
-    assert set(tone.categories) == {"pressure", "demands", "sarcasm", "rudeness"}
+    assert set(tone.categories) == {"pressure", "demands", "sarcasm", "rudeness", "complaint"}
 
 
 @pytest.mark.parametrize("raw", [CLOSE_RAW, EMAIL_RAW, CONCERN_RAW], ids=["close", "email", "concern"])
