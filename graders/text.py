@@ -27,6 +27,7 @@ phrases, no punctuation at all) scores 0 and no other check is credited.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
@@ -56,6 +57,8 @@ RULE_FILES = ("english.yaml", "concepts.yaml", "tone.yaml")
 SCOPES = ("any", "question", "statement", "opening", "closing")
 CHECK_KINDS = ("require", "forbid", "tone", "words", "questions", "sentences")
 GUARD_ID = "real-sentences"
+# A placeholder left in a template: "[Thank him for his time]", "[My name]".
+PLACEHOLDER_RE = re.compile(r"\[[^\[\]\n]{2,80}\]")
 # How a check the guard zeroed begins its message; a check that failed on its own merits never does.
 NOT_CREDITED = "Not credited, because the answer is not written as real sentences."
 # How many sentences at the start (or end) of an answer count as its opening (or closing).
@@ -185,6 +188,7 @@ def _read_language(raw: Any, issues: list[SpecIssue]) -> textlib.Language:
         suffixes.append((str(suffix), tuple(value.split())))
     s_is = frozenset(r.str_list("s_is", required=True))
     abbreviations = frozenset(a.lower() for a in r.str_list("abbreviations", required=True))
+    numeric_abbreviations = frozenset(a.lower() for a in r.str_list("numeric_abbreviations", required=True))
     neg = SpecReader(r.req("negation", dict, {}), r.key("negation"), issues)
     cues = frozenset(neg.str_list("cues", required=True))
     window = neg.number("window", 4, lo=1, hi=10, required=True)
@@ -208,6 +212,7 @@ def _read_language(raw: Any, issues: list[SpecIssue]) -> textlib.Language:
         "min_words_for_shares": g.number("min_words_for_shares", 6, lo=1, hi=100, required=True),
         "unpunctuated_words": g.number("unpunctuated_words", 25, lo=1, hi=1000, required=True),
         "max_label_lines": g.number("max_label_lines", 1, lo=0, hi=100, required=True),
+        "max_placeholders": g.number("max_placeholders", 1, lo=0, hi=100, required=True),
         "contact_labels": frozenset(w.lower() for w in g.str_list("contact_labels", required=True)),
         "max_narrated_share": g.number("max_narrated_share", 0.5, lo=0, hi=1, required=True),
         "chain_conjunctions": g.number("chain_conjunctions", 4, lo=1, hi=100, required=True),
@@ -226,17 +231,22 @@ def _read_language(raw: Any, issues: list[SpecIssue]) -> textlib.Language:
     narration = textlib.Narration(
         *(frozenset(nr.str_list(k, required=True)) for k in ("modals", "adverbs")),
         frozenset(f for v in nr.str_list("verbs", required=True) for f in textlib.inflections(v)),
-        *(frozenset(nr.str_list(k, required=True)) for k in ("listeners", "markers", "about_the_task")))
+        *(frozenset(nr.str_list(k, required=True)) for k in ("listeners", "markers")), ())
+    task_raw = nr.str_list("about_the_task", required=True)
     checking_raw = nr.str_list("checking", required=True)
+    openings_raw = nr.str_list("openings", required=True)
     nr.done()
     r.done()
     base = textlib.Language(contractions, tuple(suffixes), s_is, abbreviations, cues, int(window or 4),
                             clause_words, (), function_words, no_inflect, (), guard, spelling=spelling,
-                            lead_ins=lead_ins, narration=narration, modifiers=modifiers)
+                            lead_ins=lead_ins, narration=narration, modifiers=modifiers,
+                            numeric_abbreviations=numeric_abbreviations)
     return replace(base, not_negating=_word_tuple(not_negating_raw, base.expand),
                    indirect_questions=_word_tuple(indirect_raw, base.expand),
                    requests=_word_tuple(requests_raw, base.expand),
-                   narration=replace(narration, checking=_word_tuple(checking_raw, base.expand)))
+                   narration=replace(narration, checking=_word_tuple(checking_raw, base.expand),
+                                     about_the_task=_word_tuple(task_raw, base.expand),
+                                     openings=_word_tuple(openings_raw, base.expand)))
 
 
 def read_concept(r: SpecReader, name: str, lang: textlib.Language, issues: list[SpecIssue],
@@ -873,6 +883,12 @@ def _judge_guard(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: Found)
         return _Outcome(False, f"{c.fail_msg} {len(labels)} lines read as a label and a value "
                                f"({', '.join(_quote(a.text, sp) for sp in labels[:3])}); say it in sentences "
                                "instead, so none of the other points can be credited yet.", tuple(labels))
+    # 2b. "[Thank him for his time]", "[My name]": a template with its blanks left in.
+    blanks = [m.span() for m in PLACEHOLDER_RE.finditer(a.text)]
+    if len(blanks) > g["max_placeholders"]:
+        shown = ", ".join(_quote(a.text, b) for b in blanks[:3])
+        return _Outcome(False, f"{c.fail_msg} This is still a template ({shown}); write the words themselves, so "
+                               "none of the other points can be credited yet.", tuple(blanks))
     # 3. An account of the advice ("Then I'd ask her about the timeline") is not the answer itself.
     told = textlib.narrated(a, lang)
     if told and len(told) >= g["max_narrated_share"] * len(a.sentences):
@@ -951,7 +967,7 @@ def _label_lines(a: textlib.Analysis, contact_labels: frozenset[str]) -> list[tu
     for s in a.sentences:
         head, colon, _ = a.text[s.start: s.end].partition(":")
         label = textlib.WORD_RE.findall(head.lower())
-        if colon and 1 <= len(label) <= 3 and "\n" not in head and " ".join(label) not in contact_labels:
+        if colon and 1 <= len(label) <= 5 and "\n" not in head and " ".join(label) not in contact_labels:
             out.append((s.start, s.end))
     return out
 

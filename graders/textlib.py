@@ -31,6 +31,7 @@ BOUNDARY_RE = re.compile(r"[.!?]+(?=[\s\"')\]]|$)|\n")
 # Punctuation between two words that closes a clause, so a negation before it does not reach past it.
 CLAUSE_PUNCT_RE = re.compile(r"[,;:()]|\s-+\s")
 TERMINAL_RE = re.compile(r"[.!?]")
+NUMBER_AHEAD_RE = re.compile(r"[ \t]*\d")
 # A line break ends a sentence only after a line this short (or a blank one); longer lines are hard-wrapped prose.
 SHORT_LINE_WORDS = 5
 
@@ -66,8 +67,9 @@ class Narration:
     verbs: frozenset[str]  # every inflection: "thanking", "told"
     listeners: frozenset[str]
     markers: frozenset[str]
-    about_the_task: frozenset[str]
+    about_the_task: tuple[tuple[str, ...], ...]  # "the lesson", "a good answer": talk about the task itself
     checking: tuple[tuple[str, ...], ...] = ()  # "is that the idea", "does that cover it": asking about the answer
+    openings: tuple[tuple[str, ...], ...] = ()  # "here", "then", "at the end": an account lists its steps
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class Language:
     spelling: Mapping[str, float] = field(default_factory=dict)  # Speller settings
     lead_ins: frozenset[str] = frozenset()  # "and", "also"...: skipped before an indirect-question opener
     modifiers: frozenset[str] = frozenset()  # what a "~" gap in a phrase may skip ("really", "very", "much")
+    numeric_abbreviations: frozenset[str] = frozenset()  # "no": an abbreviation only before a number
     narration: Narration | None = None
     # Derived: for each negator, the not-negating sequences it appears in and at which position.
     cancel_at: Mapping[str, tuple[tuple[int, tuple[str, ...]], ...]] = field(default_factory=dict)
@@ -289,7 +292,10 @@ def analyse(text: str, lang: Language, speller: Speller | None = None) -> Analys
             k = bisect_left(raw_ends, m.start())
             if k < len(raw) and raw_ends[k] == m.start():
                 prev = text[raw[k][0]: raw[k][1]]
-                if prev.lower() in lang.abbreviations or (len(prev) == 1 and prev.isupper() and prev != "I"):
+                numeric = prev.lower() in lang.numeric_abbreviations
+                if numeric and not NUMBER_AHEAD_RE.match(text, m.end()):
+                    pass  # "I haven't, no. I've ..." ends here; only "No. 5" is an abbreviation
+                elif prev.lower() in lang.abbreviations or (len(prev) == 1 and prev.isupper() and prev != "I"):
                     continue
         bounds.append((m.start(), m.end(), "?" in mark))
     words: list[str] = []
@@ -376,7 +382,7 @@ def narrated(a: Analysis, lang: Language) -> list[int]:
         if out and out[-1] == idx - 1 and any(w in n.listeners for w in words) and "you" not in words:
             out.append(idx)  # "That way she knows where I stand": the account goes on
             continue
-        if any(w in n.about_the_task for w in words):
+        if any(_starts_with(words, i, len(words), n.about_the_task) for i in range(len(words))):
             out.append(idx)
             continue
         third_person = any(w in n.listeners for w in words) and "you" not in words
@@ -392,7 +398,8 @@ def narrated(a: Analysis, lang: Language) -> list[int]:
                 j += 1
             if j < len(words) and words[j] in n.verbs:
                 after = words[j + 1: j + 2]
-                if third_person or (after and after[0] in n.markers | n.listeners):
+                stepwise = _starts_with(words, 0, i + 1, n.openings)
+                if third_person or stepwise or (after and after[0] in n.markers | n.listeners):
                     out.append(idx)
                     break
         else:
@@ -618,8 +625,12 @@ def _match_gapped(a: Analysis, s: int, pos: int, pattern: Pattern, k: int,
             size = MOD_WORDS if slot == MOD else GAPS[slot]
             for skip in range(size + 1):
                 p = pos + skip
-                if p >= n or sent[p] != s or (skip and brk[p]) or (skip == 1 and brk[pos]):
-                    return None  # out of the sentence, or the gap would cross a comma or semicolon
+                # Out of the sentence, or across a comma or semicolon; a "~" may cross commas, since modifiers
+                # are often set off by them ("I have, however, built ...").
+                if p >= n or sent[p] != s:
+                    return None
+                if slot != MOD and ((skip and brk[p]) or (skip == 1 and brk[pos])):
+                    return None
                 if skip and slot == MOD and words[p - 1] not in modifiers:
                     return None  # "~" skips modifiers only
                 rest = _match_gapped(a, s, p, pattern, k + 1, modifiers)

@@ -421,7 +421,8 @@ def test_answer_key_lists_checks_with_their_phrases():
     key = graders.answer_key("text", COMPILED)
     by_id = {c["id"]: c for c in key["checks"]}
     assert "interested in" in by_id["interest"]["concepts"]["wants-it"]["use"]["interest"]["phrases"]
-    assert by_id["tone"]["tone"]["pressure"] == ["other-offers", "hurry", "deadline", "leverage", "answer-by"]
+    assert by_id["tone"]["tone"]["pressure"] == ["other-offers", "hurry", "deadline", "leverage", "answer-by",
+                                                 "on-the-spot"]
     assert by_id["length"]["min_words"] == 8
     assert by_id["asks"] == {"id": "asks", "kind": "questions", "weight": 1.0, "required": True, "lesson": None,
                              "pass": "You ask the interviewer something.",
@@ -636,10 +637,11 @@ def test_an_and_chain_of_every_point_earns_nothing():
     ("I really do want this job.", True),
     ("I want this job.", True),
     ("I want to ask about this job.", False),  # "~" skips modifiers only
-    ("I really, really want this job.", False),  # nor across a comma
+    ("I have, however, really wanted this job.", False),  # "have" is no modifier
+    ("I, however, really want this job.", True),  # modifiers set off by commas are still modifiers
 ])
 def test_modifier_gap_skips_only_modifiers(sentence, found):
-    """'i ~ want this job' allows 'really do' in between, but no other words."""
+    """'i ~ want this job' allows 'really do' (even between commas) in between, but no other words."""
     assert bool(_index("i ~ want this job").find(textlib.analyse(sentence, LANG))) is found
 
 
