@@ -116,6 +116,8 @@ class ConceptDef:
     # `synonyms: false`: the phrases name different things (the topics of the interview), so several of them
     # in one sentence are a description, not synonym stuffing.
     synonyms: bool = True
+    # `without`: phrases that rule a sentence out ("when", "next" in a question make it about timing, not fit).
+    without: tuple[textlib.Pattern, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -263,6 +265,7 @@ def read_concept(r: SpecReader, name: str, lang: textlib.Language, issues: list[
         scope = "any"
     negation = r.opt("negation", bool, True)
     synonyms = r.opt("synonyms", bool, True)
+    without = _compile_phrases(r, "without", r.str_list("without"), lang, issues)
     use = r.str_list("use")
     description = ""
     examples = Examples()
@@ -283,7 +286,7 @@ def read_concept(r: SpecReader, name: str, lang: textlib.Language, issues: list[
     if not written:
         issues.append(SpecIssue(r.path, "needs at least one of phrases, together, regex, raw_regex or use"))
     return ConceptDef(name, patterns, excepts, regex, raw_regex, scope, negation, use, phrases, description,
-                      examples, tuple(groups), synonyms)
+                      examples, tuple(groups), synonyms, without)
 
 
 def read_examples(r: SpecReader, issues: list[SpecIssue]) -> Examples:
@@ -399,8 +402,9 @@ class Atom:
     groups: int = 0  # how many `together` groups must meet in one sentence
 
 
-# What an index key stands for: (atom, role, group). Roles: a match, an exception (veto), a `together` group.
-FOUND, VETO, GROUP = 0, 1, 2
+# What an index key stands for: (atom, role, group). Roles: a match, an exception (veto), a `together` group,
+# and a `without` phrase (it rules out its whole sentence).
+FOUND, VETO, GROUP, WITHOUT = 0, 1, 2, 3
 
 
 def _register(defn: ConceptDef, atoms: list[Atom], entries: list[tuple[int, textlib.Pattern]],
@@ -408,8 +412,9 @@ def _register(defn: ConceptDef, atoms: list[Atom], entries: list[tuple[int, text
     """Add one definition as an atom, with index entries for its phrases, exceptions and groups."""
     n = len(atoms)
     atoms.append(Atom(defn.name, defn.scope, defn.negation, defn.regex, defn.raw_regex, len(defn.groups)))
-    for role, group, patterns in [(FOUND, 0, defn.patterns), (VETO, 0, defn.except_patterns),
-                                  *((GROUP, g, pats) for g, pats in enumerate(defn.groups))]:
+    roles_of = [(FOUND, 0, defn.patterns), (VETO, 0, defn.except_patterns), (WITHOUT, 0, defn.without),
+                *((GROUP, g, pats) for g, pats in enumerate(defn.groups))]
+    for role, group, patterns in roles_of:
         if patterns:
             roles.append((n, role, group))
             entries.extend((len(roles) - 1, p) for p in patterns)
@@ -424,6 +429,9 @@ class Hit:
     stop: int
     span: tuple[int, int]
     negator: int | None
+    # A `together` meeting: its range runs from the first group's words to the last's, with other words between,
+    # so it says where the concept is but not that all those words are rubric phrases.
+    loose: bool = False
 
 
 @dataclass(frozen=True)
@@ -469,18 +477,24 @@ class Matcher:
         groups: list[list[list[tuple[int, int]]]] = [[[] for _ in range(atom.groups)] for atom in self.atoms]
         # The words a gap skipped, per match: a negator there ("I do not really want it") negates the match too.
         skipped: dict[tuple[int, int], tuple[int, ...]] = {}
+        ruled_out: list[set[int]] = [set() for _ in self.atoms]  # sentences a `without` phrase rules out
         for key, first, stop, gap_words in self.index.find(a):
             n, role, g = self.roles[key]
             if role == GROUP:
                 groups[n][g].append((first, stop))
                 continue
+            if role == WITHOUT:
+                ruled_out[n].add(a.sent[first])
+                continue
             (vetoes if role == VETO else found)[n].append((first, stop))
             if gap_words:
                 skipped[(first, stop)] = gap_words
+        met: list[set[tuple[int, int]]] = [set() for _ in self.atoms]
         for n, atom_groups in enumerate(groups):
             # A negation between the groups ("another role that doesn't need Tableau, so ... soon") is about
             # something else; only one right before the first group negates the whole.
-            found[n].extend(_meetings(a, atom_groups))
+            met[n].update(_meetings(a, atom_groups))
+            found[n].extend(met[n])
         stream, offsets = textlib.word_stream(a) if self.needs_stream else ("", [])
         # Trailing blank lines dropped: RE2's "$" is the very end, where Python's also allowed a final newline.
         raw_text = a.text.rstrip()
@@ -498,12 +512,14 @@ class Matcher:
             for first, stop in sorted(set(found[n])):
                 if any(f < stop and first < s for f, s in vetoes[n]) or not _in_scope(a, first, atom.scope):
                     continue
+                if a.sent[first] in ruled_out[n]:
+                    continue
                 neg = None
                 if atom.negation:
                     neg = textlib.negator_before(a, first, lang)
                     if neg is None and (first, stop) in skipped:
                         neg = textlib.gap_negator(a, skipped[(first, stop)], lang)
-                hits.append(Hit(first, stop, a.span(first, stop), neg))
+                hits.append(Hit(first, stop, a.span(first, stop), neg, (first, stop) in met[n]))
             out.append(_drop_overlaps(hits))
         return Found(out, vetoes)
 
@@ -541,7 +557,7 @@ def _drop_overlaps(hits: list[Hit]) -> list[Hit]:
         if kept and h.first < kept[-1].stop:
             last = kept[-1]
             if h.stop > last.stop:
-                kept[-1] = Hit(last.first, h.stop, (last.span[0], h.span[1]), last.negator)
+                kept[-1] = Hit(last.first, h.stop, (last.span[0], h.span[1]), last.negator, last.loose and h.loose)
             continue
         kept.append(h)
     return kept
@@ -777,11 +793,15 @@ def _concept_hits(spec: TextSpec, hits: Found, name: str) -> list[Hit]:
 
 
 def _hits_of(matcher: Matcher, found: Found, name: str) -> list[Hit]:
-    """A concept's hits in text order; its own exceptions also veto what the concepts it `use`s found."""
+    """A concept's hits in text order; an exception of any of its atoms vetoes what any of them found."""
     atoms = matcher.concept_atoms.get(name, ())
-    own = found.vetoes[atoms[0]] if atoms else []
-    out = [h for n in atoms for h in found.hits[n] if not any(f < h.stop and h.first < s for f, s in own)]
-    return sorted(out, key=lambda h: h.span)
+    vetoes = [v for n in atoms for v in found.vetoes[n]]
+    out = [h for n in atoms for h in found.hits[n] if not any(f < h.stop and h.first < s for f, s in vetoes)]
+    # A loose `together` meeting that overlaps a phrase match adds nothing: the phrase is the precise evidence.
+    tight = [h for h in out if not h.loose]
+    out = tight + [h for h in out if h.loose and not any(t.first < h.stop and h.first < t.stop for t in tight)]
+    # Overlapping matches from different atoms of one concept are one mention, not several.
+    return sorted(_drop_overlaps(out), key=lambda h: h.span)
 
 
 def _judge_require(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: Found) -> _Outcome:
@@ -917,13 +937,13 @@ def _judge_guard(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: Found)
     for name in sorted({n for ch in spec.checks for n in ch.concepts}):
         found = _concept_hits(spec, hits, name)
         if name in spec.concepts and not spec.concepts[name].synonyms:
-            covered.update(i for h in found for i in range(h.first, h.stop))
-            continue
+            continue  # topics named in passing; a list of them is caught by the fragment and function-word tests
         most_hits = max(most_hits, len(found))
         # Per sentence, the clauses (split at commas and at "and"/"or") where the concept appears.
         per_sentence: dict[int, dict[int, Hit]] = {}
         for h in found:
-            covered.update(range(h.first, h.stop))
+            if not h.loose:
+                covered.update(range(h.first, h.stop))
             per_sentence.setdefault(a.sent[h.first], {}).setdefault(clauses[h.first], h)
         crowded = list(max(per_sentence.values(), key=len, default={}).values())
         run = _longest_adjacent_run(found, a, lang.function_words)

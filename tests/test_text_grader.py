@@ -674,3 +674,20 @@ def test_a_concepts_exceptions_veto_what_it_uses():
         "checks": [{"id": "no-presumption", "forbid": "presumed"}, {"id": "length", "words": {"min": 3}}]})
     assert check(grade("I will finish the course within my first month.", spec), "no-presumption").passed
     assert not check(grade("I will ask about my first month and my offer letter.", spec), "no-presumption").passed
+
+
+def test_without_rules_out_the_whole_sentence():
+    """A `without` phrase anywhere in a sentence stops the concept matching there, and only there."""
+    spec = graders.compile_spec("text", {
+        "concepts": {"view": {"together": [["you"], ["think"]], "without": ["when"], "scope": "question"}},
+        "checks": [{"id": "view", "require": "view"}, {"id": "length", "words": {"min": 2}}]})
+    assert check(grade("What do you think of my chances?", spec), "view").passed
+    assert not check(grade("When do you think I will hear back?", spec), "view").passed
+    assert check(grade("When will I hear? What do you think of me?", spec), "view").passed
+
+
+def test_a_together_match_does_not_count_the_words_between_as_rubric_phrases():
+    """A long `together` meeting marks where a concept is, but the stuffing share counts only real phrases."""
+    result = grade("Honestly, I would be glad to hear that I could join your team one day, as I am keen on the "
+                   "role. What are the next steps?")
+    assert check(result, text.GUARD_ID).passed

@@ -85,7 +85,7 @@ CLOSE_ROWS = [
     # The phrasings the lessons themselves teach (saying-you-want-the-job, surfacing-concerns, putting-it-together).
     ("I came in interested, and after today I'd really like to join the team. Is there anything about my "
      "background that you're unsure about for this role? What happens next, and when might I hear?", True, set(),
-     {"interest": ["I'd really like to join"], "concerns-or-fit": ["you're unsure about"]}),
+     {"interest": ["I'd really like to join"], "concerns-or-fit": ["my background that you're unsure about"]}),
     ("I'd really like this job. On a scale of one to ten, how closely do I match what you need? When are you "
      "hoping to decide?", True, set(), {}),
     # Career changer, in the words of the prompt ("how you measure up").
