@@ -151,6 +151,9 @@ class Context:
     # The order the learner was shown (ordering exercises): answering it unchanged earns nothing.
     shown_order: tuple[str, ...] | None = None
     pass_threshold: float = 0.8
+    # Seconds a text answer may take to grade. Every rule runs in linear time, so a real answer takes
+    # milliseconds; past this the answer is refused as invalid (kept in the form, no attempt used), never a 500.
+    time_budget: float = 2.0
 
 
 class Grader:

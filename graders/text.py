@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
@@ -57,6 +58,8 @@ RULE_FILES = ("english.yaml", "concepts.yaml", "tone.yaml")
 SCOPES = ("any", "question", "statement", "opening", "closing")
 CHECK_KINDS = ("require", "forbid", "tone", "words", "questions", "sentences")
 GUARD_ID = "real-sentences"
+TOO_SLOW = ("This answer could not be graded in time, so it was not counted and no attempt was used. Shorten it "
+            "or break up very long lines, then send it again.")
 # A placeholder left in a template: "[Thank him for his time]", "[My name]".
 PLACEHOLDER_RE = re.compile(r"\[[^\[\]\n]{2,80}\]")
 # How a check the guard zeroed begins its message; a check that failed on its own merits never does.
@@ -1037,15 +1040,32 @@ def _clause_numbers(a: textlib.Analysis) -> list[int]:
     return out
 
 
+class _Deadline:
+    """A grading time budget, checked between the steps of grading (each of which runs in linear time)."""
+
+    def __init__(self, seconds: float):
+        """Start the clock."""
+        self.until = time.perf_counter() + seconds
+
+    def check(self) -> None:
+        """Refuse the answer as invalid once the budget is spent, so no answer holds a worker for long."""
+        if time.perf_counter() > self.until:
+            raise InvalidAnswer(TOO_SLOW)
+
+
 def grade_text(spec: TextSpec, text: str, ctx: Context, version: str) -> Result:
-    """Grade a normalised answer against a compiled spec."""
+    """Grade a normalised answer against a compiled spec, within the context's time budget."""
+    deadline = _Deadline(ctx.time_budget)
     lang = spec.rules.lang
     view, back = textlib.rules_view(text)
     a = textlib.analyse(view, lang, spec.matcher.speller)
+    deadline.check()
     hits = spec.matcher.run(a, lang)
+    deadline.check()
     outcomes: list[tuple[CheckSpec, _Outcome]] = []
     guard_failed: _Outcome | None = None
     for c in spec.checks:
+        deadline.check()
         if c.kind == "require":
             o = _judge_require(c, spec, a, hits)
         elif c.kind == "forbid":

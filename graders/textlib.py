@@ -142,11 +142,25 @@ def _lookalikes() -> dict[int, str]:
     for char, glyphs in data.items():
         if len(char) != 1 or char.isascii() or not unicodedata.category(char).startswith("L"):
             continue
-        ascii_glyph = next((g["c"] for g in glyphs if len(g["c"]) == 1 and g["c"].isascii() and g["c"].isalpha()),
-                           None)
+        # Unicode lists a look-alike's twins, not always an ASCII one: Greek "τ" is listed beside the small
+        # capital "ᴛ", and "η" beside "n" with a combining mark. Each twin is read down to a plain letter.
+        ascii_glyph = next((a for a in (_plain_letter(g["c"]) for g in glyphs) if a), None)
         if ascii_glyph:
             table[ord(char)] = ascii_glyph
     return table
+
+
+def _plain_letter(glyph: str) -> str | None:
+    """The one ASCII letter a glyph stands for ("n̩" -> "n", "ᴛ" -> "t"), or None."""
+    base = "".join(c for c in unicodedata.normalize("NFKD", glyph) if not unicodedata.combining(c))
+    if len(base) == 1 and base.isascii() and base.isalpha():
+        return base
+    if len(glyph) == 1:
+        # "LATIN LETTER SMALL CAPITAL T": a Latin letter by name, read as its plain form.
+        parts = unicodedata.name(glyph, "").split()
+        if parts[:1] == ["LATIN"] and "LETTER" in parts and len(parts[-1]) == 1 and parts[-1].isalpha():
+            return parts[-1].lower() if "SMALL" in parts else parts[-1]
+    return None
 
 
 # Unicode's default-ignorable code points outside category Cf (the combining grapheme joiner, variation selectors,
