@@ -634,7 +634,9 @@ def spec_key(key: str) -> str:
 
 
 def check_exercise_samples(exercise: Exercise, report: FileReport) -> None:
-    """Grade each declared sample answer and report any that does not grade as declared."""
+    """Grade each declared sample answer, and run the spec's own rule examples; report what misbehaves."""
+    for issue in graders.REGISTRY.get(exercise.type).example_issues(exercise.spec):
+        report.error(spec_key(issue.key), issue.message)
     ctx = graders.Context(pass_threshold=exercise.pass_threshold)
     for expect, answers in (("pass", exercise.samples.passing), ("fail", exercise.samples.failing)):
         for i, answer in enumerate(answers):

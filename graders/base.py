@@ -182,6 +182,10 @@ class Grader:
         """Return the answer key for the instructor preview (`course show`)."""
         raise NotImplementedError
 
+    def example_issues(self, compiled: Any) -> list[SpecIssue]:
+        """Examples a spec carries for its own rules that do not behave as declared (`course check` runs them)."""
+        return []
+
 
 @dataclass
 class Registry:

@@ -734,7 +734,8 @@ def compile_text_spec(spec: Mapping[str, Any], rules: Rules) -> TextSpec:
     local: dict[str, ConceptDef] = {}
     for name, body in (r.opt("concepts", dict, {}) or {}).items():
         cr = SpecReader(body, f"spec.concepts.{name}", issues)
-        local[str(name)] = read_concept(cr, str(name), rules.lang, issues)
+        # Exercise-local concepts may carry a description and examples, as the shared lexicons do.
+        local[str(name)] = read_concept(cr, str(name), rules.lang, issues, with_docs=True)
         cr.done()
     known = set(local) | set(rules.lexicons)
     checks: list[CheckSpec] = []
@@ -1101,6 +1102,35 @@ def grade_text(spec: TextSpec, text: str, ctx: Context, version: str) -> Result:
     return replace(result, answer_text=text)
 
 
+def concept_hits_in(spec: TextSpec, name: str, text: str) -> list[Hit]:
+    """Every hit of one of a spec's concepts in a text, exactly as grading would find them."""
+    view, _ = textlib.rules_view(normalise_text(text))
+    a = textlib.analyse(view, spec.rules.lang, spec.matcher.speller)
+    return _hits_of(spec.matcher, spec.matcher.run(a, spec.rules.lang), name)
+
+
+def concept_example_issues(spec: TextSpec) -> list[SpecIssue]:
+    """The examples of a spec's concepts that do not behave as declared, each named by its key."""
+    issues: list[SpecIssue] = []
+    for name, defn in spec.concepts.items():
+        if name not in spec.matcher.concept_atoms or defn is spec.rules.lexicons.get(name):
+            continue  # shared lexicons are checked by the rules' own tests
+        for kind, sentences in (("match", defn.examples.match), ("ok", defn.examples.ok),
+                                ("negated", defn.examples.negated)):
+            for i, sentence in enumerate(sentences):
+                hits = concept_hits_in(spec, name, sentence)
+                plain = [h for h in hits if h.negator is None]
+                wrong = (kind == "match" and not plain) or (kind == "ok" and plain) or \
+                    (kind == "negated" and (not hits or plain))
+                if wrong:
+                    expect = {"match": "should match", "ok": "should not match",
+                              "negated": "should match only in a negated form"}[kind]
+                    got = ", ".join(_quote(normalise_text(sentence), h.span) for h in hits) or "no match"
+                    issues.append(SpecIssue(f"spec.concepts.{name}.examples.{kind}[{i}]",
+                                            f"{sentence!r} {expect}, but found {got}"))
+    return issues
+
+
 def probe(rules: Rules, defn: ConceptDef, text: str) -> list[Hit]:
     """Every hit of one shared concept or tone rule's phrases in a text (used to run the rules' examples)."""
     atoms: list[Atom] = []
@@ -1208,6 +1238,10 @@ class TextGrader(Grader):
         words = next((c for c in compiled.checks if c.kind == "words"), None)
         return {"kind": "text", "min_words": words.min_words if words else None,
                 "max_words": words.max_words if words else None}
+
+    def example_issues(self, compiled: TextSpec) -> list[SpecIssue]:
+        """Each local concept's examples: `match` must match un-negated, `ok` not at all, `negated` only negated."""
+        return concept_example_issues(compiled)
 
     def answer_key(self, compiled: TextSpec) -> dict[str, Any]:
         """The rubric for the instructor preview: each check with the concepts and phrases behind it."""

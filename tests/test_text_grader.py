@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -691,3 +693,23 @@ def test_a_together_match_does_not_count_the_words_between_as_rubric_phrases():
     result = grade("Honestly, I would be glad to hear that I could join your team one day, as I am keen on the "
                    "role. What are the next steps?")
     assert check(result, text.GUARD_ID).passed
+
+
+def test_local_concept_examples_are_checked():
+    """An exercise's own concept may carry examples; those that misbehave are named by key, with what was found."""
+    spec = graders.compile_spec("text", {
+        "concepts": {"keen": {"phrases": ["=keen"], "examples": {
+            "match": ["I am keen.", "I am eager."], "ok": ["I am keen on it."], "negated": ["I am not keen."]}}},
+        "checks": [{"id": "keen", "require": "keen"}]})
+    issues = [str(i) for i in graders.REGISTRY.get("text").example_issues(spec)]
+    assert issues == ["spec.concepts.keen.examples.match[1]: 'I am eager.' should match, but found no match",
+                      "spec.concepts.keen.examples.ok[0]: 'I am keen on it.' should not match, but found \"keen\""]
+
+
+def test_shipped_exercises_local_examples_all_hold():
+    """Every example written into a shipped text exercise behaves as declared."""
+    for path in sorted((Path(__file__).resolve().parents[1] / "exercises").glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if raw["type"] == "text":
+            compiled = graders.compile_spec("text", raw["spec"])
+            assert graders.REGISTRY.get("text").example_issues(compiled) == [], path.name
