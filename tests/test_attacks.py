@@ -692,3 +692,37 @@ def test_text_grader_stays_bounded_on_adversarial_input():
             assert result.status in ("correct", "partial", "incorrect", "invalid")
         assert graders.grade("text", exercise.spec, "a" * 5001).status == "invalid"
     assert slowest < 2.0, f"slowest adversarial grading took {slowest:.2f} s"
+
+
+# 14. Hostile numbers and text -------------------------------------------------------------------------------------
+
+# Too large for PostgreSQL's 32-bit id columns, for 64 bits, for SQLite; zero; and a number too long to parse.
+HUGE_NUMBERS = (str(2**31), str(2**63 - 1), str(2**63), "99999999999999999999999", "0", "9" * 5000)
+
+
+def test_huge_ids_answer_404_and_huge_query_numbers_are_ignored(app, make_user, make_attempt):
+    """Ids in URLs, ?retry=, ?page= and a posted owner id too large for the database never give a 500."""
+    learner, owner, admin = make_user(), make_user("instructor"), make_user("admin")
+    cohort = Cohort(name="Numbers cohort", owner_id=owner.id, join_code="NUMB-2345")
+    db.session.add(cohort)
+    db.session.commit()
+    clients = {"learner": client_as(app, learner), "owner": client_as(app, owner), "admin": client_as(app, admin)}
+    token = csrf_token_from(clients["admin"].get("/admin/").get_data(as_text=True))
+    for n in HUGE_NUMBERS:
+        for who, path, status in (
+            ("learner", f"/attempts/{n}", 404),
+            ("owner", f"/instructor/cohorts/{n}", 404),
+            ("owner", f"/instructor/cohorts/{n}/items", 404),
+            ("owner", f"/instructor/cohorts/{cohort.id}/learners/{n}", 404),
+            ("learner", f"/exercises/{TEXT_EXERCISE}?retry={n}", 200),
+            ("owner", f"/instructor/cohorts/{cohort.id}?page={n}", 200),
+            ("admin", f"/admin/?page={n}", 200),
+        ):
+            assert clients[who].get(path).status_code == status, (who, path[:80])
+        assert clients["admin"].post(f"/admin/users/{n}/role", data={"csrf_token": token, "role": "admin"}
+                                     ).status_code == 404, n[:80]
+        moved = clients["admin"].post(f"/admin/cohorts/{cohort.id}/owner", data={"csrf_token": token, "owner_id": n},
+                                      follow_redirects=True)
+        assert moved.status_code == 200 and "Choose an instructor or admin" in moved.get_data(as_text=True), n[:80]
+    db.session.refresh(cohort)
+    assert cohort.owner_id == owner.id

@@ -8,6 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, or_, select
 
 from web.extensions import db
+from web.inputs import whole_number
 from web.instructor import role_required
 from web.models import ROLES, Cohort, User
 from web.services import cohorts as cohort_svc
@@ -44,7 +45,7 @@ def index() -> str:
     """List users, newest first, filtered by ?q= (email or name) and ?role=, with a role form for each."""
     q = request.args.get("q", "").strip()[:100]
     role = request.args.get("role", "")
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = request.args.get("page", 1, type=whole_number)
     query = select(User)
     if q:
         like = f"%{q.lower()}%"
@@ -52,12 +53,15 @@ def index() -> str:
     if role in ROLES:
         query = query.where(User.role == role)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    pages = max(1, -(-total // PAGE_SIZE))
+    # Past the last page shows the last page (as the roster does), not an empty list.
+    page = min(page, pages)
     rows = list(db.session.scalars(query.order_by(User.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
     return render_template("admin/users.html", users=rows, q=q, role=role if role in ROLES else "", roles=ROLES,
-                           total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)))
+                           total=total, page=page, pages=pages)
 
 
-@bp.post("/users/<int:user_id>/role")
+@bp.post("/users/<id:user_id>/role")
 @admin_required
 def set_role(user_id: int) -> Any:
     """Change one user's role from the form, then go back to the list with the same search."""
@@ -71,13 +75,13 @@ def set_role(user_id: int) -> Any:
     return redirect(url_for("admin.index", q=request.form.get("q") or None))
 
 
-@bp.post("/cohorts/<int:cohort_id>/owner")
+@bp.post("/cohorts/<id:cohort_id>/owner")
 @admin_required
 def set_cohort_owner(cohort_id: int) -> Any:
     """Give a cohort to another instructor, e.g. when its owner's account was deleted; back to its roster."""
     cohort = db.get_or_404(Cohort, cohort_id)
     try:
-        owner = cohort_svc.set_owner(cohort, request.form.get("owner_id", type=int))
+        owner = cohort_svc.set_owner(cohort, request.form.get("owner_id", type=whole_number))
     except cohort_svc.CohortError as exc:
         flash(str(exc), "error")
     else:

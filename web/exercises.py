@@ -37,6 +37,7 @@ from web.answers import (
 from web.core import CSRF_EXPIRED_MESSAGE, csrf_recovery
 from web.extensions import limiter
 from web.forms import ExerciseForm
+from web.inputs import whole_number
 from web.services import attempts as attempt_service
 from web.services.drafts import save_draft, take_draft
 from web.services.progress import load_progress
@@ -108,9 +109,9 @@ def show(exercise_id: str) -> tuple[str, int] | Response:
     message = None
     if draft is not None:
         message = "Here is the answer you were working on. Check it and send it again."
-    elif request.args.get("retry", type=int):
+    elif (retry := request.args.get("retry", type=whole_number)) is not None:
         # "Try again" starts from the learner's previous answer, so they only change what was wrong.
-        previous = attempt_service.own_attempt(current_user, request.args.get("retry", type=int))
+        previous = attempt_service.own_attempt(current_user, retry)
         if previous is not None and previous.exercise_id == exercise.id:
             draft = draft_from_answer(exercise.type, view, previous.answer)
     return render_exercise(exercise, view, draft or initial_draft(exercise.type, view), message=message)
@@ -160,7 +161,7 @@ def submit_with_expired_token() -> tuple[str, int] | Response:
     return render_exercise(exercise, view, draft, key=key, message=CSRF_EXPIRED_MESSAGE, status=400)
 
 
-@bp.get("/attempts/<int:attempt_id>")
+@bp.get("/attempts/<id:attempt_id>")
 @login_required
 def feedback(attempt_id: int) -> str:
     """Show the result of one of the learner's own attempts; anyone else's looks like a missing page."""
