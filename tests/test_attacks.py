@@ -726,3 +726,141 @@ def test_huge_ids_answer_404_and_huge_query_numbers_are_ignored(app, make_user, 
         assert moved.status_code == 200 and "Choose an instructor or admin" in moved.get_data(as_text=True), n[:80]
     db.session.refresh(cohort)
     assert cohort.owner_id == owner.id
+
+
+
+class FormAudit(HTMLParser):
+    """Collect every form of a page: method, action, the fields a browser sends by default, and its first button."""
+
+    def __init__(self) -> None:
+        """Start with no forms."""
+        super().__init__(convert_charrefs=True)
+        self.forms: list[dict[str, Any]] = []
+        self._select: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """Record forms and the fields of the current one (a radio or tick box group: its first option, ticked)."""
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.forms.append({"method": a.get("method", "get").lower(), "action": a.get("action", ""),
+                               "fields": {}, "button": None})
+        elif not self.forms:
+            return
+        elif tag == "option" and self._select and a.get("value") and self._select not in self.forms[-1]["fields"]:
+            self.forms[-1]["fields"][self._select] = a["value"]
+        elif not a.get("name"):
+            return
+        elif tag == "select":
+            self._select = a["name"]
+        elif tag == "button":
+            self.forms[-1]["button"] = self.forms[-1]["button"] or (a["name"], a.get("value", ""))
+        elif tag in ("input", "textarea") and a.get("type") not in ("submit", "button"):
+            self.forms[-1]["fields"].setdefault(a["name"], a.get("value", "y" if a.get("type") == "checkbox" else ""))
+
+    def handle_endtag(self, tag: str) -> None:
+        """Leave a select."""
+        if tag == "select":
+            self._select = None
+
+
+def forms_of(page: str) -> list[dict[str, Any]]:
+    """Return the forms of a page."""
+    audit = FormAudit()
+    audit.feed(page)
+    return audit.forms
+
+
+CLEANED_NOTICE = "Invisible control characters (such as NUL bytes) were removed from"
+TYPED_ANSWER = "Dear Tom, thank you for your time. Kind regards, Maya"
+
+
+def with_nul(value: str) -> str:
+    """Return the value with a NUL byte after its first character (or a lone NUL for an empty value)."""
+    return value[:1] + "\x00" + value[1:]
+
+
+def typed_value(action: str, name: str, default: str, user: User, code: str) -> str:
+    """Return what a learner would type in an empty field (hidden and preset fields keep their value)."""
+    if default:
+        return default
+    by_action = {("/login", "email"): user.email, ("/register", "email"): f"new-{user.id}@example.org",
+                 ("/account/password", "confirm"): "a-new-password-1", ("/register", "confirm"): PASSWORD}
+    by_name = {"password": PASSWORD, "current": PASSWORD, "new": "a-new-password-1", "display_name": "Nul Tester",
+               "code": code, "name": "Evening cohort", "q": "tester", "answer": TYPED_ANSWER}
+    return by_action.get((action, name)) or by_name.get(name) or ("thank" if name.startswith("blank-") else "x")
+
+
+def send_with_nul(client, form: dict[str, Any], name: str, user: User, code: str) -> tuple[Any, dict[str, str]]:
+    """Fill a form as a learner would, put a NUL into one field, send it; return the final response and the data."""
+    data = {n: typed_value(form["action"], n, v, user, code) for n, v in form["fields"].items()}
+    if form["button"]:
+        data.setdefault(*form["button"])
+    data[name] = with_nul(data.get(name, ""))
+    if form["method"] == "post":
+        return client.post(form["action"], data=data, follow_redirects=True), data
+    return client.get(form["action"], query_string=data, follow_redirects=True), data
+
+
+def test_nul_bytes_in_any_field_of_any_form_are_removed_with_a_notice(app, make_user, web_course):
+    """A NUL in each field of each form (one at a time) never gives a 500; a notice names the field, nothing is lost.
+
+    The forms are read from the pages themselves, each as the role that sees it, so a new form is covered too.
+    """
+    owner = make_user("instructor")
+    cohort = Cohort(name="NUL cohort", owner_id=owner.id, join_code="NULB-2345")
+    db.session.add(cohort)
+    db.session.commit()
+    pages = [("anonymous", "/login"), ("anonymous", "/register"), ("learner", "/account"), ("learner", "/join"),
+             *(("learner", f"/exercises/{e}") for e in web_course.exercise_order()), ("instructor", "/instructor/"),
+             ("instructor", f"/instructor/cohorts/{cohort.id}"), ("admin", "/admin/"),
+             ("admin", f"/instructor/cohorts/{cohort.id}")]
+    seen: set[tuple[str, str]] = set()
+    tried = 0
+
+    def fresh(role: str, path: str) -> tuple[Any, User, list[dict[str, Any]]]:
+        """Return a client of a new user with this role (anonymous: one who can log in), the user and the forms."""
+        user = make_user("learner" if role == "anonymous" else role)
+        client = app.test_client() if role == "anonymous" else client_as(app, user)
+        return client, user, forms_of(client.get(path).get_data(as_text=True))
+
+    for role, path in pages:
+        _, _, forms = fresh(role, path)
+        for index, form in enumerate(forms):
+            action = re.sub(r"/\d+", "/N", form["action"])
+            names = list(form["fields"]) + ([form["button"][0]] if form["button"] else [])
+            for name in names:
+                if (action, name) in seen:
+                    continue
+                seen.add((action, name))
+                client, user, again = fresh(role, path)
+                response, data = send_with_nul(client, again[index], name, user, cohort.join_code)
+                page = html.unescape(response.get_data(as_text=True))
+                where = f"{form['method'].upper()} {action} with a NUL in {name!r} as {role}"
+                assert response.status_code < 500, f"{where}: {response.status_code}"
+                assert CLEANED_NOTICE in page, f"{where}: no notice"
+                if name == "answer" or name.startswith(("blank-", "cat-", "match-")):
+                    assert f"{CLEANED_NOTICE} your answer." in page, where
+                if name == "email":
+                    assert f"{CLEANED_NOTICE} the email address." in page, where
+                if name == "answer" and data[name] == with_nul(TYPED_ANSWER):
+                    # Feedback highlights words with <mark> and hidden "[earned a point: ...]" labels: read past them.
+                    shown = re.sub(r"<[^>]+>", "", re.sub(r'<span class="visually-hidden">[^<]*</span>', "", page))
+                    assert TYPED_ANSWER in shown, f"{where}: the answer is not shown back"
+                tried += 1
+    assert tried >= 40, f"only {tried} fields were tried: are the pages' forms still found?"
+    assert {("/login", "email"), ("/register", "display_name"), ("/join", "code"), ("/instructor/cohorts", "name"),
+            ("/admin/", "q")} <= seen
+    # A path segment is no form field: an exercise id with a NUL is looked up before any query, and is a 404.
+    assert client_as(app, owner).get(f"/instructor/cohorts/{cohort.id}/items/a%00b").status_code == 404
+
+
+def test_nul_byte_in_an_answer_sent_after_the_login_expired_is_kept(client, make_user, login):
+    """An anonymous post (login expired) with a NUL keeps the answer as a draft; after logging in it is back."""
+    user = make_user()
+    token = csrf_token_from(client.get("/login").get_data(as_text=True))
+    response = client.post(f"/exercises/{TEXT_EXERCISE}", data={"csrf_token": token, "answer": with_nul(TYPED_ANSWER)},
+                           follow_redirects=True)
+    assert response.status_code == 200 and f"{CLEANED_NOTICE} your answer." in html.unescape(response.get_data(True))
+    login(user)
+    page = html.unescape(client.get(f"/exercises/{TEXT_EXERCISE}").get_data(as_text=True))
+    assert "Here is the answer you were working on" in page and TYPED_ANSWER in page

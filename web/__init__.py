@@ -23,7 +23,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(build_config(app.instance_path, config))
 
-    # The `<id:...>` URL converter must exist before the blueprints add their routes.
+    # First: the `<id:...>` URL converter must exist before the blueprints add their routes, and control characters
+    # are stripped from form and query values before the CSRF check and rate limits read them.
     inputs.init_app(app)
     db.init_app(app)
     login_manager.init_app(app)

@@ -14,6 +14,10 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+# The posted fields that hold an answer (or an ordering move), by exact name and by prefix.
+ANSWER_FIELD_NAMES = ("answer", "order", "left_out", "move")
+ANSWER_FIELD_PREFIXES = ("match-", "cat-", "blank-")
+
 # What the learner sees when they send a form with nothing filled in, per type.
 EMPTY_MESSAGES = {
     "single_choice": "Choose one of the options before sending.",

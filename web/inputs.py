@@ -1,9 +1,30 @@
-"""What the site reads from requests, bounded before it reaches the database: row ids in URLs and query ints."""
+"""What the site reads from requests, made safe before it reaches the database: row ids, query ints, control bytes."""
 
 from __future__ import annotations
 
-from flask import Flask
+import re
+
+from flask import Flask, flash, request
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing import BaseConverter, ValidationError
+
+from web.answers import ANSWER_FIELD_NAMES, ANSWER_FIELD_PREFIXES
+
+# C0 and C1 control characters but tab, line feed and carriage return (answers hold those). PostgreSQL refuses NUL
+# in text and JSON, so one in any field was a 500 that lost what the learner typed; the others are never meant.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# How the cleaning notice names a field; exercise fields are all "your answer", others fall back to their name.
+FIELD_LABELS = {
+    "email": "the email address",
+    "display_name": "your name",
+    "password": "the password",
+    "confirm": "the repeated password",
+    "current": "the current password",
+    "new": "the new password",
+    "code": "the join code",
+    "name": "the cohort name",
+    "q": "the search",
+}
 
 # Ids are Integer columns, 32-bit on PostgreSQL (SQLite's hold 64 bits): a larger number names no row, and sending
 # it to the database fails ("integer out of range", or OverflowError past 64 bits) instead of finding nothing.
@@ -40,6 +61,41 @@ class RowIdConverter(BaseConverter):
         return str(int(value))
 
 
+def field_label(name: str) -> str:
+    """Return how a message names a form or query field."""
+    if name in ANSWER_FIELD_NAMES or name.startswith(ANSWER_FIELD_PREFIXES):
+        return "your answer"
+    return FIELD_LABELS.get(name, f"the field {name!r}")
+
+
+def strip_control_characters() -> None:
+    """Remove control characters from query and form values, and say from which fields, before anything reads them.
+
+    Stripping rather than refusing keeps everything typed: the request goes on with the cleaned text (an answer is
+    graded and shown back on its feedback page), and the notice appears on whichever page comes next.
+    """
+    labels: list[str] = []
+    for source in ("args", "form"):
+        data = getattr(request, source)
+        pairs = list(data.items(multi=True))
+        dirty = [k for k, v in pairs if CONTROL_CHARACTERS.search(k) or CONTROL_CHARACTERS.search(v)]
+        if not dirty:
+            continue
+        # werkzeug caches request.args and request.form per request; replacing them is what every reader then sees.
+        setattr(request, source, ImmutableMultiDict(
+            [(CONTROL_CHARACTERS.sub("", k), CONTROL_CHARACTERS.sub("", v)) for k, v in pairs]))
+        labels.extend(field_label(CONTROL_CHARACTERS.sub("", k)) for k in dirty)
+    if labels:
+        named = ", ".join(dict.fromkeys(labels))
+        flash(f"Invisible control characters (such as NUL bytes) were removed from {named}. "
+              "Everything else you typed was kept; check it before you go on.", "error")
+
+
 def init_app(app: Flask) -> None:
-    """Register the `id` URL converter; call before any blueprint's routes are added."""
+    """Register the `id` URL converter and the control-character cleaning; call before other extensions' hooks.
+
+    The converter must exist before any blueprint's routes are added; the cleaning runs before the CSRF check and
+    the rate limits, so a NUL cannot make an email look like a different one to the login limit.
+    """
     app.url_map.converters["id"] = RowIdConverter
+    app.before_request(strip_control_characters)

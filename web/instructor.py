@@ -161,6 +161,9 @@ def item(cohort_id: int, exercise_id: str) -> str:
     """Show one exercise: statistics, first-attempt score histogram, most-failed checks with sample answers."""
     cohort = managed_cohort(cohort_id)
     course = current_app.extensions["course"]
+    if exercise_id not in course.exercises:
+        # Checked before any query: a path segment can hold anything, a NUL byte included (PostgreSQL refuses those).
+        abort(404)
     # Discrimination ranks learners by their whole-course score, so the analysis runs over every exercise;
     # answer texts (the bulky part) are only fetched for this one.
     attempts = [a for a in svc.attempt_rows(cohort) if a.exercise_id != exercise_id]
