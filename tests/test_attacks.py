@@ -864,3 +864,22 @@ def test_nul_byte_in_an_answer_sent_after_the_login_expired_is_kept(client, make
     login(user)
     page = html.unescape(client.get(f"/exercises/{TEXT_EXERCISE}").get_data(as_text=True))
     assert "Here is the answer you were working on" in page and TYPED_ANSWER in page
+
+
+DEEP_JSON = "[" * 2400 + "]" * 2400  # under the 5,000-character answer cap; json.loads recurses once per bracket
+
+
+@pytest.mark.parametrize("exercise_id", ["why-close-quiz", "next-steps-questions", "match-question-to-purpose",
+                                         "when-to-close-scenarios", "contact-details-cloze", "order-close-steps",
+                                         "thank-you-email"])
+def test_deeply_nested_json_in_any_answer_field_is_no_500(app, make_user, exercise_id):
+    """A choice (or any answer field) holding thousands of nested brackets is refused or graded, never a crash."""
+    client = client_as(app, make_user())
+    page = client.get(f"/exercises/{exercise_id}").get_data(as_text=True)
+    fields = {name for name in re.findall(r'name="([^"]+)"', page) if name not in ("csrf_token", "idempotency_key")}
+    for name in sorted(fields):
+        response = post_answer(client, exercise_id, {name: DEEP_JSON})
+        assert response.status_code in (200, 303, 422), (name, response.status_code)  # 200: an ordering move
+        if name == "answer" and exercise_id != "thank-you-email":
+            # A value that is none of the options is ignored, as if nothing had been chosen.
+            assert response.status_code == 422, name

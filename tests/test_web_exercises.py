@@ -86,12 +86,13 @@ def test_shuffle_comes_from_the_server_side_seed(app, learner, client):
 
 @pytest.mark.parametrize(("exercise_id", "fields", "message"), [
     ("why-close-quiz", {}, "Choose one of the options"),
-    ("why-close-quiz", {"answer": "no-such-option"}, "no-such-option"),
+    # A value that is none of the options is ignored (the form never sends one), so nothing was chosen.
+    ("why-close-quiz", {"answer": "no-such-option"}, "Choose one of the options"),
     ("next-steps-questions", {}, "Tick at least one option"),
     ("contact-details-cloze", {"blank-thank": "  "}, "Fill in at least one blank"),
     ("thank-you-email", {"answer": "   "}, "Write your answer"),
     ("match-question-to-purpose", {}, "Choose a match"),
-    ("when-to-close-scenarios", {"cat-overran": "not-a-group"}, "not-a-group"),
+    ("when-to-close-scenarios", {"cat-overran": "not-a-group"}, "Choose a group for at least one item"),
 ])
 def test_invalid_answers_are_reshown_and_not_stored(exercise_id, fields, message, learner, submit):
     """An empty or malformed answer re-shows the form with a message and costs no attempt."""

@@ -103,16 +103,28 @@ def focus_after_move(draft: Draft, move: str) -> str:
     return move
 
 
+def _known_pairs(form: MultiDict[str, str], prefix: str, keys: list[str], values: list[str]) -> dict[str, str]:
+    """Return {key: value} for the posted `<prefix><key>` fields whose value is one of `values`."""
+    return {k: form[f"{prefix}{k}"] for k in keys if form.get(f"{prefix}{k}") in values}
+
+
 def draft_from_form(exercise_type: str, view: dict[str, Any], form: MultiDict[str, str]) -> Draft:
-    """Read the learner's answer fields into a Draft, ignoring anything that is not an answer field."""
+    """Read the learner's answer fields into a Draft, ignoring anything that is not an answer field.
+
+    Choice, matching and categorize values that are none of the exercise's ids are dropped here (as unknown ordering
+    cards are), so the grader only ever sees ids: a posted string is never parsed as JSON (thousands of nested
+    brackets made json.loads recurse until it crashed).
+    """
     if exercise_type == "single_choice":
-        return Draft(choice=form.get("answer") or None)
+        choice = form.get("answer")
+        return Draft(choice=choice if choice in _ids(view, "options") else None)
     if exercise_type == "multiple_choice":
-        return Draft(choices=[v for v in form.getlist("answer") if v])
+        options = _ids(view, "options")
+        return Draft(choices=[v for v in form.getlist("answer") if v in options])
     if exercise_type == "matching":
-        return Draft(pairs={i: form.get(f"match-{i}", "") for i in _ids(view, "left") if form.get(f"match-{i}")})
+        return Draft(pairs=_known_pairs(form, "match-", _ids(view, "left"), _ids(view, "right")))
     if exercise_type == "categorize":
-        return Draft(pairs={i: form.get(f"cat-{i}", "") for i in _ids(view, "items") if form.get(f"cat-{i}")})
+        return Draft(pairs=_known_pairs(form, "cat-", _ids(view, "items"), _ids(view, "groups")))
     if exercise_type == "cloze":
         return Draft(pairs={b: form.get(f"blank-{b}", "") for b in view.get("blanks", [])})
     if exercise_type == "ordering":
