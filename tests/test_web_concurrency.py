@@ -3,6 +3,7 @@ stores one attempt, on SQLite and PostgreSQL. These tests commit for real, so th
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pytest
@@ -12,6 +13,7 @@ from tests.conftest import KEY_INPUT, TEST_PASSWORD, csrf_token_from, hidden_val
 from web import create_app
 from web.extensions import db
 from web.models import Attempt, User
+from web.services import accounts
 
 pytestmark = pytest.mark.db
 PARALLEL = 4
@@ -67,3 +69,48 @@ def test_simultaneous_double_submit_stores_one_attempt(live_app):
     with live_app.app_context():
         count = db.session.scalar(select(func.count()).select_from(Attempt).where(Attempt.user_id == user_id))
     assert count == 1
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(live_app, monkeypatch):
+    """Both demotions are sent at the same moment; one wins and the other is refused: an admin always remains.
+
+    Each thread pauses just after reading the admins (up to a second), so without the row locks both read two
+    admins before either writes. With them the second waits inside its read until the first has committed.
+    """
+    with live_app.app_context():
+        admins = [User(email=f"race-admin-{n}@example.org", role="admin", password_hash="x") for n in (1, 2)]
+        db.session.add_all(admins)
+        db.session.commit()
+        ids = [a.id for a in admins]
+    barrier = threading.Barrier(2)
+    read_admins = accounts.locked_admin_ids
+
+    def read_then_pause() -> set[int]:
+        """Read (and lock) the admins, then give the other thread a second to read them too."""
+        found = read_admins()
+        # A broken barrier means the other thread is waiting for our locks: the fix at work.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=1)
+        return found
+
+    monkeypatch.setattr(accounts, "locked_admin_ids", read_then_pause)
+    outcomes: list[str] = []
+
+    def demote(target_id: int) -> None:
+        """Demote one admin to learner in its own app context (own session and connection)."""
+        with live_app.app_context():
+            try:
+                accounts.change_role(db.session.get(User, target_id), "learner")
+                outcomes.append("demoted")
+            except accounts.AccountError as exc:
+                outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=demote, args=(i,)) for i in reversed(ids)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    with live_app.app_context():
+        left = db.session.scalar(select(func.count()).select_from(User).where(User.role == "admin"))
+    assert left == 1, outcomes
+    assert sorted(outcomes)[0] == "demoted" and "is the last admin" in sorted(outcomes)[1], outcomes

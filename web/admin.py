@@ -11,32 +11,14 @@ from web.extensions import db
 from web.inputs import whole_number
 from web.instructor import role_required
 from web.models import ROLES, Cohort, User
+from web.services import accounts
 from web.services import cohorts as cohort_svc
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PAGE_SIZE = 50
 
-
-class RoleError(ValueError):
-    """A role change is refused; the message says why."""
-
-
 # Admins only; instructors and learners get 403.
 admin_required = role_required(lambda user: user.is_admin)
-
-
-def change_role(user: User, role: str) -> None:
-    """Give a user a new role; refuse unknown roles and removing the last admin."""
-    if role not in ROLES:
-        raise RoleError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
-    # Take the write lock before reading (SQLite: concurrent writers queue instead of failing), see db.begin_write().
-    db.begin_write()
-    if user.role == "admin" and role != "admin":
-        admins = db.session.scalar(select(func.count()).select_from(User).where(User.role == "admin"))
-        if admins <= 1:
-            raise RoleError(f"{user.email} is the last admin; make someone else an admin first.")
-    user.role = role
-    db.session.commit()
 
 
 @bp.get("/")
@@ -67,8 +49,8 @@ def set_role(user_id: int) -> Any:
     """Change one user's role from the form, then go back to the list with the same search."""
     user = db.get_or_404(User, user_id)
     try:
-        change_role(user, request.form.get("role", ""))
-    except RoleError as exc:
+        accounts.change_role(user, request.form.get("role", ""))
+    except accounts.AccountError as exc:
         flash(str(exc), "error")
     else:
         flash(f"{user.email} is now {'an' if user.role[0] in 'aeiou' else 'a'} {user.role}.", "success")
