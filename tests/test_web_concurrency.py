@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -114,3 +115,46 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(live_app, monkey
         left = db.session.scalar(select(func.count()).select_from(User).where(User.role == "admin"))
     assert left == 1, outcomes
     assert sorted(outcomes)[0] == "demoted" and "is the last admin" in sorted(outcomes)[1], outcomes
+
+
+def test_parallel_wrong_passwords_check_no_more_than_the_limit(live_app, monkeypatch):
+    """24 wrong passwords at once against a limit of 10: exactly 10 are checked, the other 14 get the 429 form.
+
+    Checking a password is made slow (0.3 s), so every request has passed the limiter before the first one
+    finishes: counting each attempt only after its check let all of them through.
+    """
+    live_app.config["LOGIN_RATE_LIMIT"] = "10/minute"
+    with live_app.app_context():
+        user = User(email="race-login@example.org", role="learner")
+        user.set_password(TEST_PASSWORD)
+        db.session.add(user)
+        db.session.commit()
+    checked: list[str] = []
+    authenticate = accounts.authenticate
+
+    def slow_authenticate(email: str, password: str) -> User | None:
+        """Check the password after a pause, noting that it was checked."""
+        checked.append(password)
+        time.sleep(0.3)
+        return authenticate(email, password)
+
+    monkeypatch.setattr(accounts, "authenticate", slow_authenticate)
+    guesses = 24
+    clients = [live_app.test_client() for _ in range(guesses)]
+    tokens = [csrf_token_from(c.get("/login").get_data(as_text=True)) for c in clients]
+    barrier = threading.Barrier(guesses)
+    statuses: list[int] = []
+
+    def guess(i: int) -> None:
+        """Wait for the others, then send one wrong password."""
+        barrier.wait(timeout=10)
+        statuses.append(clients[i].post("/login", data={"email": "race-login@example.org", "password": f"wrong-{i}",
+                                                        "csrf_token": tokens[i]}).status_code)
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(guesses)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(checked) == 10, f"{len(checked)} passwords were checked"
+    assert sorted(statuses) == [200] * 10 + [429] * 14, statuses

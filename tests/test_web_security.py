@@ -154,6 +154,35 @@ def check_login_limit(client, user):
     assert other.status_code == 200
 
 
+def test_login_is_rate_limited_per_address_across_emails(app, client, make_user):
+    """Password spraying (one password tried on many accounts from one address) meets a limit of its own."""
+    app.config["LOGIN_ADDRESS_RATE_LIMIT"] = "5/minute"
+    token = csrf_token_from(client.get("/login").get_data(as_text=True))
+    codes = [client.post("/login", data={"email": f"sprayed-{i}@example.org", "password": "Summer2026!",
+                                         "csrf_token": token}).status_code for i in range(5)]
+    assert codes == [200] * 5
+    user = make_user()
+    blocked = client.post("/login", data={"email": user.email, "password": TEST_PASSWORD, "csrf_token": token})
+    assert blocked.status_code == 429, "a sixth email from the same address was still checked"
+    assert "Too many login attempts from your network" in blocked.get_data(as_text=True)
+
+
+def test_a_successful_login_clears_the_failures_of_its_email(app, client, make_user):
+    """Failures before a good password are forgotten, so someone who logs in often never locks themself out."""
+    user = make_user()
+    token = csrf_token_from(client.get("/login").get_data(as_text=True))
+
+    def attempt(password: str, browser=client, csrf: str = token) -> int:
+        """Send one login for the user from a browser (the same address either way); return the status."""
+        return browser.post("/login", data={"email": user.email, "password": password, "csrf_token": csrf}).status_code
+
+    assert [attempt(f"wrong-{i}") for i in range(9)] == [200] * 9
+    other = app.test_client()
+    assert attempt(TEST_PASSWORD, other, csrf_token_from(other.get("/login").get_data(as_text=True))) == 302
+    assert [attempt(f"wrong-again-{i}") for i in range(10)] == [200] * 10
+    assert attempt("one-too-many") == 429
+
+
 def test_old_session_cookie_dies_when_session_version_changes(client, make_user, login):
     """Bumping the session version (password change, log out everywhere) ends existing sessions."""
     user = make_user()

@@ -26,6 +26,8 @@ ENV_SETTINGS: dict[str, Any] = {
     "SITE_LOGO_URL": None,
     "SITE_ACCENT": DEFAULT_ACCENT,
     "LOGIN_RATE_LIMIT": "10/minute",
+    # Across every email from one address: generous, as a seminar room shares one address, and successes count too.
+    "LOGIN_ADDRESS_RATE_LIMIT": "60/minute;300/hour",
     # Roster: a learner not complete and inactive for more than this many days needs attention.
     "ATTENTION_STALL_DAYS": "7",
 }
