@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import uuid
+from time import monotonic
 
 import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import TEST_PASSWORD, attempts_of, csrf_token_from
+from tests.servers import free_port
 from web import create_app
 from web.config import ConfigError, build_config
 from web.extensions import db
@@ -181,6 +183,51 @@ def test_a_successful_login_clears_the_failures_of_its_email(app, client, make_u
     assert attempt(TEST_PASSWORD, other, csrf_token_from(other.get("/login").get_data(as_text=True))) == 302
     assert [attempt(f"wrong-again-{i}") for i in range(10)] == [200] * 10
     assert attempt("one-too-many") == 429
+
+
+def test_rate_limits_fall_back_to_memory_while_redis_is_down(app_config, connection, caplog, monkeypatch):
+    """Redis on a dead port: drafts, registration and logins still work, limits hold per worker, it is logged."""
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    app = create_app({**app_config, "RATELIMIT_STORAGE_URI": dead, "LOGIN_RATE_LIMIT": "3/minute"})
+    app.extensions["db_bind"] = connection
+    warnings = lambda: [r for r in caplog.records if "rate-limit storage" in r.getMessage()]  # noqa: E731
+    # No app context around the requests: each gets its own, as in production (a shared one shares `g`).
+    client = app.test_client()
+    token = csrf_token_from(client.get("/login").get_data(as_text=True))
+    # First a limit counted by hand (the anonymous draft), then the decorated ones.
+    draft = client.post("/exercises/thank-you-email", data={"csrf_token": token, "answer": "Kept while it is down"})
+    assert draft.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(SavedDraft)) == 1
+    registered = client.post("/register", data={"csrf_token": token, "email": "down@example.org",
+                                                "password": TEST_PASSWORD, "confirm": TEST_PASSWORD})
+    assert registered.status_code == 302
+    other = app.test_client()
+    ok = other.post("/login", data={"csrf_token": csrf_token_from(other.get("/login").get_data(as_text=True)),
+                                    "email": "down@example.org", "password": TEST_PASSWORD}, follow_redirects=True)
+    assert ok.status_code == 200 and "You are logged in" in ok.get_data(as_text=True)
+    guesser = app.test_client()
+    token = csrf_token_from(guesser.get("/login").get_data(as_text=True))
+    codes = [guesser.post("/login", data={"csrf_token": token, "email": "down@example.org",
+                                          "password": f"wrong-{i}"}).status_code for i in range(4)]
+    assert codes == [200, 200, 200, 429], "the limit must still hold, counted in this worker's memory"
+    health = client.get("/healthz")
+    assert health.status_code == 200 and health.get_json()["status"] == "degraded"
+    assert len(warnings()) == 1, "one warning a minute, not one per request"
+    later = monotonic() + 61
+    monkeypatch.setattr("web.extensions.monotonic", lambda: later)
+    client.get("/")
+    assert len(warnings()) == 2 and dead in warnings()[-1].getMessage()
+
+
+def test_healthz_reports_the_rate_limit_storage(app_config, connection):
+    """/healthz says "ok" with a working limiter storage, and "degraded" (still 200) with one that does not answer."""
+    for storage, status in (("memory://", "ok"), (f"redis://127.0.0.1:{free_port()}/0", "degraded")):
+        app = create_app({**app_config, "RATELIMIT_STORAGE_URI": storage})
+        app.extensions["db_bind"] = connection
+        with app.app_context():
+            response = app.test_client().get("/healthz")
+        assert response.status_code == 200 and response.get_json()["status"] == status, storage
 
 
 def test_old_session_cookie_dies_when_session_version_changes(client, make_user, login):

@@ -70,10 +70,7 @@ def _forget_failed_logins() -> None:
     parallel guesses all pass the check first); this is what keeps a learner who logs in often from locking out.
     The per-address count is not cleared: one good password must not wipe out a spray of bad ones.
     """
-    key = _login_rate_key()
-    for current in limiter.current_limits:
-        if key in current.request_args:
-            limiter.limiter.clear(current.limit, *current.request_args)
+    limiter.forget(_login_rate_key())
 
 
 def _after_login_target() -> str:

@@ -20,6 +20,8 @@ ENV_SETTINGS: dict[str, Any] = {
     "DATABASE_URL": None,
     "SECRET_KEY": None,
     "RATELIMIT_STORAGE_URI": "memory://",
+    # Prepended to every rate-limit key: sites (or test runs) sharing one Redis database keep their counts apart.
+    "RATELIMIT_KEY_PREFIX": "",
     "COURSE_DIR": None,
     "COURSE_EXTRA_DIRS": None,
     "SITE_TITLE": "Closing the Job Interview",
@@ -90,6 +92,10 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
         REMEMBER_COOKIE_DURATION=timedelta(days=30),
         WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session; expiry is handled by the session
         RATELIMIT_HEADERS_ENABLED=True,
+        # Redis down must not stop logins: each worker then counts in its own memory (and logs it, see SiteLimiter),
+        # and any storage error left over is logged instead of turning the request into a 500.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,
     )
     cfg.update(overrides)
     # Cookies are Secure everywhere but local development and tests (which talk plain http).

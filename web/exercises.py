@@ -89,7 +89,7 @@ def _restore_draft(exercise: Exercise, view: dict[str, Any]) -> Draft | None:
 def _stash_and_login(exercise: Exercise) -> Response:
     """Keep a posted answer on the server when the login has expired, then send the learner to log in."""
     # Anyone can post here without an account, so stored drafts are capped per client address.
-    if limiter.limiter.hit(DRAFT_LIMIT, "saved-draft", request.remote_addr or "unknown"):
+    if limiter.count(DRAFT_LIMIT, "saved-draft", request.remote_addr or "unknown"):
         session[DRAFT_SESSION_KEY] = save_draft(exercise.id, form_pairs(request.form))
         flash("Your login had expired. Log in again and your answer will be waiting for you.", "info")
     else:
