@@ -9,6 +9,7 @@ from time import monotonic
 import pytest
 from sqlalchemy import func, select
 
+from graders import MAX_ANSWER_CHARS
 from tests.conftest import TEST_PASSWORD, attempts_of, csrf_token_from
 from tests.servers import free_port
 from web import create_app
@@ -288,6 +289,21 @@ def test_anonymous_draft_saving_is_capped_per_address(client):
     for i in range(32):
         client.post("/exercises/thank-you-email", data={"csrf_token": "none", "answer": f"spam {i}"})
     assert db.session.scalar(select(func.count()).select_from(SavedDraft)) == 30
+
+
+def test_anonymous_drafts_are_capped_at_the_answer_limit(client, make_user, login):
+    """A 900 KB answer posted without a login is kept only up to the answer cap, and the learner is told."""
+    huge = "A long answer. " * 60_000
+    token = csrf_token_from(client.get("/login").get_data(as_text=True))
+    response = client.post("/exercises/thank-you-email", data={"csrf_token": token, "answer": huge},
+                           follow_redirects=True)
+    assert "longer than 5,000 characters, the most an answer can be, so only its beginning was kept" in \
+        response.get_data(as_text=True)
+    [draft] = db.session.scalars(select(SavedDraft))
+    assert sum(len(name) + len(value) for name, value in draft.fields) <= MAX_ANSWER_CHARS
+    login(make_user())
+    page = client.get("/exercises/thank-you-email").get_data(as_text=True)
+    assert "Here is the answer you were working on" in page and huge[:4000] in page
 
 
 def test_client_cannot_set_score_user_or_pass(learner, make_user, submit):

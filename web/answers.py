@@ -14,6 +14,8 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from graders import MAX_ANSWER_CHARS
+
 # The posted fields that hold an answer (or an ordering move), by exact name and by prefix.
 ANSWER_FIELD_NAMES = ("answer", "order", "left_out", "move")
 ANSWER_FIELD_PREFIXES = ("match-", "cat-", "blank-")
@@ -165,10 +167,25 @@ def draft_from_answer(exercise_type: str, view: dict[str, Any], answer: Any) -> 
     return initial_draft(exercise_type, view)
 
 
-def form_pairs(form: MultiDict[str, str]) -> list[list[str]]:
-    """Return the posted answer fields as [name, value] pairs (JSON-ready), leaving out tokens and buttons."""
+def form_pairs(form: MultiDict[str, str], limit: int = MAX_ANSWER_CHARS) -> tuple[list[list[str]], bool]:
+    """Return the posted answer fields as [name, value] pairs (JSON-ready) and whether any had to be cut.
+
+    Tokens, buttons and empty fields are left out, and names plus values stop at `limit` characters in all (the
+    answer cap: an anonymous post could otherwise store a 1 MB draft); the field that crosses it is shortened.
+    """
     skip = {"csrf_token", "idempotency_key", "move", "action"}
-    return [[k, v] for k, v in form.items(multi=True) if k not in skip]
+    pairs: list[list[str]] = []
+    room = limit
+    for name, value in form.items(multi=True):
+        if name in skip or not value:
+            continue
+        if len(name) + len(value) > room:
+            if room > len(name):
+                pairs.append([name, value[:room - len(name)]])
+            return pairs, True
+        pairs.append([name, value])
+        room -= len(name) + len(value)
+    return pairs, False
 
 
 def describe_answer(exercise_type: str, view: dict[str, Any], answer: Any) -> list[tuple[str, str]]:

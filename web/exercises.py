@@ -90,8 +90,12 @@ def _stash_and_login(exercise: Exercise) -> Response:
     """Keep a posted answer on the server when the login has expired, then send the learner to log in."""
     # Anyone can post here without an account, so stored drafts are capped per client address.
     if limiter.count(DRAFT_LIMIT, "saved-draft", request.remote_addr or "unknown"):
-        session[DRAFT_SESSION_KEY] = save_draft(exercise.id, form_pairs(request.form))
+        fields, cut = form_pairs(request.form)
+        session[DRAFT_SESSION_KEY] = save_draft(exercise.id, fields)
         flash("Your login had expired. Log in again and your answer will be waiting for you.", "info")
+        if cut:
+            flash(f"Your answer was longer than {graders.MAX_ANSWER_CHARS:,} characters, the most an answer can be, "
+                  "so only its beginning was kept.", "error")
     else:
         flash("Your login had expired. Please log in again.", "info")
     return redirect(url_for("auth.login", next=url_for("exercises.show", exercise_id=exercise.id)))
