@@ -15,7 +15,7 @@ from tests.servers import free_port
 from web import create_app
 from web.config import ConfigError, build_config
 from web.extensions import db
-from web.models import Attempt, SavedDraft, User
+from web.models import Attempt, Cohort, SavedDraft, User
 from web.security import is_safe_next
 
 pytestmark = pytest.mark.db
@@ -79,6 +79,46 @@ def test_session_cookie_flags_outside_development(monkeypatch, app_config):
         assert app.config[f"{prefix}_SECURE"] is True
         assert app.config[f"{prefix}_HTTPONLY"] is True
         assert app.config[f"{prefix}_SAMESITE"] == "Lax"
+
+
+def test_hsts_is_sent_when_site_url_is_https(app_config, connection):
+    """An https SITE_URL turns on Strict-Transport-Security on every response; http or none leaves it off."""
+    for site, expected in (("https://course.example.org", "max-age=31536000"), ("http://127.0.0.1:8000", None),
+                           (None, None)):
+        app = create_app({**app_config, "SITE_URL": site})
+        app.extensions["db_bind"] = connection
+        for path in ("/", "/login", "/no-such-page", "/healthz"):
+            assert app.test_client().get(path).headers.get("Strict-Transport-Security") == expected, (site, path)
+
+
+def test_share_link_is_built_from_site_url_never_the_host_header(app_config, connection, make_user):
+    """The roster's join link uses SITE_URL; without it production shows the path, and only tests (and development)
+    take the host from the request."""
+    owner = make_user("instructor")
+    cohort = Cohort(name="Link cohort", owner_id=owner.id, join_code="LINK-2345")
+    db.session.add(cohort)
+    db.session.commit()
+    production = {k: v for k, v in app_config.items() if k != "TESTING"} | {"APP_ENV": "production"}
+    for config, link in (({**app_config, "SITE_URL": "https://course.example.org/"},
+                          "https://course.example.org/join/LINK-2345"),
+                         (production, "/join/LINK-2345"),
+                         (app_config, "https://evil.example/join/LINK-2345")):
+        app = create_app(config)
+        app.extensions["db_bind"] = connection
+        client = app.test_client()
+        # The request's Host is the attacker's (https, so the production app's Secure cookie is sent).
+        with client.session_transaction(base_url="https://evil.example") as session:
+            session["_user_id"], session["_fresh"] = owner.get_id(), True
+        page = client.get(f"/instructor/cohorts/{cohort.id}", base_url="https://evil.example").get_data(as_text=True)
+        assert f'Link to share: <a href="{link}">{link}</a>' in page, config.get("SITE_URL") or config.get("APP_ENV")
+
+
+@pytest.mark.parametrize("value", ["course.example.org", "https://course.example.org/path", "ftp://x.example",
+                                   "https://user@course.example.org", "https://course.example.org?x=1"])
+def test_malformed_site_url_stops_start_up(app_config, value):
+    """SITE_URL must be scheme and host (and port): anything else is a one-line start-up error naming it."""
+    with pytest.raises(ConfigError, match="SITE_URL"):
+        create_app({**app_config, "SITE_URL": value})
 
 
 def test_session_cookie_is_httponly_and_lax(client, make_user, login):

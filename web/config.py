@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import time
 from collections.abc import Mapping
@@ -24,6 +25,9 @@ ENV_SETTINGS: dict[str, Any] = {
     "RATELIMIT_KEY_PREFIX": "",
     "COURSE_DIR": None,
     "COURSE_EXTRA_DIRS": None,
+    # The public address, e.g. https://course.example.org: links shared outside the site are built on it (never on
+    # the request's Host header), and https turns on HSTS.
+    "SITE_URL": None,
     "SITE_TITLE": "Closing the Job Interview",
     "SITE_LOGO_URL": None,
     "SITE_ACCENT": DEFAULT_ACCENT,
@@ -75,6 +79,17 @@ def development_key(instance_path: str) -> str:
     return key
 
 
+def site_url(value: str | None) -> str | None:
+    """Return SITE_URL as scheme://host[:port] (no trailing slash), None when unset; raise ConfigError if malformed."""
+    if not value:
+        return None
+    url = str(value).strip().rstrip("/")
+    if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", url):
+        raise ConfigError(f"SITE_URL must be the site's public address such as https://course.example.org "
+                          f"(scheme and host, no path), got {value!r}")
+    return url
+
+
 def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Return the full settings mapping: defaults, then the environment, then explicit overrides."""
     overrides = dict(overrides or {})
@@ -121,6 +136,7 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
     if not stall.isdigit() or int(stall) < 1:
         raise ConfigError(f"ATTENTION_STALL_DAYS must be a whole number of days (1 or more), got {stall!r}")
     cfg["ATTENTION_STALL_DAYS"] = int(stall)
+    cfg["SITE_URL"] = site_url(cfg.get("SITE_URL"))
     if isinstance(cfg.get("COURSE_EXTRA_DIRS"), str):
         cfg["COURSE_EXTRA_DIRS"] = [p for p in cfg["COURSE_EXTRA_DIRS"].split(os.pathsep) if p]
     return cfg

@@ -27,6 +27,7 @@ from flask_login import current_user, login_required
 
 from web.inputs import whole_number
 from web.models import Cohort, utcnow
+from web.security import public_url
 from web.services import analytics, gradebook
 from web.services import cohorts as svc
 
@@ -132,7 +133,7 @@ def roster(cohort_id: int) -> str:
         "instructor/roster.html", cohort=cohort, outline=out, rows=rows[first:first + size],
         matching=len(rows), first=first, page=page, pages=pages, total=len(entries),
         flagged=sum(e.needs_attention for e in entries), sort=sort, order=order, attention_only=attention_only,
-        q=q, stall_days=stall_days, join_url=url_for("cohorts.join_link", code=cohort.join_code, _external=True),
+        q=q, stall_days=stall_days, join_url=public_url("cohorts.join_link", code=cohort.join_code),
         owners=svc.possible_owners() if current_user.is_admin else None,
     )
 
