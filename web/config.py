@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from web.extensions import normalise_database_url
+from web.extensions import normalise_database_url, sqlite_folder
 from web.services.branding import accent_problem
 
 DEVELOPMENT_ENVS = ("development", "dev")
@@ -50,10 +50,21 @@ def app_env(overrides: Mapping[str, Any]) -> str:
 
 
 def database_url(instance_path: str, configured: str | None = None) -> str:
-    """Return the database URL: the given one, else DATABASE_URL, else SQLite in the instance folder."""
+    """Return the database URL: the given one, else DATABASE_URL, else SQLite in the instance folder.
+
+    A SQLite file's folder is made here, so a folder that cannot be (a file in its way, no permission) stops
+    start-up with a message naming the setting, not a bare FileExistsError from deep inside the engine.
+    """
     url = configured or os.environ.get("DATABASE_URL")
     if not url:
         url = "sqlite:///" + os.path.join(instance_path, "course.sqlite3")
+    folder = sqlite_folder(url)
+    if folder:
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"DATABASE_URL names a SQLite file in {folder}, a folder that cannot be made "
+                              f"({exc.strerror}); point DATABASE_URL at a folder the site may create.") from None
     return normalise_database_url(url)
 
 

@@ -60,14 +60,24 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def sqlite_folder(url: str) -> str | None:
+    """Return the folder of a SQLite database file named by a URL; None for other backends and in-memory SQLite."""
+    parsed = make_url(normalise_database_url(url))
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:" \
+            or parsed.database.startswith("file:"):
+        return None
+    return os.path.dirname(os.path.abspath(parsed.database))
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine for a database URL with the per-backend settings the site relies on."""
     url = normalise_database_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+        folder = sqlite_folder(url)
+        if folder:
             # SQLite creates the file but not its folder (a fresh checkout has no instance/ yet).
-            os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
+            os.makedirs(folder, exist_ok=True)
         # isolation_level=None hands transaction control to SQLAlchemy (SQLAlchemy's documented pysqlite recipe).
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "isolation_level": None})
         event.listen(engine, "connect", _sqlite_pragmas)
