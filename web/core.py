@@ -44,7 +44,7 @@ def healthz() -> tuple[Response, int]:
     except SQLAlchemyError:
         current_app.logger.exception("health check: database unreachable")
         return jsonify(status="unavailable", database="unreachable"), 503
-    if limiter.degraded or not limiter.storage.check():
+    if not limiter.healthy():
         return jsonify(status="degraded", rate_limits="per-worker memory: the rate-limit storage is unreachable"), 200
     return jsonify(status="ok"), 200
 

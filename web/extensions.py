@@ -167,8 +167,12 @@ class SiteLimiter(Limiter):
     """
 
     def init_app(self, app: Flask) -> None:
-        """Bind to an app, starting healthy with the app's own key prefix (one limiter serves every app a process
-        builds: tests build many, and Flask-Limiter would keep the first app's prefix and a dead storage flag)."""
+        """Bind to an app, starting enabled, healthy and with the app's own key prefix.
+
+        One limiter object serves every app a process builds (tests build many), and Flask-Limiter would keep an
+        earlier app's RATELIMIT_ENABLED=False, key prefix and dead-storage flag.
+        """
+        self.enabled = True
         self._storage_dead = False
         self._key_prefix = ""
         self._warned_at: float | None = None
@@ -178,10 +182,16 @@ class SiteLimiter(Limiter):
     @property
     def degraded(self) -> bool:
         """Return True while limits are counted in this worker's memory because the storage is unreachable."""
-        return self.limiter.storage is not self.storage
+        return self.enabled and self.limiter.storage is not self.storage
+
+    def healthy(self) -> bool:
+        """Return True unless limits are counted per worker or the storage does not answer now (for /healthz)."""
+        return not self.enabled or (not self.degraded and self.storage.check())
 
     def count(self, item: RateLimitItem, *identifiers: str) -> bool:
         """Count one hit of a limit checked outside the decorators; return False when it is used up."""
+        if not self.enabled:
+            return True
         if self._key_prefix:
             identifiers = (self._key_prefix, *identifiers)
         try:
