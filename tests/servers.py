@@ -28,6 +28,8 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 KEY_INPUT = re.compile(r'name="idempotency_key"[^>]*value="([^"]+)"')
+# The first option of a choice form: its value is the learner's own token for that option, read from the page.
+CHOICE_INPUT = re.compile(r'name="answer"[^>]*value="([^"]+)"')
 # Each gunicorn access-log line: worker pid, status, method and path (to see which worker served what).
 ACCESS_LOG_FORMAT = "%(p)s %(s)s %(m)s %(U)s"
 

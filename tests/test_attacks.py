@@ -29,8 +29,8 @@ from sqlalchemy import func, select
 
 import graders
 from course.loader import load_course
-from tests.conftest import WEB_COURSE, csrf_token_from, login_as
-from tests.servers import KEY_INPUT, create_user, database_kinds, gunicorn, scratch_database, site_env
+from tests.conftest import WEB_COURSE, csrf_token_from, form_fields, form_tokens, login_as
+from tests.servers import CHOICE_INPUT, KEY_INPUT, create_user, database_kinds, gunicorn, scratch_database, site_env
 from tests.test_access_matrix import concrete, site_rules
 from web import create_app
 from web.extensions import db
@@ -145,8 +145,8 @@ def victim_world(app, make_user):
     client = client_as(app, learner)
     text_attempt = attempt_id_from(post_answer(client, TEXT_EXERCISE, {
         "answer": "Dear Tom, thank you for your time. " + " ".join(PAYLOADS) + " Kind regards, Maya"}))
-    cloze_attempt = attempt_id_from(post_answer(client, CLOZE_EXERCISE, {
-        "blank-thank": SCRIPT, "blank-card": HANDLER, "blank-hours": SVG, "blank-timeline": JS_LINK}))
+    cloze_attempt = attempt_id_from(post_answer(client, CLOZE_EXERCISE, form_fields(app, client, CLOZE_EXERCISE, {
+        "thank": SCRIPT, "card": HANDLER, "hours": SVG, "timeline": JS_LINK})))
     return {"learner": learner, "instructor": instructor, "admin": admin, "cohort": cohort,
             "attempts": (text_attempt, cloze_attempt), "client": client}
 
@@ -328,8 +328,8 @@ def test_server_ignores_score_user_role_and_passed_fields(app, make_user):
     learner, other = make_user(), make_user()
     client = client_as(app, learner)
     response = post_answer(client, "why-close-quiz", {
-        "answer": "decided-early", "score": "1.0", "passed": "true", "status": "correct",
-        "user_id": str(other.id), "role": "admin", "attempt_number": "1", "grader_version": "x"})
+        **form_fields(app, client, "why-close-quiz", "decided-early"), "score": "1.0", "passed": "true",
+        "status": "correct", "user_id": str(other.id), "role": "admin", "attempt_number": "1", "grader_version": "x"})
     attempt = db.session.get(Attempt, attempt_id_from(response))
     assert (attempt.user_id, attempt.score, attempt.passed, attempt.status) == (learner.id, 0.0, False, "incorrect")
     assert db.session.scalar(select(func.count()).select_from(Attempt).where(Attempt.user_id == other.id)) == 0
@@ -364,13 +364,29 @@ def _plain(text: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(text)).strip()
 
 
+# Attributes a form carries ids in; an id or a short answer is looked for there, between these separators.
+ID_ATTRIBUTES = re.compile(r'\s(?:value|name|id|for|data-id|aria-describedby)="([^"]*)"')
+
+
+def carried_in_attributes(secret: str, attributes: set[str]) -> bool:
+    """Return True when `secret` is a whole part of an attribute value ('match-q-concerns' holds 'q-concerns')."""
+    pattern = re.compile(rf"(^|[-:]){re.escape(secret)}($|[-:])")
+    return any(pattern.search(value) for value in attributes)
+
+
 def test_no_exercise_page_leaks_its_answer(app_config, connection, make_user):
-    """Before submission no page holds an answer key, option feedback, canonical order or explanation."""
+    """Before submission no page holds an answer key, option feedback, explanation, or an id of the spec.
+
+    Long spec texts are looked for in the page text. Ids ('tied-to-needs' against 'generic') and short answers (a
+    cloze blank accepting 'thank') are ordinary words there, so they are looked for where a form would carry them:
+    field names, values, ids and labels' targets. The form uses per-learner tokens instead.
+    """
     shipped = create_app({**app_config, "COURSE_DIR": str(REPO)})
     shipped.extensions["db_bind"] = connection
     course = shipped.extensions["course"]
     assert len(course.exercises) == 17
     client = client_as(shipped, make_user())
+    ids_checked = 0
     for exercise in course.exercises.values():
         page = client.get(f"/exercises/{exercise.id}").get_data(as_text=True)
         text = _plain(re.sub(r"<[^>]+>", " ", page))
@@ -381,6 +397,13 @@ def test_no_exercise_page_leaks_its_answer(app_config, connection, make_user):
         secrets |= {_plain(p) for p in exercise.explanation.split("\n\n") if len(p.strip()) >= 20}
         leaked = [s for s in secrets if s and s in text]
         assert not leaked, f"{exercise.id}: the page shows key material before submission: {leaked[:3]}"
+        shown_texts = {_plain(e["text"]) for key in ("options", "left", "right", "items", "groups")
+                       for e in view.get(key, [])}
+        short = {s.strip() for s in _strings(exercise.raw_spec) if 0 < len(s.strip()) < 20} - shown_texts
+        attributes = set(ID_ATTRIBUTES.findall(page))
+        carried = sorted(s for s in short if carried_in_attributes(s, attributes))
+        assert not carried, f"{exercise.id}: the form carries spec ids or short answers: {carried[:5]}"
+        ids_checked += sum(1 for s in short if re.fullmatch(r"[a-z0-9-]+", s))
         assert not re.search(r"\b(correct|is-correct|answer-key|data-answer|data-correct)\s*=", page), exercise.id
         assert "<script>" not in page and 'type="application/json"' not in page, exercise.id
         # Nothing comes pre-filled: no ticked option, chosen match or typed blank.
@@ -388,9 +411,25 @@ def test_no_exercise_page_leaks_its_answer(app_config, connection, make_user):
                              page), f"{exercise.id}: the form comes pre-filled"
         key = graders.answer_key(exercise.type, exercise.spec)
         if exercise.type == "ordering":
-            shown = re.findall(r'name="order" value="([^"]+)"', page)
+            to_id = form_tokens(shipped, client, exercise).to_id
+            shown = [to_id[t] for t in re.findall(r'name="order" value="([^"]+)"', page)]
             canonical = [i["id"] if isinstance(i, dict) else i for i in key.get("order", key.get("items", []))]
             assert shown and shown[:len(canonical)] != canonical, f"{exercise.id}: shown in the canonical order"
+    assert ids_checked >= 100, f"only {ids_checked} ids were looked for: is the spec still read?"
+
+
+def test_option_tokens_are_per_learner_and_a_posted_id_is_not_an_answer(app, make_user):
+    """Two learners see different option values for one exercise; posting the real id of the right option
+    (known from the open-source course) is not an answer; the learner's own token is, and is stored as the id."""
+    ada, bob = client_as(app, make_user()), client_as(app, make_user())
+    values = [set(re.findall(r'name="answer"[^>]*value="([^"]+)"', c.get("/exercises/why-close-quiz").get_data(True)))
+              for c in (ada, bob)]
+    assert len(values[0]) == len(values[1]) == 4 and not values[0] & values[1]
+    refused = post_answer(ada, "why-close-quiz", {"answer": "freshest-memory"})
+    assert refused.status_code == 422 and "Choose one of the options" in refused.get_data(as_text=True)
+    accepted = post_answer(ada, "why-close-quiz", form_fields(app, ada, "why-close-quiz", "freshest-memory"))
+    attempt = db.session.get(Attempt, attempt_id_from(accepted))
+    assert (attempt.answer, attempt.passed) == ("freshest-memory", True)
 
 
 # 7. Double-submit race under gunicorn -----------------------------------------------------------------------------
@@ -407,7 +446,7 @@ def test_concurrent_identical_posts_store_one_attempt(kind, tmp_path):
             assert first.login("racer@example.org", PASSWORD) == 302
             token, page = first.form_page("/exercises/why-close-quiz")
             form = {"csrf_token": token, "idempotency_key": KEY_INPUT.search(page).group(1),
-                    "answer": "freshest-memory"}
+                    "answer": CHOICE_INPUT.search(page).group(1)}
             clients = []
             for _ in range(20):
                 c = server.client()

@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from tests.servers import (
     BIN,
+    CHOICE_INPUT,
     KEY_INPUT,
     REPO,
     Gunicorn,
@@ -143,7 +144,8 @@ def test_worker_killed_inside_submit_transaction_leaves_no_partial_rows(database
         client = server.client()
         assert client.login("killed@example.org", PASSWORD) == 302
         token, page = client.form_page("/exercises/why-close-quiz")
-        form = {"csrf_token": token, "idempotency_key": KEY_INPUT.search(page).group(1), "answer": "freshest-memory"}
+        form = {"csrf_token": token, "idempotency_key": KEY_INPUT.search(page).group(1),
+                "answer": CHOICE_INPUT.search(page).group(1)}
         outcome: list = []
 
         def post() -> None:
@@ -288,7 +290,7 @@ def test_backup_and_restore_while_the_site_is_serving(database, engine, tmp_path
                 token, page = client.form_page("/exercises/why-close-quiz")
                 status, _, _ = client.request("POST", "/exercises/why-close-quiz", {
                     "csrf_token": token, "idempotency_key": KEY_INPUT.search(page).group(1),
-                    "answer": "decided-early"})
+                    "answer": CHOICE_INPUT.search(page).group(1)})
                 posted.append(status)
 
         writer = threading.Thread(target=keep_submitting)

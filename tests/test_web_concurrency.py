@@ -10,7 +10,7 @@ import time
 import pytest
 from sqlalchemy import delete, func, select
 
-from tests.conftest import KEY_INPUT, TEST_PASSWORD, csrf_token_from, hidden_value
+from tests.conftest import KEY_INPUT, TEST_PASSWORD, csrf_token_from, form_fields, hidden_value
 from web import create_app
 from web.extensions import db
 from web.models import Attempt, User
@@ -46,7 +46,8 @@ def test_simultaneous_double_submit_stores_one_attempt(live_app):
         client.post("/login", data={"email": "race-1@example.org", "password": TEST_PASSWORD, "csrf_token": token})
         page = client.get("/exercises/why-close-quiz").get_data(as_text=True)
         key = key or hidden_value(KEY_INPUT, page)  # every tab sends the key of the first form
-        posts.append({"csrf_token": csrf_token_from(page), "idempotency_key": key, "answer": "freshest-memory"})
+        posts.append({"csrf_token": csrf_token_from(page), "idempotency_key": key,
+                      **form_fields(live_app, client, "why-close-quiz", "freshest-memory")})
     barrier = threading.Barrier(PARALLEL)
     responses: list = [None] * PARALLEL
     errors: list[BaseException] = []

@@ -349,8 +349,8 @@ def test_anonymous_drafts_are_capped_at_the_answer_limit(client, make_user, logi
 def test_client_cannot_set_score_user_or_pass(learner, make_user, submit):
     """Posted score, passed, user_id or role fields are ignored: grading happens on the server."""
     other = make_user()
-    submit("why-close-quiz", fields={"answer": "decided-early", "score": "1.0", "passed": "true",
-                                     "user_id": str(other.id), "role": "admin", "status": "correct"})
+    submit("why-close-quiz", "decided-early", extra={"score": "1.0", "passed": "true", "user_id": str(other.id),
+                                                     "role": "admin", "status": "correct"})
     [attempt] = attempts_of(learner)
     assert attempt.score < 1.0 and attempt.passed is False and attempt.user_id == learner.id
     assert attempts_of(other) == []
