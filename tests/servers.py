@@ -139,10 +139,14 @@ class Gunicorn:
         """Return a fresh client (own cookies) for this server."""
         return Client(self.port)
 
-    def worker_pids(self) -> set[int]:
-        """Return the pids of the workers that have served requests so far (from the access log)."""
-        # gunicorn writes %(p)s as "<pid>".
-        return {int(line.split()[0].strip("<>")) for line in self.access_log.read_text().splitlines() if line.strip()}
+    def worker_pids(self, method: str, path: str) -> set[int]:
+        """Return the pids of the workers that have served `method path` so far (from the access log)."""
+        pids = set()
+        for line in self.access_log.read_text().splitlines():
+            fields = line.split()
+            if len(fields) == 4 and fields[2:] == [method, path]:
+                pids.add(int(fields[0].strip("<>")))  # gunicorn writes %(p)s as "<pid>"
+        return pids
 
 
 def site_env(database_url: str, **extra: str) -> dict[str, str]:

@@ -17,6 +17,7 @@ import os
 import re
 import threading
 import time
+import uuid
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from sqlalchemy import func, select
 
 import graders
 from course.loader import load_course
-from tests.conftest import WEB_COURSE, csrf_token_from, form_fields, form_tokens, login_as
+from tests.conftest import CSRF_INPUT, WEB_COURSE, csrf_token_from, form_fields, form_tokens, login_as
 from tests.servers import CHOICE_INPUT, KEY_INPUT, create_user, database_kinds, gunicorn, scratch_database, site_env
 from tests.test_access_matrix import concrete, site_rules
 from web import create_app
@@ -283,7 +284,9 @@ def test_learner_cannot_walk_other_learners_ids(app, make_user):
     theirs = alice_client.get(f"/attempts/{bob_attempt}")
     nobody = alice_client.get(f"/attempts/{missing}")
     assert theirs.status_code == nobody.status_code == 404
-    assert theirs.get_data() == nobody.get_data(), "a real id must not be told apart from a missing one"
+    # The header's logout form carries a CSRF token signed with the current second: equal up to that.
+    assert CSRF_INPUT.sub("", theirs.get_data(as_text=True)) == CSRF_INPUT.sub("", nobody.get_data(as_text=True)), \
+        "a real id must not be told apart from a missing one"
 
     for path in (f"/exercises/{TEXT_EXERCISE}?retry={bob_attempt}", f"/progress?user_id={bob.id}",
                  f"/account/export?user_id={bob.id}", f"/progress/certificate?user_id={bob.id}"):
@@ -471,7 +474,8 @@ def test_concurrent_identical_posts_store_one_attempt(kind, tmp_path):
             statuses = [r[0] if isinstance(r, tuple) else repr(r) for r in results]
             assert statuses == [303] * len(clients), statuses
             assert len({r[1]["Location"] for r in results}) == 1, "every click must land on the same attempt"
-            assert len(server.worker_pids()) == 2, "both workers should have served requests"
+            assert len(server.worker_pids("POST", "/exercises/why-close-quiz")) == 2, \
+                "both workers should have taken some of the racing POSTs"
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": "x", "COURSE_DIR": str(REPO)})
         with app.app_context():
             assert db.session.scalar(select(func.count()).select_from(Attempt)) == 1
@@ -562,14 +566,33 @@ def assert_local(location: str, target: str) -> None:
 
 
 def test_login_limit_holds_across_workers_with_redis(tmp_path):
-    """With Redis as the limiter store, 2 gunicorn workers share one count: the 11th bad password gets 429."""
+    """With Redis as the limiter store, 2 gunicorn workers share one count: the 11th bad password gets 429.
+
+    Exactly ten are checked, however the guesses interleave, because each is counted before its password is
+    checked. The counts live under a key prefix of this run's own, removed afterwards: the Redis database may
+    be shared (other runs, other people), so nothing else in it is read or deleted.
+    """
     redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    store = redis.Redis.from_url(redis_url)
     try:
-        redis.Redis.from_url(redis_url).flushdb()
+        store.ping()
     except redis.RedisError as exc:
         pytest.fail(f"Redis at {redis_url} is unreachable ({exc}); start it or set TEST_REDIS_URL", pytrace=False)
+    prefix = f"test-{uuid.uuid4().hex}"
+    try:
+        check_login_limit_across_workers(tmp_path, redis_url, prefix)
+    finally:
+        counts = list(store.scan_iter(match=f"*{prefix}*"))
+        if counts:
+            store.delete(*counts)
+    assert counts, "no count was stored under the run's key prefix: RATELIMIT_KEY_PREFIX is not applied"
+
+
+def check_login_limit_across_workers(tmp_path: Path, redis_url: str, prefix: str) -> None:
+    """Send 25 wrong passwords in parallel batches to 2 workers sharing Redis; check the limit and who answered."""
     with scratch_database("sqlite", tmp_path) as url:
-        env = site_env(url, RATELIMIT_STORAGE_URI=redis_url, LOGIN_RATE_LIMIT="10/minute")
+        env = site_env(url, RATELIMIT_STORAGE_URI=redis_url, LOGIN_RATE_LIMIT="10/minute",
+                       RATELIMIT_KEY_PREFIX=prefix)
         with gunicorn(env, tmp_path, workers=2) as server:
             create_user(env, "target@example.org", PASSWORD)
             statuses: list[int] = []
@@ -591,11 +614,10 @@ def test_login_limit_holds_across_workers_with_redis(tmp_path):
                 for t in threads:
                     t.join(timeout=60)
             assert sorted(statuses) == [200] * 10 + [429] * 15, statuses
-            assert len(server.worker_pids()) == 2, "both workers must have answered guesses"
+            assert len(server.worker_pids("POST", "/login")) == 2, "both workers must have answered guesses"
             # The right password is refused too while the limit lasts.
             locked_out = server.client()
             assert locked_out.login("target@example.org", PASSWORD) == 429
-    redis.Redis.from_url(redis_url).flushdb()
 
 
 # 11. Sessions -----------------------------------------------------------------------------------------------------
@@ -619,17 +641,19 @@ def _replay(app, cookies: dict[str, str]) -> int:
 
 
 def test_cookie_is_useless_after_logout(app, make_user):
-    """A session (and remember-me) cookie copied before logout does not log anyone in afterwards."""
+    """A session cookie and a remember-me cookie copied before logout, each on its own, log nobody in afterwards."""
     user = make_user()
     client, session_cookie = _logged_in_cookie(app, user)
-    stolen = {"session": session_cookie}
-    if client.get_cookie("remember_token") is not None:
-        stolen["remember_token"] = client.get_cookie("remember_token").value
-    assert _replay(app, stolen) == 200
+    remember = client.get_cookie("remember_token")
+    assert remember is not None, "logging in with 'Keep me logged in' set no remember-me cookie"
+    stolen = {"session": {"session": session_cookie}, "remember-me": {"remember_token": remember.value}}
+    for name, cookies in stolen.items():
+        assert _replay(app, cookies) == 200, f"the {name} cookie alone should open the account before logout"
     token = csrf_token_from(client.get("/account").get_data(as_text=True))
     client.post("/logout", data={"csrf_token": token})
     assert client.get("/progress").status_code == 302
-    assert _replay(app, stolen) == 302, "a cookie saved before logout still opens the account"
+    for name, cookies in stolen.items():
+        assert _replay(app, cookies) == 302, f"a {name} cookie saved before logout still opens the account"
 
 
 def test_cookie_is_useless_after_password_change(app, make_user):
@@ -657,7 +681,7 @@ def test_cookie_flags_in_production(app_config, connection, make_user):
                                            "remember": "y"})
     cookies = response.headers.getlist("Set-Cookie")
     names = {c.split("=", 1)[0] for c in cookies}
-    assert "session" in names, cookies
+    assert {"session", "remember_token"} <= names, cookies
     for cookie in cookies:
         flags = {part.strip().lower() for part in cookie.split(";")[1:]}
         assert {"secure", "httponly", "samesite=lax"} <= flags, cookie
@@ -716,21 +740,43 @@ ADVERSARIAL = (
 )
 
 
+# An adversarial answer may cost this many times an ordinary answer of the same length, graded in the same run
+# (measured: at most 2.5 times; a regex or loop gone quadratic on 5,000 characters costs hundreds of times).
+ADVERSARIAL_COST_RATIO = 10
+
+
+def grading_time(spec: Any, answer: str) -> float:
+    """Return the fastest of three gradings of `answer`, in seconds (the fastest is the least disturbed)."""
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        graders.grade("text", spec, answer)
+        timings.append(time.perf_counter() - started)
+    return min(timings)
+
+
 def test_text_grader_stays_bounded_on_adversarial_input():
-    """Every shipped text exercise grades 5,000-character adversarial answers promptly (generous 2 s bound)."""
+    """Every shipped text exercise grades 5,000-character adversarial answers about as fast as ordinary prose.
+
+    The yardstick is the exercise's own passing sample repeated to 5,000 characters, timed in the same run, so the
+    bound holds on a slow or busy machine and still catches a blow-up.
+    """
     course = load_course(REPO)
     texts = [e for e in course.exercises.values() if e.type == "text"]
     assert len(texts) == 3
-    slowest = 0.0
     for exercise in texts:
+        sample = next(s for s in exercise.samples.passing if isinstance(s, str))
+        baseline = grading_time(exercise.spec, ((sample + " ") * (5000 // len(sample) + 1))[:5000])
         for answer in ADVERSARIAL:
             answer = answer[:5000]
-            started = time.perf_counter()
             result = graders.grade("text", exercise.spec, answer)
-            slowest = max(slowest, time.perf_counter() - started)
-            assert result.status in ("correct", "partial", "incorrect", "invalid")
+            # A blank answer is refused as empty; anything else is graded, check by check.
+            graded = result.status == "invalid" if not answer.strip() else bool(result.checks)
+            assert graded, (exercise.id, answer[:30], result.status, result.message)
+            cost = grading_time(exercise.spec, answer)
+            assert cost <= ADVERSARIAL_COST_RATIO * baseline, \
+                f"{exercise.id}: {answer[:30]!r}... took {cost * 1000:.1f} ms, {cost / baseline:.1f} times the baseline"
         assert graders.grade("text", exercise.spec, "a" * 5001).status == "invalid"
-    assert slowest < 2.0, f"slowest adversarial grading took {slowest:.2f} s"
 
 
 # 14. Hostile numbers and text -------------------------------------------------------------------------------------
