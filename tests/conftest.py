@@ -26,6 +26,7 @@ import graders
 from course.loader import load_course
 from course.model import Course, Exercise
 from web import create_app
+from web.answers import OptionTokens
 from web.extensions import db, make_engine, normalise_database_url
 from web.manage import upgrade
 from web.models import Attempt, User
@@ -245,16 +246,32 @@ def hidden_value(pattern: re.Pattern[str], html: str) -> str:
     return match.group(1)
 
 
-def answer_fields(exercise: Exercise, answer: Any) -> dict[str, Any]:
-    """Return the form fields a browser posts for `answer` (the shape samples and learners use)."""
+def form_tokens(app: Flask, client: FlaskClient, exercise: Exercise) -> OptionTokens:
+    """Return the option tokens the site gives the client's logged-in learner in an exercise's form."""
+    with client.session_transaction() as sess:
+        user_id = int(sess["_user_id"].partition(":")[0])
+    view = graders.present(exercise.type, exercise.spec, 0)
+    return OptionTokens.for_view(app.secret_key, user_id, exercise.id, view)
+
+
+def answer_fields(exercise: Exercise, answer: Any, tokens: OptionTokens | None = None) -> dict[str, Any]:
+    """Return the form fields a browser posts for `answer` (written with ids; `tokens` names them as the form does)."""
     kind = exercise.type
+    every = [i["id"] for i in graders.present(kind, exercise.spec, 0).get("items", [])]
+    if tokens is not None:
+        answer, every = tokens.to_tokens(kind, answer), tokens.to_tokens("ordering", every)
     if kind in ("single_choice", "multiple_choice", "text"):
         return {"answer": answer}
     if kind == "ordering":
-        every = [i["id"] for i in graders.present(kind, exercise.spec, 0)["items"]]
         return {"order": list(answer), "left_out": [i for i in every if i not in answer]}
     prefix = {"matching": "match-", "categorize": "cat-", "cloze": "blank-"}[kind]
     return {f"{prefix}{k}": v for k, v in answer.items()}
+
+
+def form_fields(app: Flask, client: FlaskClient, exercise_id: str, answer: Any) -> dict[str, Any]:
+    """Return the fields the client's logged-in learner's browser posts for `answer` (written with ids)."""
+    exercise = app.extensions["course"].exercises[exercise_id]
+    return answer_fields(exercise, answer, form_tokens(app, client, exercise))
 
 
 @pytest.fixture
@@ -262,12 +279,12 @@ def submit(client: FlaskClient, app: Flask) -> Callable[..., Any]:
     """Return a helper that opens an exercise page and posts an answer through its form, as a browser would."""
 
     def do_submit(exercise_id: str, answer: Any = None, *, fields: dict[str, Any] | None = None,
-                  follow_redirects: bool = False) -> Any:
-        """Post `answer` (or raw `fields`) to the exercise form; return the response."""
-        exercise = app.extensions["course"].exercises[exercise_id]
+                  extra: dict[str, Any] | None = None, follow_redirects: bool = False) -> Any:
+        """Post `answer` (written with ids, sent as the form's tokens) or raw `fields`, plus `extra` fields."""
         page = client.get(f"/exercises/{exercise_id}").get_data(as_text=True)
         data = {"csrf_token": csrf_token_from(page), "idempotency_key": hidden_value(KEY_INPUT, page)}
-        data.update(fields if fields is not None else answer_fields(exercise, answer))
+        data.update(fields if fields is not None else form_fields(app, client, exercise_id, answer))
+        data.update(extra or {})
         return client.post(f"/exercises/{exercise_id}", data=data, follow_redirects=follow_redirects)
 
     return do_submit

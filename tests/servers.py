@@ -28,6 +28,8 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 KEY_INPUT = re.compile(r'name="idempotency_key"[^>]*value="([^"]+)"')
+# The first option of a choice form: its value is the learner's own token for that option, read from the page.
+CHOICE_INPUT = re.compile(r'name="answer"[^>]*value="([^"]+)"')
 # Each gunicorn access-log line: worker pid, status, method and path (to see which worker served what).
 ACCESS_LOG_FORMAT = "%(p)s %(s)s %(m)s %(U)s"
 
@@ -137,10 +139,14 @@ class Gunicorn:
         """Return a fresh client (own cookies) for this server."""
         return Client(self.port)
 
-    def worker_pids(self) -> set[int]:
-        """Return the pids of the workers that have served requests so far (from the access log)."""
-        # gunicorn writes %(p)s as "<pid>".
-        return {int(line.split()[0].strip("<>")) for line in self.access_log.read_text().splitlines() if line.strip()}
+    def worker_pids(self, method: str, path: str) -> set[int]:
+        """Return the pids of the workers that have served `method path` so far (from the access log)."""
+        pids = set()
+        for line in self.access_log.read_text().splitlines():
+            fields = line.split()
+            if len(fields) == 4 and fields[2:] == [method, path]:
+                pids.add(int(fields[0].strip("<>")))  # gunicorn writes %(p)s as "<pid>"
+        return pids
 
 
 def site_env(database_url: str, **extra: str) -> dict[str, str]:

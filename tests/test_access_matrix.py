@@ -32,23 +32,23 @@ ACCESS: dict[tuple[str, str], tuple[Any, Any, Any, Any, Any]] = {
     # ---- instructor pages: learners are refused, other instructors see 404 for the cohort, owner and admin get in
     ("GET", "/instructor/"): (LOGIN, FORBIDDEN, OK, OK, OK),
     ("POST", "/instructor/cohorts"): (LOGIN, FORBIDDEN, BAD, BAD, BAD),
-    ("GET", "/instructor/cohorts/<int:cohort_id>"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
-    ("POST", "/instructor/cohorts/<int:cohort_id>/archive"): (LOGIN, FORBIDDEN, NOT_FOUND, REDIRECT, REDIRECT),
-    ("GET", "/instructor/cohorts/<int:cohort_id>/items"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
-    ("GET", "/instructor/cohorts/<int:cohort_id>/items/<exercise_id>"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
-    ("GET", "/instructor/cohorts/<int:cohort_id>/learners/<int:user_id>"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
-    ("GET", "/instructor/cohorts/<int:cohort_id>/gradebook.csv"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
-    ("GET", "/instructor/cohorts/<int:cohort_id>/gradebook.json"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
+    ("GET", "/instructor/cohorts/<id:cohort_id>"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
+    ("POST", "/instructor/cohorts/<id:cohort_id>/archive"): (LOGIN, FORBIDDEN, NOT_FOUND, REDIRECT, REDIRECT),
+    ("GET", "/instructor/cohorts/<id:cohort_id>/items"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
+    ("GET", "/instructor/cohorts/<id:cohort_id>/items/<exercise_id>"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
+    ("GET", "/instructor/cohorts/<id:cohort_id>/learners/<id:user_id>"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
+    ("GET", "/instructor/cohorts/<id:cohort_id>/gradebook.csv"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
+    ("GET", "/instructor/cohorts/<id:cohort_id>/gradebook.json"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
     # ---- admin
     ("GET", "/admin/"): (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
-    ("POST", "/admin/users/<int:user_id>/role"): (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, REDIRECT),
-    ("POST", "/admin/cohorts/<int:cohort_id>/owner"): (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, REDIRECT),
+    ("POST", "/admin/users/<id:user_id>/role"): (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, REDIRECT),
+    ("POST", "/admin/cohorts/<id:cohort_id>/owner"): (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, REDIRECT),
     # ---- the learner site (the learner here owns the attempt; nobody else may open it)
     ("GET", "/"): (OK, OK, OK, OK, OK),
     ("GET", "/lessons/<lesson_id>"): (OK, OK, OK, OK, OK),
     ("GET", "/exercises/<exercise_id>"): (LOGIN, OK, OK, OK, OK),
     ("POST", "/exercises/<exercise_id>"): (LOGIN, 422, 422, 422, 422),  # empty answer: refused, costs no attempt
-    ("GET", "/attempts/<int:attempt_id>"): (LOGIN, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND),
+    ("GET", "/attempts/<id:attempt_id>"): (LOGIN, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND),
     ("GET", "/progress"): (LOGIN, OK, OK, OK, OK),
     ("GET", "/progress/certificate"): (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN),  # nobody has finished
     # ---- accounts

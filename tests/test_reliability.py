@@ -5,6 +5,7 @@ Each test runs on a scratch SQLite file and, when TEST_DATABASE_URL is set, on a
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -22,11 +23,13 @@ from sqlalchemy.engine import make_url
 
 from tests.servers import (
     BIN,
+    CHOICE_INPUT,
     KEY_INPUT,
     REPO,
     Gunicorn,
     create_user,
     database_kinds,
+    free_port,
     gunicorn,
     scratch_database,
     site_env,
@@ -141,7 +144,8 @@ def test_worker_killed_inside_submit_transaction_leaves_no_partial_rows(database
         client = server.client()
         assert client.login("killed@example.org", PASSWORD) == 302
         token, page = client.form_page("/exercises/why-close-quiz")
-        form = {"csrf_token": token, "idempotency_key": KEY_INPUT.search(page).group(1), "answer": "freshest-memory"}
+        form = {"csrf_token": token, "idempotency_key": KEY_INPUT.search(page).group(1),
+                "answer": CHOICE_INPUT.search(page).group(1)}
         outcome: list = []
 
         def post() -> None:
@@ -286,7 +290,7 @@ def test_backup_and_restore_while_the_site_is_serving(database, engine, tmp_path
                 token, page = client.form_page("/exercises/why-close-quiz")
                 status, _, _ = client.request("POST", "/exercises/why-close-quiz", {
                     "csrf_token": token, "idempotency_key": KEY_INPUT.search(page).group(1),
-                    "answer": "decided-early"})
+                    "answer": CHOICE_INPUT.search(page).group(1)})
                 posted.append(status)
 
         writer = threading.Thread(target=keep_submitting)
@@ -342,3 +346,35 @@ def test_backup_refuses_a_missing_database(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith("error:") and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+# Redis down ---------------------------------------------------------------------------------------------------------
+
+
+def test_site_keeps_serving_while_redis_is_down(tmp_path):
+    """Redis on a dead port under gunicorn: logins, registration and drafts work, limits hold per worker, it is logged.
+
+    SQLite only: what is tested is the rate-limit storage, which the database kind does not touch.
+    """
+    with scratch_database("sqlite", tmp_path) as url:
+        env = site_env(url, RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}/0", LOGIN_RATE_LIMIT="3/minute")
+        with gunicorn(env, tmp_path, workers=1) as server:
+            create_user(env, "redis-down@example.org", PASSWORD)
+            anonymous = server.client()
+            token, _ = anonymous.form_page("/login")
+            status, headers, _ = anonymous.request("POST", "/exercises/thank-you-email",
+                                                   {"csrf_token": token, "answer": "Kept while Redis is down"})
+            assert status == 302 and headers["Location"].startswith("/login"), status
+            newcomer = server.client()
+            token, _ = newcomer.form_page("/register")
+            status, _, _ = newcomer.request("POST", "/register", {
+                "csrf_token": token, "email": "newcomer@example.org", "password": PASSWORD, "confirm": PASSWORD})
+            assert status == 302, status
+            assert server.client().login("redis-down@example.org", PASSWORD) == 302
+            guesses = [server.client().login("redis-down@example.org", f"wrong-{i}") for i in range(4)]
+            assert guesses == [200, 200, 200, 429], guesses
+            status, _, body = server.client().request("GET", "/healthz")
+            assert status == 200 and json.loads(body)["status"] == "degraded", body
+        log = server.error_log.read_text()
+        assert log.count("rate-limit storage redis://127.0.0.1:") == 1, log[-3000:]
+        assert "Traceback" not in log, log[-3000:]

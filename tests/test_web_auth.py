@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import TEST_PASSWORD, csrf_token_from
+from web import create_app
 from web.extensions import db
 from web.models import Attempt, LessonProgress, User
 
@@ -190,3 +191,21 @@ def test_account_page_labels_each_name_one_field(client, make_user, login):
     for target in re.findall(r'<label for="([^"]+)"', html):
         assert ids.count(target) == 1, target
     assert re.search(r'<input id="delete-confirm" name="confirm"[^>]*type="checkbox"', html)
+
+
+def test_limits_can_be_turned_off_and_an_app_built_next_has_them_again(app_config, connection):
+    """RATELIMIT_ENABLED=False (the browser tests' setting) serves every page; an app built after it limits again
+    (one limiter object serves every app of a process, and must not keep the earlier app's setting)."""
+
+    def wrong_logins(config: dict, times: int) -> list[int]:
+        """Build an app from `config` and send wrong passwords to it; return the statuses."""
+        site = create_app({**app_config, **config})
+        site.extensions["db_bind"] = connection
+        client = site.test_client()
+        assert client.get("/healthz").get_json() == {"status": "ok"}
+        token = csrf_token_from(client.get("/login").get_data(as_text=True))
+        return [client.post("/login", data={"email": "nobody@example.org", "password": "wrong", "csrf_token": token})
+                .status_code for _ in range(times)]
+
+    assert wrong_logins({"RATELIMIT_ENABLED": False, "LOGIN_RATE_LIMIT": "2/minute"}, 4) == [200] * 4
+    assert wrong_logins({"LOGIN_RATE_LIMIT": "2/minute"}, 3) == [200, 200, 429]

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 import graders
-from tests.conftest import KEY_INPUT, attempts_of, csrf_token_from, hidden_value
+from tests.conftest import KEY_INPUT, attempts_of, csrf_token_from, form_fields, form_tokens, hidden_value
+from web.answers import OptionTokens
 from web.extensions import db
 from web.models import Attempt, ExerciseState
 
@@ -79,19 +80,21 @@ def test_shuffle_comes_from_the_server_side_seed(app, learner, client):
     html = client.get("/exercises/why-close-quiz").get_data(as_text=True)
     state = db.session.get(ExerciseState, (learner.id, "why-close-quiz"))
     exercise = app.extensions["course"].exercises["why-close-quiz"]
-    expected = [o["id"] for o in graders.present(exercise.type, exercise.spec, state.shuffle_seed)["options"]]
+    tokens = form_tokens(app, client, exercise).to_token
+    expected = [tokens[o["id"]] for o in graders.present(exercise.type, exercise.spec, state.shuffle_seed)["options"]]
     assert re.findall(r'id="opt-([^"]+)"', html) == expected
     assert str(state.shuffle_seed) not in html
 
 
 @pytest.mark.parametrize(("exercise_id", "fields", "message"), [
     ("why-close-quiz", {}, "Choose one of the options"),
-    ("why-close-quiz", {"answer": "no-such-option"}, "no-such-option"),
+    # A value that is none of the options is ignored (the form never sends one), so nothing was chosen.
+    ("why-close-quiz", {"answer": "no-such-option"}, "Choose one of the options"),
     ("next-steps-questions", {}, "Tick at least one option"),
     ("contact-details-cloze", {"blank-thank": "  "}, "Fill in at least one blank"),
     ("thank-you-email", {"answer": "   "}, "Write your answer"),
     ("match-question-to-purpose", {}, "Choose a match"),
-    ("when-to-close-scenarios", {"cat-overran": "not-a-group"}, "not-a-group"),
+    ("when-to-close-scenarios", {"cat-overran": "not-a-group"}, "Choose a group for at least one item"),
 ])
 def test_invalid_answers_are_reshown_and_not_stored(exercise_id, fields, message, learner, submit):
     """An empty or malformed answer re-shows the form with a message and costs no attempt."""
@@ -101,19 +104,22 @@ def test_invalid_answers_are_reshown_and_not_stored(exercise_id, fields, message
     assert attempts_of(learner) == []
 
 
-def test_invalid_answer_keeps_what_was_typed(learner, submit):
+def test_invalid_answer_keeps_what_was_typed(app, learner, submit, client):
     """The re-shown form keeps the learner's other choices."""
-    response = submit("when-to-close-scenarios", fields={"cat-overran": "not-a-group", "cat-mid-competency": "wait"})
+    exercise = app.extensions["course"].exercises["when-to-close-scenarios"]
+    t = form_tokens(app, client, exercise).to_token
+    response = submit(exercise.id, fields={f"cat-{t['overran']}": "not-a-group",
+                                           f"cat-{t['mid-competency']}": t["wait"]})
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert re.search(r'id="cat-mid-competency-wait" value="wait" checked', html)
+    assert re.search(rf'id="cat-{t["mid-competency"]}-{t["wait"]}" value="{t["wait"]}" checked', html)
 
 
-def test_double_submit_stores_one_attempt(learner, client):
+def test_double_submit_stores_one_attempt(app, learner, client):
     """Posting the same form twice (same idempotency key) stores one attempt and shows the same feedback."""
     page = client.get("/exercises/why-close-quiz").get_data(as_text=True)
     data = {"csrf_token": csrf_token_from(page), "idempotency_key": hidden_value(KEY_INPUT, page),
-            "answer": "freshest-memory"}
+            **form_fields(app, client, "why-close-quiz", "freshest-memory")}
     first = client.post("/exercises/why-close-quiz", data=data)
     second = client.post("/exercises/why-close-quiz", data=data)
     assert first.status_code == second.status_code == 303
@@ -198,12 +204,14 @@ def test_failed_check_links_back_to_its_lesson(learner, submit, client):
     assert "Revisit" in html and "/lessons/l-" in html
 
 
-def test_retry_starts_from_the_previous_answer(learner, submit, client):
-    """'Try again' pre-fills the form with the learner's last answer."""
+def test_retry_starts_from_the_previous_answer(app, learner, submit, client):
+    """'Try again' pre-fills the form with the learner's last answer (stored with ids, shown as the form's token)."""
     response = submit("why-close-quiz", "decided-early")
     attempt_id = response.headers["Location"].rsplit("/", 1)[1]
+    assert db.session.get(Attempt, int(attempt_id)).answer == "decided-early"
     html = client.get(f"/exercises/why-close-quiz?retry={attempt_id}").get_data(as_text=True)
-    assert re.search(r'value="decided-early" checked', html)
+    token = form_fields(app, client, "why-close-quiz", "decided-early")["answer"]
+    assert re.findall(r'value="([^"]+)" checked', html) == [token]
 
 
 def test_grader_crash_shows_a_friendly_page_and_keeps_the_text(learner, submit, monkeypatch):
@@ -241,3 +249,13 @@ def test_attempt_count_in_database_matches(learner, submit):
     count = db.session.scalar(select(func.count()).select_from(Attempt).where(Attempt.user_id == learner.id))
     assert count == 3
     assert [a.attempt_number for a in attempts_of(learner)] == [1, 2, 3]
+
+
+def test_option_tokens_stay_unique_even_if_their_short_form_clashes(monkeypatch):
+    """Should two ids of an exercise share a short token, that form uses whole digests: every token stays unique."""
+    monkeypatch.setattr("web.answers.TOKEN_DIGITS", 1)  # 16 short tokens for 20 ids: a clash is certain
+    view = {"options": [{"id": f"option-{n}", "text": str(n)} for n in range(20)]}
+    tokens = OptionTokens.for_view("secret", 7, "quiz", view)
+    assert len(set(tokens.to_token.values())) == 20
+    assert tokens.to_ids("multiple_choice", tokens.to_tokens("multiple_choice", ["option-3", "option-9"])) == [
+        "option-3", "option-9"]

@@ -7,6 +7,8 @@ from sqlalchemy import func, select, text
 
 from course.cli import main as course_main
 from tests.conftest import BACKENDS, WEB_COURSE, scratch_postgres
+from web import create_app
+from web.config import ConfigError
 from web.extensions import db, make_engine
 from web.manage import DEMO_COHORT, DEMO_INSTRUCTOR, DEMO_LEARNER, backup, ensure_demo, restore, upgrade
 from web.models import Cohort, CohortMembership, User
@@ -73,6 +75,19 @@ def test_cli_refuses_production_without_secret_key(cli_env, monkeypatch, capsys)
     assert course_main(["db", "upgrade"]) == 0
     assert course_main(["demo"]) == 1
     assert "SECRET_KEY" in capsys.readouterr().err
+
+
+def test_sqlite_folder_that_cannot_be_made_is_a_one_line_error(cli_env, monkeypatch, capsys, tmp_path):
+    """A file where the SQLite database's folder should be: start-up and the CLI say DATABASE_URL, in one line."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{blocker / 'course.sqlite3'}")
+    with pytest.raises(ConfigError, match=r"^DATABASE_URL names a SQLite file in .*not-a-folder"):
+        create_app({"TESTING": True, "COURSE_DIR": str(WEB_COURSE)})
+    for command in (["db", "upgrade"], ["demo"]):
+        assert course_main(command) == 1, command
+        err = capsys.readouterr().err
+        assert err.startswith("error: DATABASE_URL") and len(err.strip().splitlines()) == 1, err
 
 
 def test_demo_is_idempotent(app):

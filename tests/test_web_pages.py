@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from course.loader import load_course
-from tests.conftest import KEY_INPUT, TEST_PASSWORD, csrf_token_from, hidden_value
+from tests.conftest import KEY_INPUT, TEST_PASSWORD, csrf_token_from, form_fields, hidden_value
 from web import create_app
 from web.config import ConfigError
 from web.extensions import db
@@ -149,14 +149,14 @@ def test_expired_csrf_token_reshows_the_exercise_with_the_text_kept(client, make
     assert again.status_code == 303
 
 
-def test_expired_csrf_token_keeps_structured_answers(client, make_user, login):
+def test_expired_csrf_token_keeps_structured_answers(app, client, make_user, login):
     """The same holds for choices: the ticked boxes come back ticked."""
     login(make_user())
-    response = client.post("/exercises/next-steps-questions",
-                           data={"csrf_token": "stale", "answer": ["next-stages", "need-anything"]})
+    fields = form_fields(app, client, "next-steps-questions", ["next-stages", "need-anything"])
+    response = client.post("/exercises/next-steps-questions", data={"csrf_token": "stale", **fields})
     html = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert sorted(re.findall(r'value="([^"]+)" checked', html)) == ["need-anything", "next-stages"]
+    assert sorted(re.findall(r'value="([^"]+)" checked', html)) == sorted(fields["answer"])
 
 
 def test_expired_login_keeps_the_draft_until_after_login(app, make_user):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from tests.conftest import KEY_INPUT, TEST_PASSWORD, answer_fields, csrf_token_from, hidden_value
+from tests.conftest import KEY_INPUT, TEST_PASSWORD, answer_fields, csrf_token_from, form_tokens, hidden_value
 from web import create_app
 
 pytestmark = pytest.mark.db
@@ -51,7 +51,7 @@ def test_every_page_of_the_shipped_course_renders_and_samples_grade_as_declared(
             assert page.status_code == 200, exercise_id
             html = page.get_data(as_text=True)
             data = {"csrf_token": csrf_token_from(html), "idempotency_key": hidden_value(KEY_INPUT, html),
-                    **answer_fields(exercise, usable[0])}
+                    **answer_fields(exercise, usable[0], form_tokens(shipped_app, client, exercise))}
             response = client.post(f"/exercises/{exercise_id}", data=data)
             assert response.status_code == 303, (exercise_id, response.get_data(as_text=True)[:500])
             feedback = client.get(response.headers["Location"]).get_data(as_text=True)

@@ -10,7 +10,7 @@ from flask import Flask
 
 from course.loader import load_course
 from course.model import Course
-from web import admin, auth, cohorts, core, exercises, instructor, learn, progress, security
+from web import admin, auth, cohorts, core, exercises, inputs, instructor, learn, progress, security
 from web.config import build_config
 from web.extensions import csrf, db, limiter, login_manager
 
@@ -23,6 +23,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(build_config(app.instance_path, config))
 
+    # First: the `<id:...>` URL converter must exist before the blueprints add their routes, and control characters
+    # are stripped from form and query values before the CSRF check and rate limits read them.
+    inputs.init_app(app)
     db.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -8,34 +8,17 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, or_, select
 
 from web.extensions import db
+from web.inputs import whole_number
 from web.instructor import role_required
 from web.models import ROLES, Cohort, User
+from web.services import accounts
 from web.services import cohorts as cohort_svc
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PAGE_SIZE = 50
 
-
-class RoleError(ValueError):
-    """A role change is refused; the message says why."""
-
-
 # Admins only; instructors and learners get 403.
 admin_required = role_required(lambda user: user.is_admin)
-
-
-def change_role(user: User, role: str) -> None:
-    """Give a user a new role; refuse unknown roles and removing the last admin."""
-    if role not in ROLES:
-        raise RoleError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
-    # Take the write lock before reading (SQLite: concurrent writers queue instead of failing), see db.begin_write().
-    db.begin_write()
-    if user.role == "admin" and role != "admin":
-        admins = db.session.scalar(select(func.count()).select_from(User).where(User.role == "admin"))
-        if admins <= 1:
-            raise RoleError(f"{user.email} is the last admin; make someone else an admin first.")
-    user.role = role
-    db.session.commit()
 
 
 @bp.get("/")
@@ -44,7 +27,7 @@ def index() -> str:
     """List users, newest first, filtered by ?q= (email or name) and ?role=, with a role form for each."""
     q = request.args.get("q", "").strip()[:100]
     role = request.args.get("role", "")
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = request.args.get("page", 1, type=whole_number)
     query = select(User)
     if q:
         like = f"%{q.lower()}%"
@@ -52,32 +35,35 @@ def index() -> str:
     if role in ROLES:
         query = query.where(User.role == role)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    pages = max(1, -(-total // PAGE_SIZE))
+    # Past the last page shows the last page (as the roster does), not an empty list.
+    page = min(page, pages)
     rows = list(db.session.scalars(query.order_by(User.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
     return render_template("admin/users.html", users=rows, q=q, role=role if role in ROLES else "", roles=ROLES,
-                           total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)))
+                           total=total, page=page, pages=pages)
 
 
-@bp.post("/users/<int:user_id>/role")
+@bp.post("/users/<id:user_id>/role")
 @admin_required
 def set_role(user_id: int) -> Any:
     """Change one user's role from the form, then go back to the list with the same search."""
     user = db.get_or_404(User, user_id)
     try:
-        change_role(user, request.form.get("role", ""))
-    except RoleError as exc:
+        accounts.change_role(user, request.form.get("role", ""))
+    except accounts.AccountError as exc:
         flash(str(exc), "error")
     else:
         flash(f"{user.email} is now {'an' if user.role[0] in 'aeiou' else 'a'} {user.role}.", "success")
     return redirect(url_for("admin.index", q=request.form.get("q") or None))
 
 
-@bp.post("/cohorts/<int:cohort_id>/owner")
+@bp.post("/cohorts/<id:cohort_id>/owner")
 @admin_required
 def set_cohort_owner(cohort_id: int) -> Any:
     """Give a cohort to another instructor, e.g. when its owner's account was deleted; back to its roster."""
     cohort = db.get_or_404(Cohort, cohort_id)
     try:
-        owner = cohort_svc.set_owner(cohort, request.form.get("owner_id", type=int))
+        owner = cohort_svc.set_owner(cohort, request.form.get("owner_id", type=whole_number))
     except cohort_svc.CohortError as exc:
         flash(str(exc), "error")
     else:

@@ -4,15 +4,27 @@ Field names per type: single/multiple choice `answer` (radio / checkboxes); matc
 categorize `cat-<item id>`; cloze `blank-<blank id>`; text `answer`; ordering `order` and `left_out`
 (hidden fields holding item ids in the learner's current order) plus a `move` button value `up:<id>`,
 `down:<id>`, `out:<id>` or `in:<id>` when an item is moved without JavaScript.
+
+In the learner's form every id is an opaque token (`OptionTokens`): the ids name verdicts ('tied-to-needs' against
+'generic') and even answers (a cloze blank called 'thank'). Drafts live in token space; `to_ids` turns a finished
+answer back into ids for the grader, `to_tokens` a stored answer into the form's tokens. Stored answers keep ids.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from werkzeug.datastructures import MultiDict
+
+from graders import MAX_ANSWER_CHARS
+
+# The posted fields that hold an answer (or an ordering move), by exact name and by prefix.
+ANSWER_FIELD_NAMES = ("answer", "order", "left_out", "move")
+ANSWER_FIELD_PREFIXES = ("match-", "cat-", "blank-")
 
 # What the learner sees when they send a form with nothing filled in, per type.
 EMPTY_MESSAGES = {
@@ -36,6 +48,71 @@ class Draft:
     text: str = ""
     order: list[str] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)
+
+
+# The lists of {id, text} entries a learner view may hold.
+ENTRY_KEYS = ("options", "left", "right", "items", "groups")
+# Hex digits of the HMAC kept per token: 48 bits, so two ids of one exercise never meet in practice.
+TOKEN_DIGITS = 12
+
+
+class OptionTokens:
+    """Opaque per-learner names for the ids of one exercise, so no form shows an id (or what it gives away).
+
+    A token is an HMAC of (learner, exercise, id) under a key derived from SECRET_KEY: the same for one learner every
+    time (an open tab, a restored draft and a retry still match), different for every learner and exercise, and
+    meaningless without the secret. Changing SECRET_KEY changes them, as it ends every session anyway.
+    """
+
+    def __init__(self, to_token: dict[str, str]) -> None:
+        """Keep the id-to-token map and its inverse."""
+        self.to_token = to_token
+        self.to_id = {token: ident for ident, token in to_token.items()}
+
+    @classmethod
+    def for_view(cls, secret: str, user_id: int, exercise_id: str, view: dict[str, Any]) -> OptionTokens:
+        """Return the tokens for every id in a learner view (the set of ids does not depend on the shuffle)."""
+        key = hashlib.sha256(f"option-tokens:{secret}".encode()).digest()
+        ids = [e["id"] for k in ENTRY_KEYS for e in view.get(k, [])] + list(view.get("blanks", []))
+        digests = {i: hmac.new(key, f"{user_id}:{exercise_id}:{i}".encode(), hashlib.sha256).hexdigest() for i in ids}
+        short = {i: d[:TOKEN_DIGITS] for i, d in digests.items()}
+        # Should two ids ever share 48 bits, this learner's form for this exercise uses whole digests instead.
+        chosen = short if len(set(short.values())) == len(short) else digests
+        return cls({i: f"t{d}" for i, d in chosen.items()})
+
+    def form_view(self, view: dict[str, Any]) -> dict[str, Any]:
+        """Return a copy of a learner view with every id replaced by its token, for the form and its drafts."""
+        t = self.to_token
+        out = {k: ([{**e, "id": t[e["id"]]} for e in v] if k in ENTRY_KEYS else v) for k, v in view.items()}
+        if "shown_order" in view:
+            out["shown_order"] = [t[i] for i in view["shown_order"]]
+        if "blanks" in view:
+            out["blanks"] = [t[b] for b in view["blanks"]]
+            out["segments"] = [{**s, "blank": t[s["blank"]]} if "blank" in s else s for s in view.get("segments", [])]
+        return out
+
+    def to_ids(self, exercise_type: str, answer: Any) -> Any:
+        """Return an answer built from the form (tokens) with the exercise's ids, for the grader."""
+        return _rename(exercise_type, answer, self.to_id)
+
+    def to_tokens(self, exercise_type: str, answer: Any) -> Any:
+        """Return a stored answer (ids) with the form's tokens, to prefill a retry."""
+        return _rename(exercise_type, answer, self.to_token)
+
+
+def _rename(exercise_type: str, answer: Any, names: dict[str, str]) -> Any:
+    """Rename the ids in an answer of any shape, dropping names the map does not know; text passes unchanged."""
+    if exercise_type == "text" or answer is None:
+        return answer
+    if isinstance(answer, str):
+        return names.get(answer)
+    if isinstance(answer, list):
+        return [names[a] for a in answer if isinstance(a, str) and a in names]
+    if isinstance(answer, dict):
+        if exercise_type == "cloze":  # blank -> typed text: only the keys are ids
+            return {names[k]: v for k, v in answer.items() if k in names}
+        return {names[k]: names[v] for k, v in answer.items() if k in names and isinstance(v, str) and v in names}
+    return answer
 
 
 def _ids(view: dict[str, Any], key: str) -> list[str]:
@@ -99,16 +176,28 @@ def focus_after_move(draft: Draft, move: str) -> str:
     return move
 
 
+def _known_pairs(form: MultiDict[str, str], prefix: str, keys: list[str], values: list[str]) -> dict[str, str]:
+    """Return {key: value} for the posted `<prefix><key>` fields whose value is one of `values`."""
+    return {k: form[f"{prefix}{k}"] for k in keys if form.get(f"{prefix}{k}") in values}
+
+
 def draft_from_form(exercise_type: str, view: dict[str, Any], form: MultiDict[str, str]) -> Draft:
-    """Read the learner's answer fields into a Draft, ignoring anything that is not an answer field."""
+    """Read the learner's answer fields into a Draft, ignoring anything that is not an answer field.
+
+    Choice, matching and categorize values that are none of the exercise's ids are dropped here (as unknown ordering
+    cards are), so the grader only ever sees ids: a posted string is never parsed as JSON (thousands of nested
+    brackets made json.loads recurse until it crashed).
+    """
     if exercise_type == "single_choice":
-        return Draft(choice=form.get("answer") or None)
+        choice = form.get("answer")
+        return Draft(choice=choice if choice in _ids(view, "options") else None)
     if exercise_type == "multiple_choice":
-        return Draft(choices=[v for v in form.getlist("answer") if v])
+        options = _ids(view, "options")
+        return Draft(choices=[v for v in form.getlist("answer") if v in options])
     if exercise_type == "matching":
-        return Draft(pairs={i: form.get(f"match-{i}", "") for i in _ids(view, "left") if form.get(f"match-{i}")})
+        return Draft(pairs=_known_pairs(form, "match-", _ids(view, "left"), _ids(view, "right")))
     if exercise_type == "categorize":
-        return Draft(pairs={i: form.get(f"cat-{i}", "") for i in _ids(view, "items") if form.get(f"cat-{i}")})
+        return Draft(pairs=_known_pairs(form, "cat-", _ids(view, "items"), _ids(view, "groups")))
     if exercise_type == "cloze":
         return Draft(pairs={b: form.get(f"blank-{b}", "") for b in view.get("blanks", [])})
     if exercise_type == "ordering":
@@ -149,10 +238,25 @@ def draft_from_answer(exercise_type: str, view: dict[str, Any], answer: Any) -> 
     return initial_draft(exercise_type, view)
 
 
-def form_pairs(form: MultiDict[str, str]) -> list[list[str]]:
-    """Return the posted answer fields as [name, value] pairs (JSON-ready), leaving out tokens and buttons."""
+def form_pairs(form: MultiDict[str, str], limit: int = MAX_ANSWER_CHARS) -> tuple[list[list[str]], bool]:
+    """Return the posted answer fields as [name, value] pairs (JSON-ready) and whether any had to be cut.
+
+    Tokens, buttons and empty fields are left out, and names plus values stop at `limit` characters in all (the
+    answer cap: an anonymous post could otherwise store a 1 MB draft); the field that crosses it is shortened.
+    """
     skip = {"csrf_token", "idempotency_key", "move", "action"}
-    return [[k, v] for k, v in form.items(multi=True) if k not in skip]
+    pairs: list[list[str]] = []
+    room = limit
+    for name, value in form.items(multi=True):
+        if name in skip or not value:
+            continue
+        if len(name) + len(value) > room:
+            if room > len(name):
+                pairs.append([name, value[:room - len(name)]])
+            return pairs, True
+        pairs.append([name, value])
+        room -= len(name) + len(value)
+    return pairs, False
 
 
 def describe_answer(exercise_type: str, view: dict[str, Any], answer: Any) -> list[tuple[str, str]]:

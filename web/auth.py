@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from flask import (
@@ -34,23 +35,42 @@ def _login_rate_key() -> str:
     return f"login:{request.remote_addr}:{email}"
 
 
+def _address_rate_key() -> str:
+    """Rate-limit logins per client address across every email (password spraying: one password, many accounts)."""
+    return f"login-address:{request.remote_addr}"
+
+
 def _login_limit() -> str:
-    """Return the configured login limit (LOGIN_RATE_LIMIT, e.g. '10/minute')."""
+    """Return the configured login limit per address and email (LOGIN_RATE_LIMIT, e.g. '10/minute')."""
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
-def _failed(response: BaseResponse) -> bool:
-    """Count only failed logins (a success redirects) against the limit."""
-    return response.status_code != 302
+def _address_limit() -> str:
+    """Return the configured login limit per address (LOGIN_ADDRESS_RATE_LIMIT, e.g. '60/minute;300/hour')."""
+    return current_app.config["LOGIN_ADDRESS_RATE_LIMIT"]
 
 
-def _login_breached(_limit: Any) -> Response:
-    """Answer a rate-limited login with the form (email kept) and a 429, rather than a bare error page."""
-    form = LoginForm()
-    form.password.data = ""
-    html = render_template("auth/login.html", form=form, next=request.args.get("next", ""),
-                           error="Too many failed attempts for this email. Please wait a minute and try again.")
-    return Response(html, status=429)
+def _refuse_login(error: str) -> Callable[[Any], Response]:
+    """Build a breach answer: the login form again (email kept) with `error` and a 429, not a bare error page."""
+
+    def breached(_limit: Any) -> Response:
+        """Render the login form with the error."""
+        form = LoginForm()
+        form.password.data = ""
+        html = render_template("auth/login.html", form=form, next=request.args.get("next", ""), error=error)
+        return Response(html, status=429)
+
+    return breached
+
+
+def _forget_failed_logins() -> None:
+    """Clear this address and email's count after a successful login, so the limit counts failures since then.
+
+    Every attempt is counted before its password is checked (a failure could only be counted afterwards, which let
+    parallel guesses all pass the check first); this is what keeps a learner who logs in often from locking out.
+    The per-address count is not cleared: one good password must not wipe out a spray of bad ones.
+    """
+    limiter.forget(_login_rate_key())
 
 
 def _after_login_target() -> str:
@@ -79,8 +99,10 @@ def register() -> str | BaseResponse:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, key_func=_login_rate_key, methods=["POST"], deduct_when=_failed,
-               on_breach=_login_breached)
+@limiter.limit(_address_limit, key_func=_address_rate_key, methods=["POST"], on_breach=_refuse_login(
+    "Too many login attempts from your network. Please wait a few minutes and try again."))
+@limiter.limit(_login_limit, key_func=_login_rate_key, methods=["POST"], on_breach=_refuse_login(
+    "Too many failed attempts for this email. Please wait a minute and try again."))
 def login() -> str | BaseResponse:
     """Log in with email and password."""
     if current_user.is_authenticated:
@@ -90,6 +112,7 @@ def login() -> str | BaseResponse:
     if form.validate_on_submit():
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is not None:
+            _forget_failed_logins()
             login_user(user, remember=form.remember.data)
             flash(f"You are logged in as {user.email}.", "success")
             return redirect(_after_login_target())

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import time
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from web.extensions import normalise_database_url
+from web.extensions import normalise_database_url, sqlite_folder
 from web.services.branding import accent_problem
 
 DEVELOPMENT_ENVS = ("development", "dev")
@@ -20,12 +21,19 @@ ENV_SETTINGS: dict[str, Any] = {
     "DATABASE_URL": None,
     "SECRET_KEY": None,
     "RATELIMIT_STORAGE_URI": "memory://",
+    # Prepended to every rate-limit key: sites (or test runs) sharing one Redis database keep their counts apart.
+    "RATELIMIT_KEY_PREFIX": "",
     "COURSE_DIR": None,
     "COURSE_EXTRA_DIRS": None,
+    # The public address, e.g. https://course.example.org: links shared outside the site are built on it (never on
+    # the request's Host header), and https turns on HSTS.
+    "SITE_URL": None,
     "SITE_TITLE": "Closing the Job Interview",
     "SITE_LOGO_URL": None,
     "SITE_ACCENT": DEFAULT_ACCENT,
     "LOGIN_RATE_LIMIT": "10/minute",
+    # Across every email from one address: generous, as a seminar room shares one address, and successes count too.
+    "LOGIN_ADDRESS_RATE_LIMIT": "60/minute;300/hour",
     # Roster: a learner not complete and inactive for more than this many days needs attention.
     "ATTENTION_STALL_DAYS": "7",
 }
@@ -42,10 +50,21 @@ def app_env(overrides: Mapping[str, Any]) -> str:
 
 
 def database_url(instance_path: str, configured: str | None = None) -> str:
-    """Return the database URL: the given one, else DATABASE_URL, else SQLite in the instance folder."""
+    """Return the database URL: the given one, else DATABASE_URL, else SQLite in the instance folder.
+
+    A SQLite file's folder is made here, so a folder that cannot be (a file in its way, no permission) stops
+    start-up with a message naming the setting, not a bare FileExistsError from deep inside the engine.
+    """
     url = configured or os.environ.get("DATABASE_URL")
     if not url:
         url = "sqlite:///" + os.path.join(instance_path, "course.sqlite3")
+    folder = sqlite_folder(url)
+    if folder:
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"DATABASE_URL names a SQLite file in {folder}, a folder that cannot be made "
+                              f"({exc.strerror}); point DATABASE_URL at a folder the site may create.") from None
     return normalise_database_url(url)
 
 
@@ -71,6 +90,17 @@ def development_key(instance_path: str) -> str:
     return key
 
 
+def site_url(value: str | None) -> str | None:
+    """Return SITE_URL as scheme://host[:port] (no trailing slash), None when unset; raise ConfigError if malformed."""
+    if not value:
+        return None
+    url = str(value).strip().rstrip("/")
+    if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", url):
+        raise ConfigError(f"SITE_URL must be the site's public address such as https://course.example.org "
+                          f"(scheme and host, no path), got {value!r}")
+    return url
+
+
 def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Return the full settings mapping: defaults, then the environment, then explicit overrides."""
     overrides = dict(overrides or {})
@@ -88,6 +118,10 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
         REMEMBER_COOKIE_DURATION=timedelta(days=30),
         WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session; expiry is handled by the session
         RATELIMIT_HEADERS_ENABLED=True,
+        # Redis down must not stop logins: each worker then counts in its own memory (and logs it, see SiteLimiter),
+        # and any storage error left over is logged instead of turning the request into a 500.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,
     )
     cfg.update(overrides)
     # Cookies are Secure everywhere but local development and tests (which talk plain http).
@@ -113,6 +147,7 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
     if not stall.isdigit() or int(stall) < 1:
         raise ConfigError(f"ATTENTION_STALL_DAYS must be a whole number of days (1 or more), got {stall!r}")
     cfg["ATTENTION_STALL_DAYS"] = int(stall)
+    cfg["SITE_URL"] = site_url(cfg.get("SITE_URL"))
     if isinstance(cfg.get("COURSE_EXTRA_DIRS"), str):
         cfg["COURSE_EXTRA_DIRS"] = [p for p in cfg["COURSE_EXTRA_DIRS"].split(os.pathsep) if p]
     return cfg

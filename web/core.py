@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from web.extensions import csrf, db
+from web.extensions import csrf, db, limiter
 from web.models import utcnow
 
 bp = Blueprint("core", __name__)
@@ -34,12 +34,18 @@ LAST_SEEN_EVERY = timedelta(minutes=5)
 @bp.get("/healthz")
 @csrf.exempt
 def healthz() -> tuple[Response, int]:
-    """Report 200 when the database answers, 503 otherwise (for load balancers and uptime checks)."""
+    """Report 200 when the database answers, 503 otherwise (for load balancers and uptime checks).
+
+    A rate-limit storage that does not answer is 200 "degraded": the site serves, but each worker counts limits on
+    its own, so the cross-worker login limit is looser until Redis is back.
+    """
     try:
         db.session.execute(text("SELECT 1"))
     except SQLAlchemyError:
         current_app.logger.exception("health check: database unreachable")
         return jsonify(status="unavailable", database="unreachable"), 503
+    if not limiter.healthy():
+        return jsonify(status="degraded", rate_limits="per-worker memory: the rate-limit storage is unreachable"), 200
     return jsonify(status="ok"), 200
 
 

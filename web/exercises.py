@@ -25,6 +25,7 @@ from course.model import Exercise
 from web.answers import (
     EMPTY_MESSAGES,
     Draft,
+    OptionTokens,
     answer_from_draft,
     apply_move,
     describe_answer,
@@ -37,6 +38,7 @@ from web.answers import (
 from web.core import CSRF_EXPIRED_MESSAGE, csrf_recovery
 from web.extensions import limiter
 from web.forms import ExerciseForm
+from web.inputs import whole_number
 from web.services import attempts as attempt_service
 from web.services.drafts import save_draft, take_draft
 from web.services.progress import load_progress
@@ -52,6 +54,13 @@ def get_exercise(exercise_id: str) -> Exercise:
     if exercise is None:
         abort(404)
     return exercise
+
+
+def learner_form(exercise: Exercise) -> tuple[dict[str, Any], dict[str, Any], OptionTokens]:
+    """Return the learner's view (ids, for grading), the same view as the form shows it (tokens) and the tokens."""
+    view = attempt_service.learner_view(exercise, attempt_service.exercise_state(current_user, exercise.id))
+    tokens = OptionTokens.for_view(current_app.secret_key, current_user.id, exercise.id, view)
+    return view, tokens.form_view(view), tokens
 
 
 def render_exercise(exercise: Exercise, view: dict[str, Any], draft: Draft, *, key: str | None = None,
@@ -88,9 +97,13 @@ def _restore_draft(exercise: Exercise, view: dict[str, Any]) -> Draft | None:
 def _stash_and_login(exercise: Exercise) -> Response:
     """Keep a posted answer on the server when the login has expired, then send the learner to log in."""
     # Anyone can post here without an account, so stored drafts are capped per client address.
-    if limiter.limiter.hit(DRAFT_LIMIT, "saved-draft", request.remote_addr or "unknown"):
-        session[DRAFT_SESSION_KEY] = save_draft(exercise.id, form_pairs(request.form))
+    if limiter.count(DRAFT_LIMIT, "saved-draft", request.remote_addr or "unknown"):
+        fields, cut = form_pairs(request.form)
+        session[DRAFT_SESSION_KEY] = save_draft(exercise.id, fields)
         flash("Your login had expired. Log in again and your answer will be waiting for you.", "info")
+        if cut:
+            flash(f"Your answer was longer than {graders.MAX_ANSWER_CHARS:,} characters, the most an answer can be, "
+                  "so only its beginning was kept.", "error")
     else:
         flash("Your login had expired. Please log in again.", "info")
     return redirect(url_for("auth.login", next=url_for("exercises.show", exercise_id=exercise.id)))
@@ -103,17 +116,17 @@ def show(exercise_id: str) -> tuple[str, int] | Response:
     if not current_user.is_authenticated:
         flash("Log in to do the exercises; your progress is saved to your account.", "info")
         return redirect(url_for("auth.login", next=request.path))
-    view = attempt_service.learner_view(exercise, attempt_service.exercise_state(current_user, exercise.id))
-    draft = _restore_draft(exercise, view)
+    _, shown, tokens = learner_form(exercise)
+    draft = _restore_draft(exercise, shown)
     message = None
     if draft is not None:
         message = "Here is the answer you were working on. Check it and send it again."
-    elif request.args.get("retry", type=int):
+    elif (retry := request.args.get("retry", type=whole_number)) is not None:
         # "Try again" starts from the learner's previous answer, so they only change what was wrong.
-        previous = attempt_service.own_attempt(current_user, request.args.get("retry", type=int))
+        previous = attempt_service.own_attempt(current_user, retry)
         if previous is not None and previous.exercise_id == exercise.id:
-            draft = draft_from_answer(exercise.type, view, previous.answer)
-    return render_exercise(exercise, view, draft or initial_draft(exercise.type, view), message=message)
+            draft = draft_from_answer(exercise.type, shown, tokens.to_tokens(exercise.type, previous.answer))
+    return render_exercise(exercise, shown, draft or initial_draft(exercise.type, shown), message=message)
 
 
 @bp.post("/exercises/<exercise_id>")
@@ -122,29 +135,28 @@ def submit(exercise_id: str) -> tuple[str, int] | Response:
     exercise = get_exercise(exercise_id)
     if not current_user.is_authenticated:
         return _stash_and_login(exercise)
-    form = ExerciseForm()
-    key = attempt_service.clean_idempotency_key(form.idempotency_key.data)
-    view = attempt_service.learner_view(exercise, attempt_service.exercise_state(current_user, exercise.id))
-    draft = draft_from_form(exercise.type, view, request.form)
+    key = attempt_service.clean_idempotency_key(ExerciseForm().idempotency_key.data)
+    view, shown, tokens = learner_form(exercise)
+    draft = draft_from_form(exercise.type, shown, request.form)
     move = request.form.get("move")
     if move and exercise.type == "ordering":
         # A no-JavaScript "Move up" / "Leave out" button: re-show the form with the new order, send nothing.
         moved = apply_move(draft, move)
-        return render_exercise(exercise, view, moved, key=key, focus=focus_after_move(moved, move))
-    answer = answer_from_draft(exercise.type, draft)
+        return render_exercise(exercise, shown, moved, key=key, focus=focus_after_move(moved, move))
+    answer = tokens.to_ids(exercise.type, answer_from_draft(exercise.type, draft))
     if answer is None:
-        return render_exercise(exercise, view, draft, key=key, message=EMPTY_MESSAGES[exercise.type], status=422)
+        return render_exercise(exercise, shown, draft, key=key, message=EMPTY_MESSAGES[exercise.type], status=422)
     try:
         outcome = attempt_service.submit(current_user, exercise, answer, key, view=view)
     except graders.GraderCrash:
         current_app.logger.exception("grader crashed on exercise %s", exercise.id)
         return render_exercise(
-            exercise, view, draft, key=key, status=500,
+            exercise, shown, draft, key=key, status=500,
             message="Sorry, something went wrong while checking your answer, so it was not saved. "
                     "Your answer is still here; please try again in a moment.",
         )
     if outcome.attempt is None:
-        return render_exercise(exercise, view, draft, key=key, message=outcome.result.message, status=422)
+        return render_exercise(exercise, shown, draft, key=key, message=outcome.result.message, status=422)
     return redirect(url_for("exercises.feedback", attempt_id=outcome.attempt.id), code=303)
 
 
@@ -154,13 +166,13 @@ def submit_with_expired_token() -> tuple[str, int] | Response:
     exercise = get_exercise(request.view_args["exercise_id"])
     if not current_user.is_authenticated:
         return _stash_and_login(exercise)
-    view = attempt_service.learner_view(exercise, attempt_service.exercise_state(current_user, exercise.id))
-    draft = draft_from_form(exercise.type, view, request.form)
+    _, shown, _ = learner_form(exercise)
+    draft = draft_from_form(exercise.type, shown, request.form)
     key = attempt_service.clean_idempotency_key(request.form.get("idempotency_key"))
-    return render_exercise(exercise, view, draft, key=key, message=CSRF_EXPIRED_MESSAGE, status=400)
+    return render_exercise(exercise, shown, draft, key=key, message=CSRF_EXPIRED_MESSAGE, status=400)
 
 
-@bp.get("/attempts/<int:attempt_id>")
+@bp.get("/attempts/<id:attempt_id>")
 @login_required
 def feedback(attempt_id: int) -> str:
     """Show the result of one of the learner's own attempts; anyone else's looks like a missing page."""

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+from time import monotonic
 from typing import Any, TypeVar
 
-from flask import Flask, abort, current_app, g
+from flask import Flask, Response, abort, current_app, g
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
+from limits import RateLimitItem
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +20,8 @@ from sqlalchemy.orm import DeclarativeBase, Session
 RowT = TypeVar("RowT")
 SQLITE_BUSY_TIMEOUT_MS = 5000
 SQLITE_BEGIN_OPTION = "sqlite_begin"
+# While the rate-limit storage is down, each worker says so in the log this often (seconds), not on every request.
+LIMITER_WARNING_EVERY = 60.0
 
 
 class Base(DeclarativeBase):
@@ -56,14 +60,24 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def sqlite_folder(url: str) -> str | None:
+    """Return the folder of a SQLite database file named by a URL; None for other backends and in-memory SQLite."""
+    parsed = make_url(normalise_database_url(url))
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:" \
+            or parsed.database.startswith("file:"):
+        return None
+    return os.path.dirname(os.path.abspath(parsed.database))
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine for a database URL with the per-backend settings the site relies on."""
     url = normalise_database_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+        folder = sqlite_folder(url)
+        if folder:
             # SQLite creates the file but not its folder (a fresh checkout has no instance/ yet).
-            os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
+            os.makedirs(folder, exist_ok=True)
         # isolation_level=None hands transaction control to SQLAlchemy (SQLAlchemy's documented pysqlite recipe).
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "isolation_level": None})
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -144,8 +158,74 @@ class Database:
             session.close()
 
 
+class SiteLimiter(Limiter):
+    """Flask-Limiter, plus what the site needs when its storage (Redis) is down: keep serving, say so, and count.
+
+    With RATELIMIT_IN_MEMORY_FALLBACK_ENABLED (set in web.config) Flask-Limiter itself switches the decorated limits
+    to this worker's memory when the storage fails, and back when it answers again. This class adds the same switch
+    for limits counted by hand (`count`), a warning once a minute while it lasts, and `degraded` for /healthz.
+    """
+
+    def init_app(self, app: Flask) -> None:
+        """Bind to an app, starting enabled, healthy and with the app's own key prefix.
+
+        One limiter object serves every app a process builds (tests build many), and Flask-Limiter would keep an
+        earlier app's RATELIMIT_ENABLED=False, key prefix and dead-storage flag.
+        """
+        self.enabled = True
+        self._storage_dead = False
+        self._key_prefix = ""
+        self._warned_at: float | None = None
+        super().init_app(app)
+        app.after_request(self._warn_while_degraded)
+
+    @property
+    def degraded(self) -> bool:
+        """Return True while limits are counted in this worker's memory because the storage is unreachable."""
+        return self.enabled and self.limiter.storage is not self.storage
+
+    def healthy(self) -> bool:
+        """Return True unless limits are counted per worker or the storage does not answer now (for /healthz)."""
+        return not self.enabled or (not self.degraded and self.storage.check())
+
+    def count(self, item: RateLimitItem, *identifiers: str) -> bool:
+        """Count one hit of a limit checked outside the decorators; return False when it is used up."""
+        if not self.enabled:
+            return True
+        if self._key_prefix:
+            identifiers = (self._key_prefix, *identifiers)
+        try:
+            return self.limiter.hit(item, *identifiers)
+        except self.storage.base_exceptions:
+            if self.degraded:
+                raise
+            # The switch Flask-Limiter makes for decorated limits; it checks the storage again and switches back.
+            self._storage_dead = True
+            return self.limiter.hit(item, *identifiers)
+
+    def forget(self, key: str) -> None:
+        """Clear this request's counts of the limits keyed by `key` (after a success that should wipe them)."""
+        for current in self.current_limits:
+            if key in current.request_args:
+                try:
+                    current.limiter.clear(current.limit, *current.request_args)
+                except self.storage.base_exceptions:
+                    # The storage went down mid-request: the count stays, which only makes the limit stricter.
+                    current_app.logger.warning("rate-limit storage unreachable: could not clear %s", key)
+
+    def _warn_while_degraded(self, response: Response) -> Response:
+        """Log a warning at most once a minute per worker while limits are counted in memory."""
+        if self.degraded and (self._warned_at is None or monotonic() - self._warned_at >= LIMITER_WARNING_EVERY):
+            self._warned_at = monotonic()
+            current_app.logger.warning(
+                "rate-limit storage %s is unreachable: limits are counted in this worker's memory until it answers "
+                "again (this warning repeats every %d s while it lasts)",
+                current_app.config.get("RATELIMIT_STORAGE_URI"), LIMITER_WARNING_EVERY)
+        return response
+
+
 db = Database()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 # Storage comes from RATELIMIT_STORAGE_URI (Redis in production); memory:// when unset.
-limiter = Limiter(key_func=get_remote_address)
+limiter = SiteLimiter(key_func=get_remote_address)

@@ -25,7 +25,9 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from web.inputs import whole_number
 from web.models import Cohort, utcnow
+from web.security import public_url
 from web.services import analytics, gradebook
 from web.services import cohorts as svc
 
@@ -95,7 +97,7 @@ def create() -> Any:
     return redirect(url_for("instructor.roster", cohort_id=cohort.id))
 
 
-@bp.post("/cohorts/<int:cohort_id>/archive")
+@bp.post("/cohorts/<id:cohort_id>/archive")
 @instructor_required
 def archive(cohort_id: int) -> Any:
     """Archive (archived=1) or unarchive (archived=0) a cohort."""
@@ -107,7 +109,7 @@ def archive(cohort_id: int) -> Any:
     return redirect(url_for("instructor.roster", cohort_id=cohort.id))
 
 
-@bp.get("/cohorts/<int:cohort_id>")
+@bp.get("/cohorts/<id:cohort_id>")
 @instructor_required
 def roster(cohort_id: int) -> str:
     """Show the roster: completion per module, passes, last activity and who needs attention."""
@@ -125,18 +127,18 @@ def roster(cohort_id: int) -> str:
     # A page of learners at a time: 10,000 rows were a multi-megabyte page that browsers and screen readers choke on.
     size = int(current_app.config.get("ROSTER_PAGE_SIZE", ROSTER_PAGE_SIZE))
     pages = max(1, -(-len(rows) // size))
-    page = min(max(1, request.args.get("page", 1, type=int) or 1), pages)
+    page = min(request.args.get("page", 1, type=whole_number), pages)
     first = (page - 1) * size
     return render_template(
         "instructor/roster.html", cohort=cohort, outline=out, rows=rows[first:first + size],
         matching=len(rows), first=first, page=page, pages=pages, total=len(entries),
         flagged=sum(e.needs_attention for e in entries), sort=sort, order=order, attention_only=attention_only,
-        q=q, stall_days=stall_days, join_url=url_for("cohorts.join_link", code=cohort.join_code, _external=True),
+        q=q, stall_days=stall_days, join_url=public_url("cohorts.join_link", code=cohort.join_code),
         owners=svc.possible_owners() if current_user.is_admin else None,
     )
 
 
-@bp.get("/cohorts/<int:cohort_id>/items")
+@bp.get("/cohorts/<id:cohort_id>/items")
 @instructor_required
 def items(cohort_id: int) -> str:
     """Show item analysis for every exercise, with the cohort's total-score distribution."""
@@ -154,12 +156,15 @@ def items(cohort_id: int) -> str:
                            bin_label=analytics.bin_label, min_learners=analytics.MIN_LEARNERS_FOR_STATS)
 
 
-@bp.get("/cohorts/<int:cohort_id>/items/<exercise_id>")
+@bp.get("/cohorts/<id:cohort_id>/items/<exercise_id>")
 @instructor_required
 def item(cohort_id: int, exercise_id: str) -> str:
     """Show one exercise: statistics, first-attempt score histogram, most-failed checks with sample answers."""
     cohort = managed_cohort(cohort_id)
     course = current_app.extensions["course"]
+    if exercise_id not in course.exercises:
+        # Checked before any query: a path segment can hold anything, a NUL byte included (PostgreSQL refuses those).
+        abort(404)
     # Discrimination ranks learners by their whole-course score, so the analysis runs over every exercise;
     # answer texts (the bulky part) are only fetched for this one.
     attempts = [a for a in svc.attempt_rows(cohort) if a.exercise_id != exercise_id]
@@ -175,7 +180,7 @@ def item(cohort_id: int, exercise_id: str) -> str:
                            min_learners=analytics.MIN_LEARNERS_FOR_STATS)
 
 
-@bp.get("/cohorts/<int:cohort_id>/learners/<int:user_id>")
+@bp.get("/cohorts/<id:cohort_id>/learners/<id:user_id>")
 @instructor_required
 def learner(cohort_id: int, user_id: int) -> str:
     """Show every attempt of one learner of this cohort: answer, per-check results, time."""
@@ -215,14 +220,14 @@ def _gradebook_response(cohort: Cohort, fmt: str) -> Response:
     return response
 
 
-@bp.get("/cohorts/<int:cohort_id>/gradebook.csv")
+@bp.get("/cohorts/<id:cohort_id>/gradebook.csv")
 @instructor_required
 def gradebook_csv(cohort_id: int) -> Response:
     """Download the gradebook as CSV (formula-safe)."""
     return _gradebook_response(managed_cohort(cohort_id), "csv")
 
 
-@bp.get("/cohorts/<int:cohort_id>/gradebook.json")
+@bp.get("/cohorts/<id:cohort_id>/gradebook.json")
 @instructor_required
 def gradebook_json(cohort_id: int) -> Response:
     """Download the gradebook as JSON."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, request, url_for
 from sqlalchemy import select
 
+from web.config import DEVELOPMENT_ENVS
 from web.extensions import db, login_manager
 from web.models import User
 
@@ -22,6 +23,8 @@ CSP_DIRECTIVES = (
     "form-action 'self'",
 )
 CONTENT_SECURITY_POLICY = "; ".join(CSP_DIRECTIVES)
+# Browsers then refuse plain http to the site for a year; sent only when SITE_URL says the site is served over https.
+STRICT_TRANSPORT_SECURITY = "max-age=31536000"
 
 
 def content_security_policy(logo_url: str | None) -> str:
@@ -43,6 +46,10 @@ def init_app(app: Flask) -> None:
     # log people out on every network change (phones), which loses typed work.
     login_manager.session_protection = "basic"
     app.extensions["content_security_policy"] = content_security_policy(app.config.get("SITE_LOGO_URL"))
+    https = (app.config.get("SITE_URL") or "").startswith("https://")
+    app.extensions["strict_transport_security"] = STRICT_TRANSPORT_SECURITY if https else None
+    if not app.config.get("SITE_URL") and not (app.config["APP_ENV"] in DEVELOPMENT_ENVS or app.testing):
+        app.logger.warning("SITE_URL is not set: links to share (cohort join links) show their path only")
     app.after_request(add_security_headers)
 
 
@@ -62,10 +69,28 @@ def add_security_headers(response: Response) -> Response:
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    hsts = current_app.extensions["strict_transport_security"]
+    if hsts:
+        response.headers.setdefault("Strict-Transport-Security", hsts)
     # Pages can hold a learner's own answers: keep them out of shared caches.
     if request.endpoint != "static" and request.endpoint != "core.brand_css":
         response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def public_url(endpoint: str, **values: object) -> str:
+    """Return the address of a page to share outside the site, built on SITE_URL.
+
+    Without SITE_URL, development and tests take the host from the request; production gives the path only, as the
+    Host header is the client's to choose (a poisoned one would put someone else's site in an instructor's link).
+    """
+    path = url_for(endpoint, **values)
+    site = current_app.config.get("SITE_URL")
+    if site:
+        return site + path
+    if current_app.config["APP_ENV"] in DEVELOPMENT_ENVS or current_app.testing:
+        return url_for(endpoint, _external=True, **values)
+    return path
 
 
 def is_safe_next(target: str | None) -> bool:

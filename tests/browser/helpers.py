@@ -14,6 +14,7 @@ from typing import Any
 from playwright.sync_api import Page
 from werkzeug.serving import BaseWSGIServer, make_server
 
+import graders
 from course.model import Exercise
 from web import create_app
 from web.manage import upgrade
@@ -138,8 +139,18 @@ def order_by_buttons(page: Page, target: list[str]) -> None:
     assert current_order(page) == target
 
 
+def form_values(page: Page, exercise: Exercise, ids: list[str]) -> list[str]:
+    """Return the values the page uses for ordering cards given by id: the form names each card by a token of its
+    own, so cards are matched by the text the learner reads."""
+    texts = {i["id"]: " ".join(i["text"].split()) for i in graders.present("ordering", exercise.spec, 0)["items"]}
+    cards = page.locator(".order-item").evaluate_all(
+        "els => els.map(e => [e.querySelector('.item-text').textContent, e.dataset.id])")
+    by_text = {" ".join(card_text.split()): value for card_text, value in cards}
+    return [by_text[texts[i]] for i in ids]
+
+
 def current_order(page: Page) -> list[str]:
-    """Return the item ids of the 'Your order' list as the form would send them."""
+    """Return the card values of the 'Your order' list as the form would send them."""
     return page.locator('[data-list="order"] input[name=order]').evaluate_all("els => els.map(e => e.value)")
 
 
@@ -154,26 +165,31 @@ def expect_order_changed(page: Page, before: list[str]) -> None:
 
 
 def fill_exercise(page: Page, exercise: Exercise, answer: Any) -> None:
-    """Fill an exercise form with a structured answer, the way a learner would."""
+    """Fill an exercise form with a structured answer (written with ids) the way a learner would: by the texts."""
     kind = exercise.type
+    view = graders.present(kind, exercise.spec, 0)
+    text = {key: {e["id"]: e["text"] for e in view.get(key, [])} for key in ("options", "left", "right", "items",
+                                                                              "groups")}
     if kind == "single_choice":
-        page.locator(f'input[name=answer][value="{answer}"]').check()
+        page.get_by_label(text["options"][answer], exact=True).check()
     elif kind == "multiple_choice":
         for option in answer:
-            page.locator(f'input[name=answer][value="{option}"]').check()
+            page.get_by_label(text["options"][option], exact=True).check()
     elif kind == "matching":
         for left, right in answer.items():
-            page.locator(f'select[name="match-{left}"]').select_option(right)
+            page.get_by_label(text["left"][left], exact=True).select_option(label=text["right"][right])
     elif kind == "categorize":
         for item, group in answer.items():
-            page.locator(f'input[name="cat-{item}"][value="{group}"]').check()
+            page.get_by_role("group", name=text["items"][item], exact=True).get_by_label(
+                text["groups"][group], exact=True).check()
     elif kind == "cloze":
-        for blank, text in answer.items():
-            page.locator(f'input[name="blank-{blank}"]').fill(text)
+        blanks = view["blanks"]
+        for blank, typed in answer.items():
+            page.get_by_label(f"Blank {blanks.index(blank) + 1} of {len(blanks)}", exact=True).fill(typed)
     elif kind == "text":
         page.locator("textarea[name=answer]").fill(answer)
     elif kind == "ordering":
-        order_by_buttons(page, list(answer))
+        order_by_buttons(page, form_values(page, exercise, list(answer)))
     else:
         raise AssertionError(f"no form filler for exercise type {kind!r}")
 

@@ -11,6 +11,7 @@ from course.model import Course
 from tests.browser.helpers import (
     current_order,
     expect_order_changed,
+    form_values,
     login,
     logout,
     register,
@@ -91,7 +92,7 @@ def complete_ordering_by_keyboard(page: Page, course: Course) -> None:
     """Open order-close-steps, arrange it with the keyboard alone, and send it with Enter."""
     exercise = course.exercises[ORDERING]
     page.goto(f"/exercises/{ORDERING}")
-    target = list(sample_answer(exercise))
+    target = form_values(page, exercise, list(sample_answer(exercise)))
     if has_keyboard_drag(page):
         # Use the drag-and-drop keys once for a card that is not already first.
         order = current_order(page)

@@ -110,6 +110,26 @@ def change_password(user: User, current: str, new: str) -> None:
     db.session.commit()
 
 
+def locked_admin_ids() -> set[int]:
+    """Return the ids of every admin, their rows locked until the transaction ends (FOR UPDATE; SQLite ignores it)."""
+    return set(db.session.scalars(select(User.id).where(User.role == "admin").with_for_update()))
+
+
+def change_role(user: User, role: str) -> None:
+    """Give a user a new role; refuse unknown roles and removing the last admin."""
+    if role not in ROLES:
+        raise AccountError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
+    # SQLite: BEGIN IMMEDIATE makes concurrent writers queue. PostgreSQL: two admins demoting each other at once both
+    # counted two admins and left none, so the admin rows are locked; the second waits, then sees only one admin.
+    db.begin_write()
+    admins = locked_admin_ids()
+    if user.id in admins and role != "admin" and len(admins) <= 1:
+        db.session.rollback()  # release the locks now, not when the request ends
+        raise AccountError(f"{user.email} is the last admin; make someone else an admin first.")
+    user.role = role
+    db.session.commit()
+
+
 def end_all_sessions(user: User) -> None:
     """Invalidate every login cookie of this user (log out everywhere)."""
     db.begin_write()
