@@ -32,6 +32,16 @@ def test_register_creates_a_learner_and_logs_in(client):
     assert client.get("/progress").status_code == 200
 
 
+def test_register_strips_direction_overrides_from_the_display_name(client):
+    """A right-to-left override or zero-width character in a name is dropped, so it cannot flip the text around
+    it on a roster or certificate; the visible letters are kept."""
+    response = post_form(client, "/register", {"display_name": "Eve\u202egnp.exe \u200bLee", "email": "eve@example.org",
+                                               "password": TEST_PASSWORD, "confirm": TEST_PASSWORD})
+    assert response.status_code == 302
+    user = db.session.scalar(select(User).where(User.email == "eve@example.org"))
+    assert user.display_name == "Evegnp.exe Lee"
+
+
 @pytest.mark.parametrize(("email", "password", "confirm", "message"), [
     ("not-an-email", TEST_PASSWORD, TEST_PASSWORD, "is not a valid email address"),
     ("a@example.org", "short", "short", "at least 10 characters"),

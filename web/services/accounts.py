@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets
+import unicodedata
 from functools import cache
 from typing import Any
 
@@ -67,6 +68,13 @@ def find_user(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == (email or "").strip().lower()))
 
 
+def clean_display_name(name: str | None) -> str:
+    """A display name without format characters: a right-to-left override in a name ("Eve\u202egnp.exe")
+    would reverse the text around it on every roster, gradebook and certificate that shows it."""
+    visible = "".join(c for c in (name or "") if unicodedata.category(c) != "Cf")
+    return " ".join(visible.split())[:100]
+
+
 def create_user(email: str, password: str, *, role: str = "learner", display_name: str = "") -> User:
     """Create and commit a user; raise AccountError for a bad email, weak password, role or taken email."""
     email = validate_email(email)
@@ -76,7 +84,7 @@ def create_user(email: str, password: str, *, role: str = "learner", display_nam
     db.begin_write()
     if find_user(email) is not None:
         raise AccountError(f"An account with the email {email} already exists.")
-    user = User(email=email, display_name=(display_name or "").strip()[:100], role=role)
+    user = User(email=email, display_name=clean_display_name(display_name), role=role)
     user.set_password(password)
     db.session.add(user)
     db.session.commit()
