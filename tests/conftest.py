@@ -29,7 +29,7 @@ from web import create_app
 from web.answers import OptionTokens
 from web.extensions import db, make_engine, normalise_database_url
 from web.manage import upgrade
-from web.models import Attempt, User
+from web.models import Attempt, User, utcnow
 
 TEST_PASSWORD = "correct horse battery"
 # A small, stable course for the site tests (one exercise of each type); the shipped course has its own tests.
@@ -165,7 +165,7 @@ def make_user(app: Flask) -> Callable[..., User]:
                 display_name: str = "") -> User:
         """Create and commit one user."""
         user = User(email=email or f"{role}-{uuid.uuid4().hex[:8]}@example.org", role=role,
-                    display_name=display_name or role.title())
+                    display_name=display_name or role.title(), email_confirmed_at=utcnow())
         user.set_password(password)
         db.session.add(user)
         db.session.commit()
@@ -223,6 +223,37 @@ def csrf_token_from(html: str) -> str:
     match = CSRF_INPUT.search(html)
     assert match, "no csrf_token field in the page"
     return match.group(1)
+
+
+def sent_mail(app: Flask) -> list[Any]:
+    """Every email the app has sent so far (Flask-Mailman's in-memory outbox under TESTING)."""
+    return list(getattr(app.extensions["mailman"], "outbox", []))
+
+
+CONFIRM_LINK = re.compile(r"https?://[^/\s]+(/register/confirm/[A-Za-z0-9_.\-]+)")
+
+
+def confirmation_path(app: Flask, email: str) -> str:
+    """The path of the newest registration link emailed to an address."""
+    for message in reversed(sent_mail(app)):
+        if email.lower() in [t.lower() for t in message.to]:
+            match = CONFIRM_LINK.search(message.body)
+            assert match, f"the last email to {email} holds no registration link: {message.body}"
+            return match.group(1)
+    raise AssertionError(f"no email was sent to {email}")
+
+
+def register_account(app: Flask, client: FlaskClient, email: str, password: str = TEST_PASSWORD,
+                     display_name: str = "", next_path: str | None = None) -> Any:
+    """Register through the form, follow the emailed link and press its button; return the last response."""
+    token = csrf_token_from(client.get("/register").get_data(as_text=True))
+    sent = client.post("/register", query_string={"next": next_path} if next_path else None, data={
+        "csrf_token": token, "display_name": display_name, "email": email, "password": password, "confirm": password})
+    assert sent.status_code == 302 and sent.headers["Location"].endswith("/register/sent"), sent.status_code
+    link = confirmation_path(app, email)
+    page = client.get(link)
+    assert page.status_code == 200, page.get_data(as_text=True)[:500]
+    return client.post(link, data={"csrf_token": csrf_token_from(page.get_data(as_text=True))})
 
 
 @pytest.fixture

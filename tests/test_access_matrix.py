@@ -56,6 +56,9 @@ ACCESS: dict[tuple[str, str], tuple[Any, Any, Any, Any, Any]] = {
     ("POST", "/login"): (OK, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
     ("GET", "/register"): (OK, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
     ("POST", "/register"): (OK, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
+    ("GET", "/register/sent"): (REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT),  # nothing registered here
+    ("GET", "/register/confirm/<token>"): (BAD, BAD, BAD, BAD, BAD),  # the fixture's token is made up
+    ("POST", "/register/confirm/<token>"): (BAD, BAD, BAD, BAD, BAD),
     ("POST", "/logout"): (REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
     ("GET", "/account"): (LOGIN, OK, OK, OK, OK),
     ("GET", "/account/export"): (LOGIN, OK, OK, OK, OK),
@@ -96,6 +99,7 @@ def world(make_user, make_attempt, web_course):
         "code": cohort.join_code,
         "filename": "site.css",
         "module_id": web_course.modules[0].id,
+        "token": "made-up.token",
     }
     return users, params
 

@@ -30,12 +30,21 @@ from sqlalchemy import func, select
 
 import graders
 from course.loader import load_course
-from tests.conftest import CSRF_INPUT, WEB_COURSE, csrf_token_from, form_fields, form_tokens, login_as
+from tests.conftest import (
+    CSRF_INPUT,
+    WEB_COURSE,
+    csrf_token_from,
+    form_fields,
+    form_tokens,
+    login_as,
+    register_account,
+)
 from tests.servers import CHOICE_INPUT, KEY_INPUT, create_user, database_kinds, gunicorn, scratch_database, site_env
 from tests.test_access_matrix import concrete, site_rules
 from web import create_app
 from web.extensions import db
 from web.models import Attempt, Cohort, CohortMembership, User
+from web.services import accounts
 
 pytestmark = pytest.mark.db
 REPO = Path(__file__).resolve().parents[1]
@@ -492,9 +501,15 @@ def test_every_state_changing_route_needs_a_valid_csrf_token(app, make_user, mak
     db.session.add(cohort)
     db.session.commit()
     attempt = make_attempt(learner, web_course.exercise_order()[0])
+    # A real registration link, so a refused POST proves the CSRF check and not a bad link.
+    pending = User(email="pending@example.org", role="learner")
+    pending.set_password(PASSWORD)
+    db.session.add(pending)
+    db.session.commit()
     params = {"cohort_id": cohort.id, "user_id": learner.id, "exercise_id": web_course.exercise_order()[0],
               "lesson_id": web_course.lesson_order()[0], "attempt_id": attempt.id, "code": cohort.join_code,
-              "filename": "site.css", "module_id": web_course.modules[0].id}
+              "filename": "site.css", "module_id": web_course.modules[0].id,
+              "token": accounts.confirmation_token(pending)}
     posts = [rule for method, rule in site_rules(app) if method in ("POST", "PUT", "PATCH", "DELETE")]
     assert len(posts) >= 10, posts
     before = {model: db.session.scalar(select(func.count()).select_from(model))
@@ -517,6 +532,8 @@ def test_every_state_changing_route_needs_a_valid_csrf_token(app, make_user, mak
     after = {model: db.session.scalar(select(func.count()).select_from(model))
              for model in (User, Cohort, CohortMembership, Attempt)}
     assert after == before
+    db.session.refresh(pending)
+    assert pending.email_confirmed_at is None
     db.session.refresh(learner)
     db.session.refresh(cohort)
     assert learner.role == "learner" and cohort.archived is False and learner.check_password(PASSWORD)
@@ -543,11 +560,9 @@ def test_next_never_leaves_the_site(app, make_user, target):
             response = client.post("/login", query_string={"next": target}, data=data)
         assert response.status_code == 302, via
         assert_local(response.headers["Location"], target)
+    # Registration carries `next` through the emailed link; where the confirmed learner lands is checked too.
     client = app.test_client()
-    token = csrf_token_from(client.get("/register").get_data(as_text=True))
-    response = client.post("/register", query_string={"next": target}, data={
-        "csrf_token": token, "email": f"new{abs(hash(target))}@example.org", "password": PASSWORD,
-        "confirm": PASSWORD, "display_name": "N"})
+    response = register_account(app, client, f"new{abs(hash(target))}@example.org", PASSWORD, "N", next_path=target)
     assert response.status_code == 302
     assert_local(response.headers["Location"], target)
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
+import time
 
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import TEST_PASSWORD, csrf_token_from
+from tests.conftest import TEST_PASSWORD, confirmation_path, csrf_token_from, register_account, sent_mail
 from web import create_app
 from web.extensions import db
 from web.models import Attempt, LessonProgress, User
+from web.services import accounts
 
 pytestmark = pytest.mark.db
 
@@ -22,22 +25,135 @@ def post_form(client, url, data, page_url=None, **kwargs):
     return client.post(url, data={**data, "csrf_token": token}, **kwargs)
 
 
-def test_register_creates_a_learner_and_logs_in(client):
-    """A new account is a learner, stored with a lower-case email, and is logged in straight away."""
-    response = post_form(client, "/register", {"display_name": "Ada", "email": "Ada@Example.org",
-                                               "password": TEST_PASSWORD, "confirm": TEST_PASSWORD})
-    assert response.status_code == 302
+def test_register_sends_a_link_that_finishes_the_account(app, client):
+    """A new address gets an email; its link (a page with a button) confirms the learner and logs them in."""
+    response = register_account(app, client, "Ada@Example.org", display_name="Ada")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/progress")
     user = db.session.scalar(select(User).where(User.email == "ada@example.org"))
-    assert user.role == "learner" and user.display_name == "Ada"
+    assert user.role == "learner" and user.display_name == "Ada" and user.email_confirmed_at is not None
     assert client.get("/progress").status_code == 200
+    (message,) = sent_mail(app)
+    assert message.to == ["ada@example.org"] and message.subject == "Finish creating your account"
 
 
-def test_register_strips_direction_overrides_from_the_display_name(client):
+def test_the_registration_link_opens_a_page_and_confirms_nothing_by_itself(app, client):
+    """Opening the link (as a mail scanner would) shows a button; only pressing it confirms the address."""
+    post_form(client, "/register", {"email": "scan@example.org", "password": TEST_PASSWORD, "confirm": TEST_PASSWORD})
+    page = client.get(confirmation_path(app, "scan@example.org"))
+    assert page.status_code == 200 and "Confirm my email" in page.get_data(as_text=True)
+    user = db.session.scalar(select(User).where(User.email == "scan@example.org"))
+    assert user.email_confirmed_at is None
+    assert client.get("/progress").status_code == 302
+
+
+def test_register_answers_a_taken_email_exactly_like_a_new_one(app, client, make_user):
+    """The form's answer for a taken address is the same page as for a new one; the owner is told by email."""
+    make_user(email="taken@example.org")
+    taken = post_form(client, "/register", {"email": "TAKEN@example.org", "password": TEST_PASSWORD,
+                                            "confirm": TEST_PASSWORD})
+    fresh = app.test_client()
+    new = post_form(fresh, "/register", {"email": "fresh@example.org", "password": TEST_PASSWORD,
+                                         "confirm": TEST_PASSWORD})
+    assert (taken.status_code, taken.headers["Location"]) == (new.status_code, new.headers["Location"])
+    taken_page = client.get("/register/sent").get_data(as_text=True)
+    new_page = fresh.get("/register/sent").get_data(as_text=True)
+    assert taken_page.replace("taken@example.org", "X") == new_page.replace("fresh@example.org", "X")
+    assert "already" not in taken_page
+    to_owner = next(m for m in sent_mail(app) if m.to == ["taken@example.org"])
+    assert to_owner.subject == "You already have an account" and "/register/confirm/" not in to_owner.body
+    assert db.session.scalar(select(func.count()).select_from(User).where(User.email == "taken@example.org")) == 1
+
+
+def test_register_takes_as_long_for_a_taken_email_as_for_a_new_one(app, make_user):
+    """Timing tells nothing either: the two answers take about as long (medians within a factor of two)."""
+    make_user(email="slow@example.org")
+
+    def median_seconds(emails) -> float:
+        """Median time of a registration POST, each from its own client."""
+        times = []
+        for email in emails:
+            c = app.test_client()
+            token = csrf_token_from(c.get("/register").get_data(as_text=True))
+            t0 = time.perf_counter()
+            c.post("/register", data={"csrf_token": token, "email": email, "password": TEST_PASSWORD,
+                                      "confirm": TEST_PASSWORD})
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    taken = median_seconds(["slow@example.org"] * 7)
+    new = median_seconds([f"new-{i}@example.org" for i in range(7)])
+    assert 0.5 < taken / new < 2.0, (taken, new)
+
+
+def test_registering_a_waiting_address_again_replaces_its_link(app, client):
+    """An account nobody has confirmed belongs to no one: registering again resets it, and the old link dies."""
+    post_form(client, "/register", {"display_name": "Squatter", "email": "owner@example.org",
+                                    "password": "squatter-password-1", "confirm": "squatter-password-1"})
+    old_link = confirmation_path(app, "owner@example.org")
+    owner = app.test_client()
+    response = register_account(app, owner, "owner@example.org", display_name="Owner")
+    assert response.status_code == 302
+    user = db.session.scalar(select(User).where(User.email == "owner@example.org"))
+    assert user.display_name == "Owner" and user.check_password(TEST_PASSWORD)
+    stale = client.get(old_link)
+    assert stale.status_code == 400 and "used already" in stale.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("tamper", "message"), [
+    (lambda link: link[:-3] + ("xyz" if not link.endswith("xyz") else "abc"), "not valid"),
+    (lambda link: "/register/confirm/not-a-token", "not valid"),
+])
+def test_a_broken_registration_link_says_what_is_wrong(app, client, tamper, message):
+    """A tampered or made-up link is refused with a plain message and a way forward; nothing is confirmed."""
+    post_form(client, "/register", {"email": "t@example.org", "password": TEST_PASSWORD, "confirm": TEST_PASSWORD})
+    response = client.get(tamper(confirmation_path(app, "t@example.org")))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and message in html and "Register again" in html
+    assert db.session.scalar(select(User).where(User.email == "t@example.org")).email_confirmed_at is None
+
+
+def test_an_expired_registration_link_says_so(app, client, monkeypatch):
+    """After a day the link is refused as expired."""
+    post_form(client, "/register", {"email": "late@example.org", "password": TEST_PASSWORD, "confirm": TEST_PASSWORD})
+    link = confirmation_path(app, "late@example.org")
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + accounts.CONFIRM_MAX_AGE + 60)
+    response = client.get(link)
+    assert response.status_code == 400 and "expired" in response.get_data(as_text=True)
+
+
+def test_a_used_registration_link_cannot_log_anyone_in_again(app, client):
+    """Once confirmed, the link is spent: a second use (a forwarded email) logs nobody in."""
+    register_account(app, client, "once@example.org")
+    other = app.test_client()
+    again = other.get(confirmation_path(app, "once@example.org"))
+    assert again.status_code == 400 and "used already" in again.get_data(as_text=True)
+    assert other.get("/progress").status_code == 302
+
+
+def test_an_unconfirmed_account_cannot_log_in_and_gets_its_link_again(app, client):
+    """The right password on a waiting account sends the link again and says so; it does not log in."""
+    post_form(client, "/register", {"email": "wait@example.org", "password": TEST_PASSWORD, "confirm": TEST_PASSWORD})
+    before = len(sent_mail(app))
+    other = app.test_client()
+    response = post_form(other, "/login", {"email": "wait@example.org", "password": TEST_PASSWORD})
+    assert "Confirm your email address first" in response.get_data(as_text=True)
+    assert other.get("/progress").status_code == 302
+    assert len(sent_mail(app)) == before + 1
+    wrong = post_form(app.test_client(), "/login", {"email": "wait@example.org", "password": "not the password!"})
+    assert "not correct" in wrong.get_data(as_text=True)
+
+
+def test_register_keeps_a_safe_next_through_the_email(app, client):
+    """A `next` given at registration is where the confirmed learner lands."""
+    response = register_account(app, client, "next@example.org", next_path="/lessons/l-one")
+    assert response.headers["Location"].endswith("/lessons/l-one")
+
+
+def test_register_strips_direction_overrides_from_the_display_name(app, client):
     """A right-to-left override or zero-width character in a name is dropped, so it cannot flip the text around
     it on a roster or certificate; the visible letters are kept."""
-    response = post_form(client, "/register", {"display_name": "Eve\u202egnp.exe \u200bLee", "email": "eve@example.org",
-                                               "password": TEST_PASSWORD, "confirm": TEST_PASSWORD})
-    assert response.status_code == 302
+    register_account(app, client, "eve@example.org", display_name="Eve\u202egnp.exe \u200bLee")
     user = db.session.scalar(select(User).where(User.email == "eve@example.org"))
     assert user.display_name == "Evegnp.exe Lee"
 
@@ -55,14 +171,6 @@ def test_register_rejects_bad_input_and_keeps_the_form(client, email, password, 
     assert message in html
     assert f'value="{email}"' in html
     assert db.session.scalar(select(func.count()).select_from(User)) == 0
-
-
-def test_register_refuses_an_email_in_use(client, make_user):
-    """Registering a taken email (in any case) fails with a message."""
-    make_user(email="taken@example.org")
-    response = post_form(client, "/register", {"email": "TAKEN@example.org", "password": TEST_PASSWORD,
-                                               "confirm": TEST_PASSWORD})
-    assert "already exists" in response.get_data(as_text=True)
 
 
 def test_login_and_logout(client, make_user, login):

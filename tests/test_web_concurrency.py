@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select
 from tests.conftest import KEY_INPUT, TEST_PASSWORD, csrf_token_from, form_fields, hidden_value
 from web import create_app
 from web.extensions import db
-from web.models import Attempt, User
+from web.models import Attempt, User, utcnow
 from web.services import accounts
 
 pytestmark = pytest.mark.db
@@ -33,7 +33,7 @@ def live_app(app_config, engine):
 def test_simultaneous_double_submit_stores_one_attempt(live_app):
     """Several requests with the same idempotency key, released together, leave exactly one attempt."""
     with live_app.app_context():
-        user = User(email="race-1@example.org", role="learner")
+        user = User(email="race-1@example.org", role="learner", email_confirmed_at=utcnow())
         user.set_password(TEST_PASSWORD)
         db.session.add(user)
         db.session.commit()
@@ -126,7 +126,7 @@ def test_parallel_wrong_passwords_check_no_more_than_the_limit(live_app, monkeyp
     """
     live_app.config["LOGIN_RATE_LIMIT"] = "10/minute"
     with live_app.app_context():
-        user = User(email="race-login@example.org", role="learner")
+        user = User(email="race-login@example.org", role="learner", email_confirmed_at=utcnow())
         user.set_password(TEST_PASSWORD)
         db.session.add(user)
         db.session.commit()

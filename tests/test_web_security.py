@@ -11,7 +11,7 @@ import redis
 from sqlalchemy import func, select
 
 from graders import MAX_ANSWER_CHARS
-from tests.conftest import CSRF_INPUT, TEST_PASSWORD, attempts_of, csrf_token_from
+from tests.conftest import CSRF_INPUT, TEST_PASSWORD, attempts_of, confirmation_path, csrf_token_from
 from tests.servers import free_port
 from web import create_app
 from web.config import ConfigError, build_config
@@ -251,6 +251,9 @@ def test_rate_limits_fall_back_to_memory_while_redis_is_down(app_config, connect
     registered = client.post("/register", data={"csrf_token": token, "email": "down@example.org",
                                                 "password": TEST_PASSWORD, "confirm": TEST_PASSWORD})
     assert registered.status_code == 302
+    link = confirmation_path(app, "down@example.org")
+    confirmed = client.post(link, data={"csrf_token": csrf_token_from(client.get(link).get_data(as_text=True))})
+    assert confirmed.status_code == 302
     other = app.test_client()
     ok = other.post("/login", data={"csrf_token": csrf_token_from(other.get("/login").get_data(as_text=True)),
                                     "email": "down@example.org", "password": TEST_PASSWORD}, follow_redirects=True)

@@ -10,7 +10,7 @@ from tests.conftest import TEST_PASSWORD, WEB_COURSE
 from web import create_app
 from web.extensions import db
 from web.manage import upgrade
-from web.models import User
+from web.models import User, utcnow
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def file_app(tmp_path):
                       "PASSWORD_HASH_FAST": True})
     with app.app_context():
         for name in ("a", "b"):
-            user = User(email=f"{name}@example.org")
+            user = User(email=f"{name}@example.org", email_confirmed_at=utcnow())
             user.set_password(TEST_PASSWORD)
             db.session.add(user)
         db.session.commit()

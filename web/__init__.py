@@ -12,7 +12,7 @@ from course.loader import load_course
 from course.model import Course
 from web import admin, auth, cohorts, core, exercises, inputs, instructor, learn, progress, security
 from web.config import build_config
-from web.extensions import csrf, db, limiter, login_manager
+from web.extensions import csrf, db, limiter, login_manager, mail
 
 # Each area of the site is one module holding its own `bp`.
 BLUEPRINTS = (core.bp, auth.bp, learn.bp, exercises.bp, progress.bp, cohorts.bp, instructor.bp, admin.bp)
@@ -30,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    mail.init_app(app)
     security.init_app(app)
     if app.config.get("PASSWORD_HASH_FAST"):
         # Test suites only: argon2id with minimal cost, so hundreds of logins take milliseconds.

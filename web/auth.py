@@ -14,6 +14,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
@@ -82,20 +83,48 @@ def _after_login_target() -> str:
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit("20/hour", methods=["POST"])
 def register() -> str | BaseResponse:
-    """Create a learner account and log it in."""
+    """Start a learner account: the link that finishes it goes to the email, whoever owns that address."""
     if current_user.is_authenticated:
         return redirect(url_for("progress.overview"))
     form = RegisterForm()
     if form.validate_on_submit():
+        target = request.args.get("next")
         try:
-            user = accounts.create_user(form.email.data, form.password.data, display_name=form.display_name.data)
+            email = accounts.register_learner(form.email.data, form.password.data, form.display_name.data,
+                                              next_path=target if is_safe_next(target) else None)
         except accounts.AccountError as exc:
             form.email.errors.append(str(exc))
         else:
-            login_user(user)
-            flash("Welcome! Your account is ready.", "success")
-            return redirect(_after_login_target())
+            session["registered_email"] = email
+            return redirect(url_for("auth.register_sent"))
     return render_template("auth/register.html", form=form)
+
+
+@bp.route("/register/sent")
+def register_sent() -> str | BaseResponse:
+    """Tell the person to check their email; the same page whether or not the address had an account."""
+    email = session.get("registered_email")
+    if not email:
+        return redirect(url_for("auth.register"))
+    return render_template("auth/register_sent.html", email=email)
+
+
+@bp.route("/register/confirm/<token>", methods=["GET", "POST"])
+@limiter.limit("30/hour", methods=["POST"])
+def confirm_email(token: str) -> str | BaseResponse | tuple[str, int]:
+    """Confirm an email from its registration link: a button, so a mail scanner opening the link confirms nothing."""
+    form = ActionForm()
+    try:
+        if form.validate_on_submit():
+            user, target = accounts.confirm_email(token)
+            session.pop("registered_email", None)
+            login_user(user)
+            flash("Your email is confirmed and your account is ready. Welcome!", "success")
+            return redirect(target if is_safe_next(target) else url_for("progress.overview"))
+        accounts.confirmable(token)
+    except accounts.AccountError as exc:
+        return render_template("auth/confirm_email.html", form=None, error=str(exc)), 400
+    return render_template("auth/confirm_email.html", form=form, error=None)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -111,6 +140,12 @@ def login() -> str | BaseResponse:
     error = None
     if form.validate_on_submit():
         user = accounts.authenticate(form.email.data, form.password.data)
+        if user is not None and user.email_confirmed_at is None:
+            # Only someone who knows the password learns this, so it reveals nothing about who has an account.
+            accounts.resend_confirmation(user)
+            return render_template("auth/login.html", form=form, next=request.args.get("next", ""),
+                                   error=f"Confirm your email address first: we have sent the link to {user.email} "
+                                         "again.")
         if user is not None:
             _forget_failed_logins()
             login_user(user, remember=form.remember.data)

@@ -36,6 +36,14 @@ ENV_SETTINGS: dict[str, Any] = {
     "LOGIN_ADDRESS_RATE_LIMIT": "60/minute;300/hour",
     # Roster: a learner not complete and inactive for more than this many days needs attention.
     "ATTENTION_STALL_DAYS": "7",
+    # Outgoing email (registration links). Without MAIL_SERVER, mail is written to instance/outbox/ and printed.
+    "MAIL_SERVER": None,
+    "MAIL_PORT": "587",
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_USE_TLS": "true",
+    "MAIL_USE_SSL": "false",
+    "MAIL_DEFAULT_SENDER": "Closing the Job Interview <no-reply@localhost>",
 }
 
 
@@ -101,6 +109,27 @@ def site_url(value: str | None) -> str | None:
     return url
 
 
+def _flag(value: Any) -> bool:
+    """An environment flag: true, yes, on or 1 (any case) is on."""
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def mail_settings(cfg: dict[str, Any], instance_path: str) -> None:
+    """Pick the mail backend: SMTP when MAIL_SERVER is set, memory under test, else the outbox folder."""
+    cfg["MAIL_PORT"] = int(cfg.get("MAIL_PORT") or 587)
+    cfg["MAIL_USE_TLS"] = _flag(cfg.get("MAIL_USE_TLS"))
+    cfg["MAIL_USE_SSL"] = _flag(cfg.get("MAIL_USE_SSL"))
+    cfg.setdefault("MAIL_OUTBOX_DIR", os.path.join(instance_path, "outbox"))
+    if cfg.get("MAIL_BACKEND"):
+        return
+    if cfg.get("MAIL_SERVER"):
+        cfg["MAIL_BACKEND"] = "smtp"
+    elif cfg.get("TESTING"):
+        cfg["MAIL_BACKEND"] = "locmem"
+    else:
+        cfg["MAIL_BACKEND"] = "web.mail"  # the outbox folder (web/mail.py)
+
+
 def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Return the full settings mapping: defaults, then the environment, then explicit overrides."""
     overrides = dict(overrides or {})
@@ -124,6 +153,7 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
         RATELIMIT_SWALLOW_ERRORS=True,
     )
     cfg.update(overrides)
+    mail_settings(cfg, instance_path)
     # Cookies are Secure everywhere but local development and tests (which talk plain http).
     secure = not (development or cfg["TESTING"])
     cfg.setdefault("SESSION_COOKIE_SECURE", secure)

@@ -10,6 +10,7 @@ from flask import Flask, Response, abort, current_app, g
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
+from flask_mailman import Mail
 from flask_wtf.csrf import CSRFProtect
 from limits import RateLimitItem
 from sqlalchemy import Engine, create_engine, event
@@ -227,5 +228,6 @@ class SiteLimiter(Limiter):
 db = Database()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+mail = Mail()
 # Storage comes from RATELIMIT_STORAGE_URI (Redis in production); memory:// when unset.
 limiter = SiteLimiter(key_func=get_remote_address)

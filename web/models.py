@@ -104,6 +104,9 @@ class User(UserMixin, Base):
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Set when the owner of the email followed the link sent at registration (accounts made by an admin, the CLI
+    # or the demo are confirmed at once). Until then the account cannot log in.
+    email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
     attempts: Mapped[list[Attempt]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True

@@ -49,7 +49,8 @@ def init_app(app: Flask) -> None:
     https = (app.config.get("SITE_URL") or "").startswith("https://")
     app.extensions["strict_transport_security"] = STRICT_TRANSPORT_SECURITY if https else None
     if not app.config.get("SITE_URL") and not (app.config["APP_ENV"] in DEVELOPMENT_ENVS or app.testing):
-        app.logger.warning("SITE_URL is not set: links to share (cohort join links) show their path only")
+        app.logger.warning("SITE_URL is not set: links to share (cohort join links) and the links in emails "
+                           "(finishing a registration) show their path only, so emailed links will not work")
     app.after_request(add_security_headers)
 
 

@@ -8,10 +8,12 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 from werkzeug.serving import BaseWSGIServer, make_server
 
 import graders
@@ -21,6 +23,8 @@ from web.manage import upgrade
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+# Every live server writes its email here, through the same outbox backend `./scripts/run` uses.
+OUTBOX = REPO / "test-artifacts" / "outbox"
 PASSWORD = "browser-test-password"
 # Structured answer shapes per type, to pick a sample answer the form can express.
 ANSWER_SHAPES = {
@@ -63,10 +67,15 @@ def start_live_server(workdir: Path, course_dir: Path | None = None) -> LiveServ
         "RATELIMIT_STORAGE_URI": "memory://",
         "SESSION_COOKIE_SECURE": False,
         "REMEMBER_COOKIE_SECURE": False,
+        "MAIL_BACKEND": "web.mail",
+        "MAIL_OUTBOX_DIR": str(OUTBOX),
     })
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    # Emailed links are built on SITE_URL, as in production; the port is known only now.
+    app.config["SITE_URL"] = url
     threading.Thread(target=server.serve_forever, name="live-server", daemon=True).start()
-    return LiveServer(f"http://127.0.0.1:{server.server_port}", database_url, course_dir, app, server)
+    return LiveServer(url, database_url, course_dir, app, server)
 
 
 def unique_email(prefix: str = "learner") -> str:
@@ -93,8 +102,25 @@ def register(page: Page, email: str | None = None, name: str = "Browser Learner"
     page.get_by_label("Repeat the password").fill(password)
     page.get_by_role("button", name="Create account").click()
     page.wait_for_load_state()
-    assert "/register" not in page.url, f"registration failed: {page.locator('main').inner_text()}"
+    assert page.url.endswith("/register/sent"), f"registration failed: {page.locator('main').inner_text()}"
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+    # Open the link from the email, as the learner would, and press its button.
+    page.goto(emailed_link(email))
+    page.get_by_role("button", name="Confirm my email").click()
+    page.wait_for_load_state()
+    assert "/register" not in page.url, f"confirmation failed: {page.locator('main').inner_text()}"
     return email
+
+
+def emailed_link(email: str) -> str:
+    """The path of the registration link in the newest email to an address, read from the outbox folder."""
+    for path in sorted(OUTBOX.glob("*.eml"), reverse=True):
+        message = BytesParser(policy=policy.default).parse(path.open("rb"))
+        if message["To"] == email:
+            match = re.search(r"https?://[^/\s]+(/register/confirm/\S+)", message.get_content())
+            assert match, f"no registration link in {path.name}"
+            return match.group(1)
+    raise AssertionError(f"no email to {email} in {OUTBOX}")
 
 
 def login(page: Page, email: str, password: str = PASSWORD) -> None:

@@ -15,6 +15,8 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from course.model import Course
 from tests.browser.helpers import PASSWORD, LiveServer, login, sample_answer, shoot, unique_email
+from web.extensions import db
+from web.models import User
 from web.services import accounts, attempts, cohorts
 from web.services.progress import record_lesson_read
 
@@ -35,6 +37,7 @@ class Seed:
     learner_id: int
     cohort_id: int
     attempts: dict[str, int]  # exercise type -> one attempt id of the learner
+    confirm_token: str  # a registration link still waiting to be used
 
 
 def first_of_type(course: Course, kind: str) -> str:
@@ -51,6 +54,11 @@ def seed(live_server: LiveServer, course: Course) -> Seed:
         instructor = accounts.create_user(unique_email("axe-teacher"), PASSWORD, role="instructor",
                                           display_name="Ida Instructor")
         admin = accounts.create_user(unique_email("axe-admin"), PASSWORD, role="admin", display_name="Ada Admin")
+        pending = User(email=unique_email("axe-pending"), role="learner")
+        pending.set_password(PASSWORD)
+        db.session.add(pending)
+        db.session.commit()
+        confirm_token = accounts.confirmation_token(pending)
         for lesson_id in course.lesson_order():
             record_lesson_read(learner, lesson_id)
         by_type: dict[str, int] = {}
@@ -62,7 +70,8 @@ def seed(live_server: LiveServer, course: Course) -> Seed:
         cohort = cohorts.create_cohort(instructor, "Accessibility cohort")
         cohorts.join(learner, cohort.join_code)
         cohorts.join(newcomer, cohort.join_code)
-        return Seed(learner.email, newcomer.email, instructor.email, admin.email, learner.id, cohort.id, by_type)
+        return Seed(learner.email, newcomer.email, instructor.email, admin.email, learner.id, cohort.id, by_type,
+                    confirm_token)
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +98,8 @@ def pages(course: Course) -> list[tuple[str, str, str, int]]:
         ("lesson-anonymous", "anonymous", f"/lessons/{lesson}", 200),
         ("login", "anonymous", "/login", 200),
         ("register", "anonymous", "/register", 200),
+        ("register-confirm", "anonymous", "/register/confirm/{token}", 200),
+        ("register-confirm-broken", "anonymous", "/register/confirm/not-a-real-link", 400),
         ("not-found-anonymous", "anonymous", "/no-such-page", 404),
         ("course-learner", "learner", "/", 200),
         ("lesson-learner", "learner", f"/lessons/{lesson}", 200),
@@ -145,7 +156,7 @@ def test_page_has_no_wcag_violations(row: tuple[str, str, str, int], contexts: d
                                      seed: Seed) -> None:
     """The page answers with its expected status and axe finds no WCAG 2.1 A/AA violation on it."""
     name, role, template, expected = row
-    values = {"cohort": seed.cohort_id, "learner": seed.learner_id}
+    values = {"cohort": seed.cohort_id, "learner": seed.learner_id, "token": seed.confirm_token}
     values.update({f"attempt_{kind}": attempt_id for kind, attempt_id in seed.attempts.items()})
     path = template.format(**values)
     page = contexts[role].new_page()
@@ -160,3 +171,17 @@ def test_page_has_no_wcag_violations(row: tuple[str, str, str, int], contexts: d
         check_page(page, name)
     finally:
         page.close()
+
+
+def test_check_your_email_page_has_no_wcag_violations(new_context) -> None:
+    """The page shown after registering (it needs a registration first) passes axe too."""
+    page = new_context().new_page()
+    page.goto("/register")
+    page.get_by_label("Email address").fill(unique_email("axe-sent"))
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Repeat the password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_load_state()
+    assert page.url.endswith("/register/sent")
+    shoot(page, "a11y-register-sent")
+    check_page(page, "register-sent")

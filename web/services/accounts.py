@@ -1,4 +1,4 @@
-"""Account services: create users, check passwords, change them, export and delete a learner's data."""
+"""Account services: register and confirm learners, create users, check and change passwords, export and delete."""
 
 from __future__ import annotations
 
@@ -10,8 +10,12 @@ from functools import cache
 from typing import Any
 
 from argon2.exceptions import VerificationError
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
+from web import mail
 from web.extensions import db
 from web.models import (
     ROLES,
@@ -23,7 +27,11 @@ from web.models import (
     password_hasher,
     utcnow,
 )
+from web.security import public_url
 
+# A registration link is good for a day, and once: confirming spends it, registering again replaces it.
+CONFIRM_SALT = "confirm-email"
+CONFIRM_MAX_AGE = 24 * 3600
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -76,7 +84,7 @@ def clean_display_name(name: str | None) -> str:
 
 
 def create_user(email: str, password: str, *, role: str = "learner", display_name: str = "") -> User:
-    """Create and commit a user; raise AccountError for a bad email, weak password, role or taken email."""
+    """Create and commit a confirmed user (admin, CLI, demo); raise AccountError for bad input or a taken email."""
     email = validate_email(email)
     validate_password(password)
     if role not in ROLES:
@@ -84,11 +92,113 @@ def create_user(email: str, password: str, *, role: str = "learner", display_nam
     db.begin_write()
     if find_user(email) is not None:
         raise AccountError(f"An account with the email {email} already exists.")
-    user = User(email=email, display_name=clean_display_name(display_name), role=role)
+    user = User(email=email, display_name=clean_display_name(display_name), role=role, email_confirmed_at=utcnow())
     user.set_password(password)
     db.session.add(user)
     db.session.commit()
     return user
+
+
+def register_learner(email: str, password: str, display_name: str = "", next_path: str | None = None) -> str:
+    """Start a learner's registration and email the owner of the address; return the address.
+
+    The answer and the work are the same whether or not the address has an account, so the form reveals nothing:
+    a new address gets a link that finishes the account; an address with an account gets a note saying so; an
+    account still waiting for its link is taken over by whoever registers again (the old link stops working),
+    since it belongs to no one until the address's owner confirms it. Raises AccountError only for a malformed
+    address or a weak password, which is about what was typed, not about who has an account.
+    """
+    email = validate_email(email)
+    validate_password(password)
+    name = clean_display_name(display_name)
+    db.begin_write()
+    user = find_user(email)
+    if user is None:
+        user = User(email=email, display_name=name, role="learner")
+        user.set_password(password)
+        db.session.add(user)
+        try:
+            db.session.commit()
+        except IntegrityError:  # the same address registered twice at once: the other request made it
+            db.session.rollback()
+            user = find_user(email)
+        else:
+            _send_confirmation(user, next_path)
+            return email
+    if user is not None and user.email_confirmed_at is None:
+        user.display_name = name
+        user.set_password(password)
+        user.session_version += 1
+        db.session.commit()
+        _send_confirmation(user, next_path)
+        return email
+    # The time a new account's password hash would have taken, so the answer cannot be told apart by its speed.
+    verify_nothing(password)
+    db.session.rollback()
+    mail.send(email, "You already have an account", "account_exists.txt", login_link=public_url("auth.login"),
+              site=current_app.config["SITE_TITLE"])
+    return email
+
+
+def _confirmations() -> URLSafeTimedSerializer:
+    """Signer for registration links, keyed on SECRET_KEY with a salt of their own."""
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=CONFIRM_SALT)
+
+
+def confirmation_token(user: User, next_path: str | None = None) -> str:
+    """The signed part of a registration link: the account, its session version and where to go next."""
+    return _confirmations().dumps({"u": user.id, "v": user.session_version, "n": next_path or ""})
+
+
+def _send_confirmation(user: User, next_path: str | None = None) -> None:
+    """Email the link that confirms an address."""
+    token = confirmation_token(user, next_path)
+    mail.send(user.email, "Finish creating your account", "confirm_email.txt",
+              link=public_url("auth.confirm_email", token=token), site=current_app.config["SITE_TITLE"],
+              hours=CONFIRM_MAX_AGE // 3600)
+
+
+def resend_confirmation(user: User) -> None:
+    """Send an unconfirmed account its link again (after a login with the right password)."""
+    _send_confirmation(user)
+
+
+def _read_confirmation(token: str) -> dict[str, Any]:
+    """The contents of a signed registration link, or AccountError saying why it cannot be read."""
+    try:
+        data = _confirmations().loads(token, max_age=CONFIRM_MAX_AGE)
+    except SignatureExpired:
+        raise AccountError("This link has expired. Register again with the same email to get a new one.") from None
+    except BadSignature:
+        raise AccountError("This link is not valid. Check that you copied all of it, or register again.") from None
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int) or not isinstance(data.get("v"), int):
+        raise AccountError("This link is not valid. Check that you copied all of it, or register again.")
+    return data
+
+
+def confirmable(token: str) -> tuple[User, dict[str, Any]]:
+    """The account a registration link would confirm and the link's contents; AccountError if it cannot be used."""
+    data = _read_confirmation(token)
+    user = db.session.get(User, data["u"])
+    if user is None or user.email_confirmed_at is not None:
+        raise AccountError("This link has been used already. Log in with your email and password.")
+    if user.session_version != data["v"]:
+        raise AccountError("This link has been used already, or a newer one was sent: use the latest email, "
+                           "or log in.")
+    return user, data
+
+
+def confirm_email(token: str) -> tuple[User, str]:
+    """Confirm the address a registration link was sent to; return its user and the page to go to next."""
+    db.begin_write()
+    try:
+        user, data = confirmable(token)
+    except AccountError:
+        db.session.rollback()
+        raise
+    user.email_confirmed_at = utcnow()
+    db.session.commit()
+    return user, str(data.get("n") or "")
 
 
 def authenticate(email: str, password: str) -> User | None:
