@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import UTC, datetime
+from urllib.parse import unquote
 
 import pytest
 from sqlalchemy import event, insert, select
@@ -13,6 +15,7 @@ from sqlalchemy import event, insert, select
 from tests.conftest import login_as
 from web.extensions import db
 from web.models import Attempt, Cohort, CohortMembership, User, utcnow
+from web.services import cohorts as cohorts_svc
 from web.services import gradebook as gb
 from web.services.analytics import CompletionRule
 
@@ -174,3 +177,27 @@ def test_json_export_matches(app, client, big_cohort):
     assert doc["cohort"] == "=Big intake"
     assert len(doc["learners"]) == N_LEARNERS
     assert doc["learners"][0]["best_scores"][first] == 0.75
+
+
+@pytest.mark.parametrize(("name", "ascii_part"), [
+    ("Careers Seminar, Spring 🌱 ربيع", "gradebook-careers-seminar-spring-"),
+    ("Café Lyon", "gradebook-cafe-lyon-"),
+    ("就职研讨会", "gradebook-"),
+    ("Семинар по карьере", "gradebook-"),
+    ("Ελληνικά 2026", "gradebook-2026-"),
+])
+def test_gradebook_downloads_work_for_cohort_names_in_any_script(client, make_user, name, ascii_part):
+    """The header is Latin-1 (servers refuse anything else): an ASCII filename, and the real one in filename*."""
+    owner = make_user("instructor")
+    cohort = cohorts_svc.create_cohort(owner, name)
+    login_as(client, owner)
+    for fmt in ("csv", "json"):
+        response = client.get(f"/instructor/cohorts/{cohort.id}/gradebook.{fmt}")
+        assert response.status_code == 200 and response.get_data()
+        header = response.headers["Content-Disposition"]
+        header.encode("latin-1")  # what gunicorn checks before sending
+        plain = re.search(r'filename="([^"]+)"', header).group(1)
+        assert plain.startswith(ascii_part) and plain.endswith(f".{fmt}") and plain.isascii()
+        full = unquote(re.search(r"filename\*=UTF-8''(\S+)", header).group(1))
+        words = "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
+        assert full.startswith(f"gradebook-{words}-") and full.endswith(f".{fmt}")

@@ -7,9 +7,12 @@ cohort" are the same 404 everywhere.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import quote
 
 from flask import (
     Blueprint,
@@ -196,9 +199,20 @@ def learner(cohort_id: int, user_id: int) -> str:
 
 
 def _export_name(cohort: Cohort, ext: str) -> str:
-    """Return a safe download file name for a cohort's gradebook."""
-    slug = "".join(ch if ch.isalnum() else "-" for ch in cohort.name.lower()).strip("-")[:60] or "cohort"
+    """Return the download file name for a cohort's gradebook, in the cohort's own script ("Café Lyon")."""
+    slug = "-".join("".join(ch if ch.isalnum() else " " for ch in cohort.name.lower()).split())[:60] or "cohort"
     return f"gradebook-{slug}-{utcnow():%Y%m%d}.{ext}"
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition for a download: an ASCII name every client reads, plus the full name (RFC 5987).
+
+    HTTP headers are Latin-1: a cohort called "Careers Seminar, Spring 🌱 ربيع" in a plain filename= made gunicorn
+    refuse the response. Browsers that know filename* save the file under its real name.
+    """
+    decomposed = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
+    ascii_name = re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9._-]", "-", decomposed)).strip("-") or "download"
+    return f'attachment; filename="{ascii_name}"; filename*=UTF-8\'\'{quote(filename, safe="")}'
 
 
 def _gradebook_response(cohort: Cohort, fmt: str) -> Response:
@@ -216,7 +230,7 @@ def _gradebook_response(cohort: Cohort, fmt: str) -> Response:
         body = gradebook.json_stream(rows, exercises, len(lessons), meta, rule)
         mimetype = "application/json"
     response = Response(stream_with_context(body), mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{_export_name(cohort, fmt)}"'
+    response.headers["Content-Disposition"] = attachment(_export_name(cohort, fmt))
     return response
 
 
