@@ -45,7 +45,6 @@ GAP_WORDS = 4
 MAX_GAP_WORDS = 8
 MOD_WORDS = 3
 GAPS: dict[frozenset[str], int] = {frozenset((f"...{n}",)): n for n in range(1, MAX_GAP_WORDS + 1)}
-GAP: frozenset[str] = next(g for g, n in GAPS.items() if n == GAP_WORDS)
 MOD: frozenset[str] = frozenset(("~",))
 
 

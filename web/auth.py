@@ -142,7 +142,7 @@ def login() -> str | BaseResponse:
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is not None and user.email_confirmed_at is None:
             # Only someone who knows the password learns this, so it reveals nothing about who has an account.
-            accounts.resend_confirmation(user)
+            accounts.send_confirmation(user)
             return render_template("auth/login.html", form=form, next=request.args.get("next", ""),
                                    error=f"Confirm your email address first: we have sent the link to {user.email} "
                                          "again.")

@@ -123,14 +123,14 @@ def register_learner(email: str, password: str, display_name: str = "", next_pat
             db.session.rollback()
             user = find_user(email)
         else:
-            _send_confirmation(user, next_path)
+            send_confirmation(user, next_path)
             return email
     if user is not None and user.email_confirmed_at is None:
         user.display_name = name
         user.set_password(password)
         user.session_version += 1
         db.session.commit()
-        _send_confirmation(user, next_path)
+        send_confirmation(user, next_path)
         return email
     # The time a new account's password hash would have taken, so the answer cannot be told apart by its speed.
     verify_nothing(password)
@@ -150,17 +150,12 @@ def confirmation_token(user: User, next_path: str | None = None) -> str:
     return _confirmations().dumps({"u": user.id, "v": user.session_version, "n": next_path or ""})
 
 
-def _send_confirmation(user: User, next_path: str | None = None) -> None:
-    """Email the link that confirms an address."""
+def send_confirmation(user: User, next_path: str | None = None) -> None:
+    """Email the link that confirms an address (at registration, and again after a login it is still missing)."""
     token = confirmation_token(user, next_path)
     mail.send(user.email, "Finish creating your account", "confirm_email.txt",
               link=public_url("auth.confirm_email", token=token), site=current_app.config["SITE_TITLE"],
               hours=CONFIRM_MAX_AGE // 3600)
-
-
-def resend_confirmation(user: User) -> None:
-    """Send an unconfirmed account its link again (after a login with the right password)."""
-    _send_confirmation(user)
 
 
 def _read_confirmation(token: str) -> dict[str, Any]:
