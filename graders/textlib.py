@@ -392,8 +392,11 @@ def narrated(a: Analysis, lang: Language) -> list[int]:
             continue
         if s.question:
             continue
-        if out and out[-1] == idx - 1 and any(w in n.listeners for w in words) and "you" not in words:
-            out.append(idx)  # "That way she knows where I stand": the account goes on
+        if out and out[-1] == idx - 1 and "you" not in words and (
+                any(w in n.listeners for w in words)
+                or ("i" not in words and any(w in n.modals for w in words) and any(w in n.verbs for w in words))):
+            # "That way she knows where I stand", "It should mention the rollout": the account goes on.
+            out.append(idx)
             continue
         if any(_starts_with(words, i, len(words), n.about_the_task) for i in range(len(words))):
             out.append(idx)

@@ -424,8 +424,8 @@ def test_answer_key_lists_checks_with_their_phrases():
     key = graders.answer_key("text", COMPILED)
     by_id = {c["id"]: c for c in key["checks"]}
     assert "interested in" in by_id["interest"]["concepts"]["wants-it"]["use"]["interest"]["phrases"]
-    assert by_id["tone"]["tone"]["pressure"] == ["other-offers", "hurry", "deadline", "leverage", "answer-by",
-                                                 "on-the-spot"]
+    assert by_id["tone"]["tone"]["pressure"] == ["other-offers", "hurry", "deadline", "leverage", "chasing",
+                                                 "answer-by", "on-the-spot"]
     assert by_id["length"]["min_words"] == 8
     assert by_id["asks"] == {"id": "asks", "kind": "questions", "weight": 1.0, "required": True, "lesson": None,
                              "pass": "You ask the interviewer something.",
@@ -607,6 +607,8 @@ def test_gap_placement_is_checked(phrase):
     ("Here I would say something about how keen I am. Basically what the lesson says.", [0, 1]),
     ("I would love this job. I'll follow up next week. Could you tell me the next steps?", []),
     ("I'd say I'm a strong fit for the team. What are the next steps?", []),
+    # The email described as a document: the account goes on in "It should ..." without an "I".
+    ("The email should start with a greeting. It should mention the scheduling system. Regards, Liang.", [0, 1]),
 ])
 def test_narration_is_told_apart_from_speech(answer, narrated):
     """Sentences that describe the answer ("then I'd ask her...") are found; spoken ones are not."""

@@ -411,7 +411,8 @@ def test_answer_key_exposes_the_phrases_for_instructors_only():
     """The instructor key lists the presumption phrases; the learner view has none of them."""
     key = graders.answer_key("text", CLOSE)
     presumption = next(c for c in key["checks"] if c["id"] == "no-presumption")
-    assert any("start" in p for p in presumption["concepts"]["presumption"]["phrases"])
+    # The check forbids a local concept built from the shared presumption lexicon and the terms-question one.
+    assert any("start" in p for p in presumption["concepts"]["presumes"]["use"]["presumption"]["phrases"])
     assert "start" not in str(graders.present("text", CLOSE, 1))
 
 
