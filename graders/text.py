@@ -577,7 +577,8 @@ def _in_scope(a: textlib.Analysis, first: int, scope: str) -> bool:
         return not a.sentences[s].asks
     # Two sentences at either end: a subject line may come before the greeting, and a name after the sign-off.
     if scope == "opening":
-        return s < EDGE_SENTENCES
+        # A greeting opens its line: "afternoon" at the end of "Thank you for yesterday afternoon" greets nobody.
+        return s < EDGE_SENTENCES and first == a.sentences[s].first
     return s >= len(a.sentences) - EDGE_SENTENCES
 
 

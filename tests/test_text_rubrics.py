@@ -275,6 +275,9 @@ EMAIL_ROWS = [
     # Too long.
     ("Dear Tom,\n\n" + BODY + " " + " ".join(f"Point {n} is that I also enjoyed our chat about the depot." for n
                                               in range(25)) + SIGN, False, {"length"}, {}),
+    # No greeting: "afternoon" closing the first sentence greets nobody (a greeting opens its line).
+    ("Thank you for your time yesterday afternoon. " + BODY[len("Thank you for your time yesterday. "):] + SIGN,
+     False, {"greeting"}, {}),
 ]
 
 
