@@ -245,7 +245,9 @@ def _gradebook_response(cohort: Cohort, fmt: str) -> Response:
     rows = gradebook.cohort_rows(cohort.id, exercises, lessons)
     rule = analytics.completion_rule(course)
     if fmt == "csv":
-        body = gradebook.csv_stream(rows, exercises, len(lessons), rule)
+        titles = {eid: course.exercises[eid].title for eid in exercises}
+        body = gradebook.csv_stream(rows, exercises, len(lessons), rule, titles=titles,
+                                    zone=current_app.config["SITE_TIMEZONE"])
         mimetype = "text/csv"
     else:
         meta = {"cohort": cohort.name, "exported_at": utcnow().isoformat(), "lessons_total": len(lessons)}
