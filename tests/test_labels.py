@@ -164,3 +164,17 @@ def test_item_pages_roster_and_drill_down_show_words_not_ids(client, make_attemp
     # The drill-down keeps this learner's own feedback and shows the answer in words.
     assert "not quite" in drill and "→ Learn when to expect news" in drill
     assert "failed check" in roster and "3+ times in a row" in roster
+
+
+def test_the_shipped_text_checks_have_names():
+    """The issue's example: the shipped `concerns-or-fit` check reads as its name; every shipped text check has one."""
+    from course.loader import load_course  # noqa: PLC0415 - the shipped course, only here
+
+    course = load_course()
+    assert labels_of(course, "rewrite-aggressive-close").check("concerns-or-fit").name == (
+        "Invites doubts or asks about fit")
+    for ex in course.exercises.values():
+        if ex.type == "text":
+            for cid, label in graders.labels_for(ex.type, ex.spec).checks.items():
+                assert label.name != words_of(cid) or cid in ("length", "real-sentences", "not-defensive"), (
+                    ex.id, cid)

@@ -78,12 +78,16 @@ def site_zone() -> ZoneInfo:
 
 
 @bp.app_template_filter("site_time")
-def site_time(moment: datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:
-    """Format a stored (UTC) time in the site's time zone, naming the zone: '02 Dec 2026 10:30 Europe/Paris'."""
+def site_time(moment: datetime | None, fmt: str = "%d %b %Y %H:%M", named: bool = True) -> str:
+    """Format a stored (UTC) time in the site's time zone, naming the zone: '02 Dec 2026 10:30 Europe/Paris'.
+
+    named=False leaves the zone out, for a table whose column heading names it once.
+    """
     if moment is None:
         return ""
     zone = site_zone()
-    return f"{moment.astimezone(zone).strftime(fmt)} {zone.key}"
+    local = moment.astimezone(zone).strftime(fmt)
+    return f"{local} {zone.key}" if named else local
 
 
 @bp.before_app_request
