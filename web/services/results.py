@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import graders
+from web.services.attempts import result_of
 
 # Why a result below the line can look like a pass: what the failed required check means, per exercise type.
 REQUIRED_REASONS = {
@@ -50,6 +51,12 @@ def result_line(exercise_type: str, result: graders.Result, pass_threshold: floa
     if reason and (exercise_type != "text" or result.score >= pass_threshold):
         line += f": {reason}"
     return line
+
+
+def attempt_line(exercise: Any, attempt: Any) -> str:
+    """The result line of a stored attempt (its checks in their JSON shape), for pages that list attempts."""
+    result = result_of(attempt)
+    return result_line(exercise.type if exercise else "", result, exercise.pass_threshold if exercise else 0.8)
 
 
 @dataclass(frozen=True)
