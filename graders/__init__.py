@@ -17,14 +17,17 @@ from graders.base import (
     UnknownGraderType,
 )
 from graders.engine import GraderCrash, answer_key, compile_spec, grade, present, version
+from graders.labels import CheckLabel, Labels, labels_for
 
 __all__ = [
     "MAX_ANSWER_CHARS",
     "REGISTRY",
     "Check",
+    "CheckLabel",
     "Context",
     "GraderCrash",
     "InvalidAnswer",
+    "Labels",
     "Result",
     "SpecError",
     "SpecIssue",
@@ -32,6 +35,7 @@ __all__ = [
     "answer_key",
     "compile_spec",
     "grade",
+    "labels_for",
     "present",
     "version",
 ]

@@ -457,6 +457,8 @@ class CheckSpec:
     # require: the check fails anyway when one of these concepts is found ("your team could train me").
     unless: tuple[str, ...] = ()
     unless_msg: str = ""
+    # What instructors read in place of the id on their pages ("Invites concerns"); empty: the id read as words.
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -623,6 +625,7 @@ def _read_check(raw: Any, path: str, known: set[str], categories: list[str],
     pass_msg = r.opt("pass", str, default_pass)
     fail_msg = r.opt("fail", str, default_fail)
     negated_msg = r.opt("negated", str, "")
+    name = r.opt("name", str, "").strip()
     concepts: tuple[str, ...] = ()
     categories_out: tuple[str, ...] = ()
     min_w = max_w = None
@@ -659,7 +662,7 @@ def _read_check(raw: Any, path: str, known: set[str], categories: list[str],
     if not kind:
         return None
     return CheckSpec(cid, kind, float(weight if weight is not None else 1.0), bool(required), lesson, pass_msg,
-                     fail_msg, negated_msg, concepts, categories_out, min_w, max_w, min_q, unless, unless_msg)
+                     fail_msg, negated_msg, concepts, categories_out, min_w, max_w, min_q, unless, unless_msg, name)
 
 
 def _concept_names(r: SpecReader, key: str, value: Any, known: set[str], issues: list[SpecIssue]) -> tuple[str, ...]:

@@ -48,9 +48,23 @@ def test_csv_neutralises_learner_supplied_cells_end_to_end():
     parsed = list(csv.reader(io.StringIO(out.removeprefix("\ufeff"))))
     assert parsed[0] == ["name", "email", "joined_at", "completion_percent", "exercises_passed", "complete",
                          "e1", "e2"]
-    assert parsed[1][0] == "'=cmd|' /C calc'!A0"
-    assert parsed[1][1] == "'@evil@example.org"
-    assert parsed[1][2:] == ["2026-01-02 00:00:00", "50.0", "1", "no", "1.0", ""]  # a date-time to spreadsheets
+    assert parsed[1][:3] == ["Name", "Email", "Joined (UTC)"]
+    assert parsed[2][0] == "'=cmd|' /C calc'!A0"
+    assert parsed[2][1] == "'@evil@example.org"
+    assert parsed[2][2:] == ["2026-01-02 00:00:00", "50.0", "1", "no", "100.0", ""]  # a date-time to spreadsheets
+
+
+def test_csv_names_exercises_under_their_ids_gives_percentages_and_times_in_the_site_zone():
+    """Line 1 keeps the ids, line 2 gives titles and the time zone; scores are percentages; times are local."""
+    rows = [row(1, "Ana", best={"e1": 0.8571, "e2": 0.0})]
+    titles = {"e1": "Why close the interview?", "e2": "=Formula title"}
+    out = "".join(gb.csv_stream(rows, EXERCISES, lessons_total=2, titles=titles, zone="Asia/Kolkata"))
+    ids, words, ana = list(csv.reader(io.StringIO(out.removeprefix("\ufeff"))))
+    assert ids[-2:] == ["e1", "e2"]
+    assert words == ["Name", "Email", "Joined (Asia/Kolkata)", "Completion (%)", "Exercises passed", "Complete",
+                     "Why close the interview? (best score, %)", "'=Formula title (best score, %)"]
+    assert ana[2] == "2026-01-02 05:30:00"  # midnight UTC is 05:30 in India
+    assert ana[-2:] == ["85.7", "0.0"]
 
 
 def test_csv_stream_is_a_generator_yielding_one_line_per_learner():
@@ -65,6 +79,7 @@ def test_csv_stream_is_a_generator_yielding_one_line_per_learner():
 
     stream = gb.csv_stream(source(), EXERCISES, 0)
     assert next(stream).startswith("\ufeffname,")
+    assert next(stream).startswith("Name,")  # the header line in words
     assert pulled == []
     next(stream)
     assert pulled == [0]
@@ -159,11 +174,13 @@ def test_csv_export_streams_2000_learners_in_batches(app, client, big_cohort, co
     # One query per page of 500 learners plus the empty page that ends the loop: batches, not one big read.
     assert pages_fetched() == -(-N_LEARNERS // gb.BATCH_SIZE) + 1
     rows = list(csv.reader(io.StringIO(text.decode("utf-8-sig"))))
-    assert len(rows) == N_LEARNERS + 1
-    head = rows[0]
-    assert rows[1][0] == "Learner 00000" and rows[-1][0] == f"Learner {N_LEARNERS - 1:05d}"
-    assert rows[1][head.index(first)] == "0.75" and rows[1][head.index(second)] == "1.0"
-    assert rows[2][head.index(second)] == ""
+    assert len(rows) == N_LEARNERS + 2
+    head, words = rows[0], rows[1]
+    course = client.application.extensions["course"]
+    assert words[head.index(first)] == f"{course.exercises[first].title} (best score, %)"
+    assert rows[2][0] == "Learner 00000" and rows[-1][0] == f"Learner {N_LEARNERS - 1:05d}"
+    assert rows[2][head.index(first)] == "75.0" and rows[2][head.index(second)] == "100.0"
+    assert rows[3][head.index(second)] == ""
 
 
 @pytest.mark.db

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 import graders
 from course.cli import main
+from tests.conftest import login_as
 from web import create_app
 from web.extensions import db
 from web.manage import upgrade
@@ -104,7 +105,8 @@ def test_dry_run_reports_but_writes_nothing(three_attempts, web_course):
     """--dry-run gives the same counts and leaves every attempt and the audit table untouched."""
     report = regrade_exercise(with_correct_option(web_course, "decided-early"), EXERCISE, dry_run=True)
     assert (report.passed_to_failed, report.failed_to_passed) == (1, 1)
-    assert "dry run" in report.summary()
+    assert "dry run" in report.summary() and "would regrade 3 attempts" in report.summary()
+    assert "regraded" not in report.summary()
     db.session.expire_all()
     assert db.session.get(Attempt, three_attempts[0].id).passed is True
     assert audit_rows() == 0
@@ -209,9 +211,11 @@ def test_cli_regrade_reads_the_edited_rules_from_disk(site_env, capsys):
 
     assert main(["regrade", EXERCISE, "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "regraded 2 attempts" in out and "1 passed->failed, 1 failed->passed" in out and "dry run" in out
+    assert "would regrade 2 attempts" in out and "1 passed->failed, 1 failed->passed" in out and "dry run" in out
+    assert "regraded" not in out  # a dry run regrades nothing and must not say it did
     assert main(["regrade", EXERCISE]) == 0
-    assert "would" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "would" not in out and "regraded 2 attempts" in out
     assert main(["regrade", EXERCISE]) == 0
     assert "changed 0 results" in capsys.readouterr().out
 
@@ -273,3 +277,20 @@ def test_regrade_beside_live_writes_on_sqlite(site_env, monkeypatch):
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Attempt)) == 4
         assert audit_rows() == 2
+
+
+def test_attempt_page_says_when_a_regrade_changed_the_result(client, three_attempts, web_course):
+    """The learner whose result a regrade changed sees the old and new scores; one it left alone sees nothing."""
+    regrade_exercise(with_correct_option(web_course, "decided-early"), EXERCISE)
+    db.session.expire_all()
+    was_right, now_right, still_wrong = (db.session.get(Attempt, a.id) for a in three_attempts)
+    login_as(client, was_right.user)
+    html = client.get(f"/attempts/{was_right.id}").get_data(as_text=True)
+    assert "This result was regraded" in html
+    assert "first graded <strong>100%, passed</strong>" in html and "now <strong>0%, not passed</strong>" in html
+    assert "UTC</time>" in html  # the regrade's time, in the site's zone, named
+    login_as(client, now_right.user)
+    html = client.get(f"/attempts/{now_right.id}").get_data(as_text=True)
+    assert "first graded <strong>0%, not passed</strong>" in html and "now <strong>100%, passed</strong>" in html
+    login_as(client, still_wrong.user)
+    assert "regraded" not in client.get(f"/attempts/{still_wrong.id}").get_data(as_text=True)

@@ -9,6 +9,7 @@ import time
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from web.extensions import normalise_database_url, sqlite_folder
 from web.services.branding import accent_problem
@@ -31,6 +32,8 @@ ENV_SETTINGS: dict[str, Any] = {
     "SITE_TITLE": "Closing the Job Interview",
     "SITE_LOGO_URL": None,
     "SITE_ACCENT": DEFAULT_ACCENT,
+    # The time zone instructors' pages and the gradebook CSV show times in (an IANA name such as Europe/Paris).
+    "SITE_TIMEZONE": "UTC",
     "LOGIN_RATE_LIMIT": "10/minute",
     # Across every email from one address: generous, as a seminar room shares one address, and successes count too.
     "LOGIN_ADDRESS_RATE_LIMIT": "60/minute;300/hour",
@@ -109,6 +112,17 @@ def site_url(value: str | None) -> str | None:
     return url
 
 
+def site_timezone(value: str | None) -> str:
+    """Return SITE_TIMEZONE as a known IANA zone name (default UTC); raise ConfigError naming the setting if not."""
+    name = str(value or "").strip() or "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"SITE_TIMEZONE must be a time zone name from the IANA database, such as UTC, "
+                          f"Europe/Paris or America/New_York; got {value!r}") from None
+    return name
+
+
 def _flag(value: Any) -> bool:
     """An environment flag: true, yes, on or 1 (any case) is on."""
     return str(value).strip().lower() in ("1", "true", "yes", "on")
@@ -178,6 +192,7 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
         raise ConfigError(f"ATTENTION_STALL_DAYS must be a whole number of days (1 or more), got {stall!r}")
     cfg["ATTENTION_STALL_DAYS"] = int(stall)
     cfg["SITE_URL"] = site_url(cfg.get("SITE_URL"))
+    cfg["SITE_TIMEZONE"] = site_timezone(cfg.get("SITE_TIMEZONE"))
     if isinstance(cfg.get("COURSE_EXTRA_DIRS"), str):
         cfg["COURSE_EXTRA_DIRS"] = [p for p in cfg["COURSE_EXTRA_DIRS"].split(os.pathsep) if p]
     return cfg

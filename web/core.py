@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from flask_login import current_user
@@ -69,6 +70,24 @@ def site_globals() -> dict[str, object]:
         "course": current_app.extensions["course"],
         "has_endpoint": lambda name: name in current_app.view_functions,
     }
+
+
+def site_zone() -> ZoneInfo:
+    """Return the time zone the site shows times in (SITE_TIMEZONE, checked at start-up)."""
+    return ZoneInfo(current_app.config["SITE_TIMEZONE"])
+
+
+@bp.app_template_filter("site_time")
+def site_time(moment: datetime | None, fmt: str = "%d %b %Y %H:%M", named: bool = True) -> str:
+    """Format a stored (UTC) time in the site's time zone, naming the zone: '02 Dec 2026 10:30 Europe/Paris'.
+
+    named=False leaves the zone out, for a table whose column heading names it once.
+    """
+    if moment is None:
+        return ""
+    zone = site_zone()
+    local = moment.astimezone(zone).strftime(fmt)
+    return f"{local} {zone.key}" if named else local
 
 
 @bp.before_app_request

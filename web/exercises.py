@@ -40,6 +40,7 @@ from web.extensions import limiter
 from web.forms import ExerciseForm
 from web.inputs import whole_number
 from web.services import attempts as attempt_service
+from web.services import results as result_words
 from web.services.drafts import save_draft, take_draft
 from web.services.progress import load_progress
 
@@ -197,4 +198,6 @@ def feedback(attempt_id: int) -> str:
         answer_rows=describe_answer(exercise.type, view, attempt.answer) if highlighted is None else [],
         check_lessons=lessons,
         record=load_progress(course, current_user).exercise(exercise.id),
+        result_line=result_words.result_line(exercise.type, result, exercise.pass_threshold),
+        regrade=result_words.regrade_notice(attempt),
     )

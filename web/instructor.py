@@ -28,10 +28,11 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+import graders
 from web.inputs import whole_number
 from web.models import Cohort, utcnow
 from web.security import public_url
-from web.services import analytics, gradebook
+from web.services import analytics, gradebook, labels, results
 from web.services import cohorts as svc
 
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
@@ -72,6 +73,19 @@ def managed_cohort(cohort_id: int) -> Cohort:
 def outline() -> analytics.Outline:
     """Return the course outline the analytics read."""
     return analytics.outline_of(current_app.extensions["course"])
+
+
+def course_labels() -> dict[str, graders.Labels]:
+    """Return every exercise's labels (check and answer ids in words), built once per loaded course."""
+    ext = current_app.extensions
+    if ext.get("labels_for_course") is not ext["course"]:
+        ext["labels"] = labels.course_labels(ext["course"])
+        ext["labels_for_course"] = ext["course"]
+    return ext["labels"]
+
+
+# Long option, pair and step texts are shortened in tables, with the full text on hover and focus.
+bp.add_app_template_filter(labels.clip, "clip")
 
 
 @bp.get("/")
@@ -133,7 +147,8 @@ def roster(cohort_id: int) -> str:
     page = min(request.args.get("page", 1, type=whole_number), pages)
     first = (page - 1) * size
     return render_template(
-        "instructor/roster.html", cohort=cohort, outline=out, rows=rows[first:first + size],
+        "instructor/roster.html", cohort=cohort, outline=out,
+        rows=labels.with_named_attention(rows[first:first + size], out, course_labels()),
         matching=len(rows), first=first, page=page, pages=pages, total=len(entries),
         flagged=sum(e.needs_attention for e in entries), sort=sort, order=order, attention_only=attention_only,
         q=q, stall_days=stall_days, join_url=public_url("cohorts.join_link", code=cohort.join_code),
@@ -155,8 +170,12 @@ def items(cohort_id: int) -> str:
     shares = [totals.get(lr.user_id, 0.0) / n_exercises for lr in learners]
     counts = analytics.histogram(shares)
     chart = analytics.histogram_svg(counts, f"Course score distribution, {cohort.name}", "chart-total")
+    catalogue = course_labels()
+    most_failed = {s.exercise_id: labels.named_checks(s, labels.labels_of(catalogue, s.exercise_id))[:1]
+                   for s in stats}
     return render_template("instructor/items.html", cohort=cohort, stats=stats, chart=chart, counts=counts,
-                           bin_label=analytics.bin_label, min_learners=analytics.MIN_LEARNERS_FOR_STATS)
+                           bin_label=analytics.bin_label, min_learners=analytics.MIN_LEARNERS_FOR_STATS,
+                           most_failed=most_failed)
 
 
 @bp.get("/cohorts/<id:cohort_id>/items/<exercise_id>")
@@ -170,8 +189,9 @@ def item(cohort_id: int, exercise_id: str) -> str:
         abort(404)
     # Discrimination ranks learners by their whole-course score, so the analysis runs over every exercise;
     # answer texts (the bulky part) are only fetched for this one.
+    words = labels.labels_of(course_labels(), exercise_id)
     attempts = [a for a in svc.attempt_rows(cohort) if a.exercise_id != exercise_id]
-    attempts += svc.attempt_rows(cohort, exercise_id=exercise_id, with_answers=True)
+    attempts += svc.attempt_rows(cohort, exercise_id=exercise_id, with_answers=True, describe=words.answer)
     stats = {s.exercise_id: s for s in analytics.item_analysis(analytics.outline_of(course), attempts)}
     stat = stats.get(exercise_id)
     if stat is None:
@@ -180,7 +200,8 @@ def item(cohort_id: int, exercise_id: str) -> str:
     chart = analytics.histogram_svg(counts, f"First-attempt scores on “{stat.title}”", "chart-item")
     return render_template("instructor/item.html", cohort=cohort, stat=stat, chart=chart,
                            counts=counts, bin_label=analytics.bin_label, exercise=course.exercises[exercise_id],
-                           min_learners=analytics.MIN_LEARNERS_FOR_STATS)
+                           min_learners=analytics.MIN_LEARNERS_FOR_STATS, checks=labels.named_checks(stat, words),
+                           samples=labels.sample_answers(stat, words))
 
 
 @bp.get("/cohorts/<id:cohort_id>/learners/<id:user_id>")
@@ -195,7 +216,9 @@ def learner(cohort_id: int, user_id: int) -> str:
     course = current_app.extensions["course"]
     attempts = svc.learner_attempts(member)
     return render_template("instructor/learner.html", cohort=cohort, member=member, attempts=attempts,
-                           course=course, answer_text=svc.answer_text)
+                           course=course, labels=course_labels(), labels_of=labels.labels_of,
+                           named_results=labels.named_results,
+                           lines={a.id: results.attempt_line(course.exercises.get(a.exercise_id), a) for a in attempts})
 
 
 def _export_name(cohort: Cohort, ext: str) -> str:
@@ -223,7 +246,9 @@ def _gradebook_response(cohort: Cohort, fmt: str) -> Response:
     rows = gradebook.cohort_rows(cohort.id, exercises, lessons)
     rule = analytics.completion_rule(course)
     if fmt == "csv":
-        body = gradebook.csv_stream(rows, exercises, len(lessons), rule)
+        titles = {eid: course.exercises[eid].title for eid in exercises}
+        body = gradebook.csv_stream(rows, exercises, len(lessons), rule, titles=titles,
+                                    zone=current_app.config["SITE_TIMEZONE"])
         mimetype = "text/csv"
     else:
         meta = {"cohort": cohort.name, "exported_at": utcnow().isoformat(), "lessons_total": len(lessons)}

@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 from course.model import Course
 from tests.browser.helpers import PASSWORD, LiveServer, login, sample_answer, shoot, unique_email
 from web.extensions import db
-from web.models import User
+from web.models import AttemptGrade, User
 from web.services import accounts, attempts, cohorts
 from web.services.progress import record_lesson_read
 
@@ -70,6 +70,15 @@ def seed(live_server: LiveServer, course: Course) -> Seed:
         cohort = cohorts.create_cohort(instructor, "Accessibility cohort")
         cohorts.join(learner, cohort.join_code)
         cohorts.join(newcomer, cohort.join_code)
+        # A wrong matching answer, so the item page names failed pairs (long texts, shortened) beside a sample.
+        matching = course.exercises[first_of_type(course, "matching")]
+        right = sample_answer(matching)
+        swapped = dict(zip(right, [*list(right.values())[1:], next(iter(right.values()))], strict=True))
+        attempts.submit(newcomer, matching, swapped, attempts.new_idempotency_key())
+        # A regrade that changed the learner's single-choice result, so the attempt page carries the notice.
+        db.session.add(AttemptGrade(attempt_id=by_type["single_choice"], score=0.0, passed=False,
+                                    status="incorrect", checks=[], grader_version="single_choice/0"))
+        db.session.commit()
         return Seed(learner.email, newcomer.email, instructor.email, admin.email, learner.id, cohort.id, by_type,
                     confirm_token)
 
@@ -115,7 +124,10 @@ def pages(course: Course) -> list[tuple[str, str, str, int]]:
         ("instructor-roster", "instructor", "/instructor/cohorts/{cohort}", 200),
         ("instructor-items", "instructor", "/instructor/cohorts/{cohort}/items", 200),
         ("instructor-item", "instructor", f"/instructor/cohorts/{{cohort}}/items/{first_of_type(course, 'text')}", 200),
+        ("instructor-item-matching", "instructor",
+         f"/instructor/cohorts/{{cohort}}/items/{first_of_type(course, 'matching')}", 200),
         ("instructor-learner", "instructor", "/instructor/cohorts/{cohort}/learners/{learner}", 200),
+        ("feedback-regraded", "learner", "/attempts/{attempt_single_choice}", 200),
         ("admin-users", "admin", "/admin/", 200),
     ]
     for kind in EXERCISE_TYPES:
@@ -185,3 +197,23 @@ def test_check_your_email_page_has_no_wcag_violations(new_context) -> None:
     assert page.url.endswith("/register/sent")
     shoot(page, "a11y-register-sent")
     check_page(page, "register-sent")
+
+
+def test_shortened_labels_show_in_full_on_keyboard_focus_and_hover(contexts: dict[str, BrowserContext],
+                                                                   seed: Seed) -> None:
+    """A shortened option text on the drill-down shows all of it when tabbed to or hovered, without JavaScript."""
+    page = contexts["instructor"].new_page()
+    try:
+        page.goto(f"/instructor/cohorts/{seed.cohort_id}/learners/{seed.learner_id}")
+        clip = page.locator(".clip").first
+        full, short = clip.locator(".clip-full"), clip.locator(".clip-short")
+        assert short.is_visible() and full.bounding_box()["width"] <= 1
+        clip.focus()
+        assert not short.is_visible() and full.bounding_box()["width"] > 50
+        page.mouse.move(0, 0)
+        page.locator("h1").click()  # blur
+        assert short.is_visible()
+        clip.hover()
+        assert not short.is_visible() and full.bounding_box()["width"] > 50
+    finally:
+        page.close()

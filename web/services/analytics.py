@@ -155,6 +155,8 @@ class RosterEntry:
     complete: bool
     last_activity: datetime | None
     attention: tuple[str, ...]  # human-readable reasons; empty when all is well
+    # exercise id -> check ids failed REPEAT_FAIL_STREAK+ times in a row (ids, for a labelling layer to name)
+    stuck: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def needs_attention(self) -> bool:
@@ -185,6 +187,11 @@ def repeated_failures(attempts: Iterable[AttemptRow], streak: int = REPEAT_FAIL_
         if hits:
             stuck[eid] = hits
     return stuck
+
+
+def stuck_reason(title: str, checks: Sequence[str]) -> str:
+    """The attention note for checks failed again and again on one exercise (check ids or names)."""
+    return f"failed check {', '.join(checks)} {REPEAT_FAIL_STREAK}+ times in a row on “{title}”"
 
 
 def roster(
@@ -228,9 +235,9 @@ def roster(
         since = last or learner.joined_at
         if not complete and since is not None and now - since > timedelta(days=stall_days):
             reasons.append(f"no activity for more than {stall_days} days")
-        for eid, checks in sorted(repeated_failures(mine).items()):
-            title = outline.exercise_titles.get(eid, eid)
-            reasons.append(f"failed check {', '.join(checks)} {REPEAT_FAIL_STREAK}+ times in a row on “{title}”")
+        stuck = repeated_failures(mine)
+        for eid, checks in sorted(stuck.items()):
+            reasons.append(stuck_reason(outline.exercise_titles.get(eid, eid), checks))
         out.append(RosterEntry(
             user_id=learner.user_id,
             name=learner.name,
@@ -242,6 +249,7 @@ def roster(
             complete=complete,
             last_activity=last,
             attention=tuple(reasons),
+            stuck={eid: tuple(checks) for eid, checks in stuck.items()},
         ))
     return out
 

@@ -6,7 +6,8 @@ else - or an id that does not exist - gets the same "not found", so ids reveal n
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
@@ -189,8 +190,9 @@ def _members(cohort: Cohort):
     return select(CohortMembership.user_id).where(CohortMembership.cohort_id == cohort.id)
 
 
-def attempt_rows(cohort: Cohort, exercise_id: str | None = None, with_answers: bool = False) -> Iterator[AttemptRow]:
-    """Yield the members' attempts as plain rows, oldest first, streamed in batches."""
+def attempt_rows(cohort: Cohort, exercise_id: str | None = None, with_answers: bool = False,
+                 describe: Callable[[Any], str] | None = None) -> Iterator[AttemptRow]:
+    """Yield the members' attempts as plain rows, oldest first, streamed in batches; `describe` words answers."""
     cols = [Attempt.id, Attempt.user_id, Attempt.exercise_id, Attempt.score, Attempt.passed, Attempt.status,
             Attempt.checks, Attempt.created_at, Attempt.attempt_number]
     if with_answers:
@@ -201,7 +203,8 @@ def attempt_rows(cohort: Cohort, exercise_id: str | None = None, with_answers: b
     for r in db.session.execute(query.execution_options(yield_per=1000)):
         yield AttemptRow(id=r.id, user_id=r.user_id, exercise_id=r.exercise_id, score=float(r.score),
                          passed=bool(r.passed), status=r.status, checks=r.checks or [], created_at=r.created_at,
-                         attempt_number=r.attempt_number, answer=answer_text(r.answer) if with_answers else "")
+                         attempt_number=r.attempt_number,
+                         answer=(describe or answer_text)(r.answer) if with_answers else "")
 
 
 def roster_attempt_rows(cohort: Cohort, streak: int = REPEAT_FAIL_STREAK) -> list[AttemptRow]:

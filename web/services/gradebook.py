@@ -11,7 +11,8 @@ import io
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
 
@@ -56,6 +57,17 @@ def header(exercises: Sequence[str]) -> list[str]:
     return ["name", "email", "joined_at", "completion_percent", "exercises_passed", "complete", *exercises]
 
 
+def title_row(exercises: Sequence[str], titles: Mapping[str, str], zone: str) -> list[str]:
+    """Return the second header line: each column in words, exercise titles under their ids, the time zone named."""
+    return ["Name", "Email", f"Joined ({zone})", "Completion (%)", "Exercises passed", "Complete",
+            *(f"{titles.get(e, e)} (best score, %)" for e in exercises)]
+
+
+def percent(score: float | None) -> float | str:
+    """A best score (0..1) as the percentage a spreadsheet shows (85.5); an exercise not attempted is empty."""
+    return "" if score is None else round(score * 100, 1)
+
+
 def as_record(row: GradebookRow, exercises: Sequence[str], lessons_total: int,
               rule: CompletionRule | None = None) -> dict:
     """Return the JSON-ready record for one learner; `complete` follows the course's rule (default: everything)."""
@@ -74,10 +86,16 @@ def as_record(row: GradebookRow, exercises: Sequence[str], lessons_total: int,
 
 
 def csv_stream(rows: Iterable[GradebookRow], exercises: Sequence[str], lessons_total: int,
-               rule: CompletionRule | None = None) -> Iterator[str]:
-    """Yield the gradebook as CSV text, one line per chunk, with every text cell neutralised."""
+               rule: CompletionRule | None = None, titles: Mapping[str, str] | None = None,
+               zone: str = "UTC") -> Iterator[str]:
+    """Yield the gradebook as CSV text, one line per chunk, with every text cell neutralised.
+
+    Two header lines: the ids (stable column keys for scripts), then the same columns in words with exercise
+    titles. Scores are percentages; times are in `zone` (the site's SITE_TIMEZONE), named in the second line.
+    """
     buf = io.StringIO()
     writer = csv.writer(buf)
+    tz = ZoneInfo(zone)
 
     def line(values: Iterable[object]) -> str:
         """Encode one row and hand back its text, reusing one small buffer."""
@@ -88,11 +106,12 @@ def csv_stream(rows: Iterable[GradebookRow], exercises: Sequence[str], lessons_t
 
     # A byte-order mark makes Excel read the file as UTF-8, so accented names survive the double-click.
     yield "\ufeff" + line(header(exercises))
+    yield line(title_row(exercises, titles or {}, zone))
     for row in rows:
         rec = as_record(row, exercises, lessons_total, rule)
-        scores = ["" if rec["best_scores"][e] is None else rec["best_scores"][e] for e in exercises]
-        # "2026-01-02 09:30:00" (UTC) is a date-time to Excel and LibreOffice; ISO's "T...+00:00" stays text there.
-        joined = row.joined_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if row.joined_at else ""
+        scores = [percent(rec["best_scores"][e]) for e in exercises]
+        # "2026-01-02 09:30:00" is a date-time to Excel and LibreOffice; ISO's "T...+00:00" stays text there.
+        joined = row.joined_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if row.joined_at else ""
         yield line([rec["name"], rec["email"], joined, rec["completion_percent"],
                     rec["exercises_passed"], "yes" if rec["complete"] else "no", *scores])
 

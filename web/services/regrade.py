@@ -49,7 +49,9 @@ class RegradeReport:
     def summary(self) -> str:
         """Return the one-paragraph report the CLI prints."""
         verb = "would change" if self.dry_run else "changed"
-        return (f"{self.exercise_id}: regraded {self.regraded} attempts with {self.grader_version}; "
+        # A dry run changes nothing, so it must not claim it regraded anything.
+        did = "would regrade" if self.dry_run else "regraded"
+        return (f"{self.exercise_id}: {did} {self.regraded} attempts with {self.grader_version}; "
                 f"{verb} {self.changed} results ({self.scores_changed} scores changed, "
                 f"{self.passed_to_failed} passed->failed, {self.failed_to_passed} failed->passed)"
                 + (" [dry run: nothing written]" if self.dry_run else ""))
