@@ -164,6 +164,8 @@ def test_learner_withdraws_and_reissues_the_public_page(app, client, make_user, 
     live = db.session.scalars(select(Certificate).where(Certificate.user_id == user.id,
                                                         Certificate.withdrawn_at.is_(None))).all()
     assert [c.code for c in live] == [second]
+    exported = accounts.export_data(user)["certificates"]
+    assert [(c["code"], c["withdrawn_at"] is None) for c in exported] == [(first, False), (second, True)]
 
 
 def test_certificate_actions_need_a_finished_course_and_a_token(app, client, make_user, make_attempt, login):

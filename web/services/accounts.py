@@ -21,6 +21,7 @@ from web.extensions import db
 from web.models import (
     ROLES,
     Attempt,
+    Certificate,
     CohortMembership,
     LessonProgress,
     User,
@@ -388,6 +389,12 @@ def export_data(user: User) -> dict[str, Any]:
         ],
         "cohorts": [
             {"cohort": m.cohort.name, "joined_at": m.joined_at.isoformat()} for m in memberships
+        ],
+        "certificates": [
+            {"code": c.code, "completed_at": c.completed_at.isoformat(), "created_at": c.created_at.isoformat(),
+             "withdrawn_at": c.withdrawn_at.isoformat() if c.withdrawn_at else None}
+            for c in db.session.scalars(select(Certificate).where(Certificate.user_id == user.id)
+                                        .order_by(Certificate.id))
         ],
     }
 
