@@ -8,25 +8,14 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import csrf_token_from, login_as
+from tests.conftest import login_as
+from tests.test_cohorts import page as html_of
+from tests.test_cohorts import post
 from web.extensions import db
 from web.models import Cohort, CohortMembership, LessonProgress, utcnow
 from web.services import cohorts as svc
 
 pytestmark = pytest.mark.db
-
-
-def post(client, url, data=None, form_page="/join", **kwargs):
-    """POST a form with a valid CSRF token taken from a page the user can see."""
-    token = csrf_token_from(client.get(form_page).get_data(as_text=True))
-    return client.post(url, data={**(data or {}), "csrf_token": token}, **kwargs)
-
-
-def html_of(response) -> str:
-    """A response's text, asserting it is a page with exactly one h1."""
-    html = response.get_data(as_text=True)
-    assert len(re.findall(r"<h1[\s>]", html)) == 1, "a page must have exactly one h1"
-    return html
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from web.core import CSRF_EXPIRED_MESSAGE, csrf_recovery
+from web.core import CSRF_EXPIRED_MESSAGE, confirm_page, csrf_recovery
 from web.extensions import limiter, login_manager
 from web.services import cohorts as svc
 
@@ -63,12 +63,11 @@ def leave(cohort_id: int) -> Any:
     except svc.NotFound:
         abort(404)
     if request.method == "GET":
-        return render_template(
-            "confirm.html", heading=f"Leave “{cohort.name}”?",
-            message=["Its instructor will no longer see your progress or your answers. Your own progress stays "
-                     "yours. To come back you need the cohort's join code again."],
-            action=url_for("cohorts.leave", cohort_id=cohort.id), button="Leave this cohort",
-            cancel=url_for("cohorts.join"))
+        return confirm_page(
+            f"Leave “{cohort.name}”?",
+            ["Its instructor will no longer see your progress or your answers. Your own progress stays yours. To "
+             "come back you need the cohort's join code again."],
+            url_for("cohorts.leave", cohort_id=cohort.id), "Leave this cohort", url_for("cohorts.join"))
     try:
         svc.leave(current_user, cohort.id)
     except svc.NotFound:

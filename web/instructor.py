@@ -28,6 +28,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from web.core import confirm_page
 from web.forms import CohortSettingsForm
 from web.inputs import whole_number
 from web.models import Cohort, utcnow
@@ -99,13 +100,6 @@ def create() -> Any:
                                show_archived=False, name=name, error=str(exc)), 400
     flash(f"Cohort “{cohort.name}” created. Share the join code {cohort.join_code} with your learners.", "success")
     return redirect(url_for("instructor.roster", cohort_id=cohort.id))
-
-
-def confirm_page(heading: str, message: list[str], action: str, button: str, cancel: str,
-                 hidden: dict[str, str] | None = None) -> str:
-    """Render the no-JavaScript confirmation page of an action that cannot simply be taken back."""
-    return render_template("confirm.html", heading=heading, message=message, action=action, button=button,
-                           cancel=cancel, hidden=hidden)
 
 
 @bp.get("/cohorts/<id:cohort_id>/archive")

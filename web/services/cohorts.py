@@ -196,18 +196,28 @@ def regenerate_code(cohort: Cohort) -> str:
     raise CohortError("Could not pick a unique join code; please try again.")
 
 
-def remove_member(cohort: Cohort, user_id: int) -> User:
-    """Take a learner out of a cohort (their own progress stays theirs); return them. NotFound if not a member."""
+def _end_membership(cohort_id: int, user_id: int, missing: int, *, archived_ok: bool) -> tuple[Cohort, User]:
+    """Delete one membership in a write transaction; return its cohort and user, NotFound(missing) if there is none.
+
+    An archived cohort is read-only, so its members cannot be removed, unless `archived_ok` (a learner may always
+    leave: it is their data the instructor would otherwise keep seeing).
+    """
     db.begin_write()
-    _writable(cohort)
-    membership = db.session.get(CohortMembership, (cohort.id, user_id))
+    membership = db.session.get(CohortMembership, (cohort_id, user_id))
     if membership is None:
         db.session.rollback()
-        raise NotFound(user_id)
-    user = membership.user
+        raise NotFound(missing)
+    cohort, user = membership.cohort, membership.user
+    if not archived_ok:
+        _writable(cohort)
     db.session.delete(membership)
     db.session.commit()
-    return user
+    return cohort, user
+
+
+def remove_member(cohort: Cohort, user_id: int) -> User:
+    """Take a learner out of a cohort (their own progress stays theirs); return them. NotFound if not a member."""
+    return _end_membership(cohort.id, user_id, user_id, archived_ok=False)[1]
 
 
 def joined_cohort(user: User, cohort_id: int) -> Cohort:
@@ -220,15 +230,7 @@ def joined_cohort(user: User, cohort_id: int) -> Cohort:
 
 def leave(user: User, cohort_id: int) -> Cohort:
     """Take the user out of one of their cohorts (archived ones too); return it. NotFound if not a member."""
-    db.begin_write()
-    membership = db.session.get(CohortMembership, (cohort_id, user.id))
-    if membership is None:
-        db.session.rollback()
-        raise NotFound(cohort_id)
-    cohort = membership.cohort
-    db.session.delete(membership)
-    db.session.commit()
-    return cohort
+    return _end_membership(cohort_id, user.id, cohort_id, archived_ok=True)[0]
 
 
 def site_today(now: datetime | None = None) -> date:
