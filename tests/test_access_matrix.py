@@ -29,11 +29,24 @@ ACCESS: dict[tuple[str, str], tuple[Any, Any, Any, Any, Any]] = {
     ("GET", "/join"): (LOGIN, OK, OK, OK, OK),
     ("POST", "/join"): (LOGIN, BAD, BAD, BAD, BAD),
     ("GET", "/join/<code>"): (LOGIN, OK, OK, OK, OK),
+    # leaving: only the learner is a member; everyone else's "not in it" is the same 404 as a missing cohort
+    ("GET", "/cohorts/<id:cohort_id>/leave"): (LOGIN, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND),
+    ("POST", "/cohorts/<id:cohort_id>/leave"): (LOGIN, REDIRECT, NOT_FOUND, NOT_FOUND, NOT_FOUND),
     # ---- instructor pages: learners are refused, other instructors see 404 for the cohort, owner and admin get in
     ("GET", "/instructor/"): (LOGIN, FORBIDDEN, OK, OK, OK),
     ("POST", "/instructor/cohorts"): (LOGIN, FORBIDDEN, BAD, BAD, BAD),
     ("GET", "/instructor/cohorts/<id:cohort_id>"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
     ("POST", "/instructor/cohorts/<id:cohort_id>/archive"): (LOGIN, FORBIDDEN, NOT_FOUND, REDIRECT, REDIRECT),
+    ("GET", "/instructor/cohorts/<id:cohort_id>/archive"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),  # asks first
+    ("GET", "/instructor/cohorts/<id:cohort_id>/settings"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
+    ("POST", "/instructor/cohorts/<id:cohort_id>/settings"): (LOGIN, FORBIDDEN, NOT_FOUND, BAD, BAD),  # no name
+    ("POST", "/instructor/cohorts/<id:cohort_id>/joining"): (LOGIN, FORBIDDEN, NOT_FOUND, REDIRECT, REDIRECT),
+    ("GET", "/instructor/cohorts/<id:cohort_id>/new-code"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
+    ("POST", "/instructor/cohorts/<id:cohort_id>/new-code"): (LOGIN, FORBIDDEN, NOT_FOUND, REDIRECT, REDIRECT),
+    ("GET", "/instructor/cohorts/<id:cohort_id>/learners/<id:user_id>/remove"): (LOGIN, FORBIDDEN, NOT_FOUND, OK,
+                                                                                 OK),
+    ("POST", "/instructor/cohorts/<id:cohort_id>/learners/<id:user_id>/remove"): (LOGIN, FORBIDDEN, NOT_FOUND,
+                                                                                  REDIRECT, REDIRECT),
     ("GET", "/instructor/cohorts/<id:cohort_id>/items"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
     ("GET", "/instructor/cohorts/<id:cohort_id>/items/<exercise_id>"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
     ("GET", "/instructor/cohorts/<id:cohort_id>/learners/<id:user_id>"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
@@ -51,6 +64,8 @@ ACCESS: dict[tuple[str, str], tuple[Any, Any, Any, Any, Any]] = {
     ("GET", "/attempts/<id:attempt_id>"): (LOGIN, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND),
     ("GET", "/progress"): (LOGIN, OK, OK, OK, OK),
     ("GET", "/progress/certificate"): (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN),  # nobody has finished
+    ("POST", "/progress/certificate/link"): (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN),
+    ("GET", "/certificates/<code>"): (NOT_FOUND,) * 5,  # public, but the fixture's code is no certificate's
     # ---- accounts
     ("GET", "/login"): (OK, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
     ("POST", "/login"): (OK, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
@@ -63,6 +78,11 @@ ACCESS: dict[tuple[str, str], tuple[Any, Any, Any, Any, Any]] = {
     ("GET", "/account"): (LOGIN, OK, OK, OK, OK),
     ("GET", "/account/export"): (LOGIN, OK, OK, OK, OK),
     ("POST", "/account/password"): (LOGIN, BAD, BAD, BAD, BAD),  # no current password given
+    ("POST", "/account/name"): (LOGIN, BAD, BAD, BAD, BAD),  # no name given
+    ("GET", "/password/forgot"): (OK, OK, OK, OK, OK),
+    ("POST", "/password/forgot"): (BAD, BAD, BAD, BAD, BAD),  # no email given
+    ("GET", "/password/reset/<token>"): (BAD, BAD, BAD, BAD, BAD),  # the fixture's token is made up
+    ("POST", "/password/reset/<token>"): (BAD, BAD, BAD, BAD, BAD),
     ("POST", "/account/delete"): (LOGIN, BAD, BAD, BAD, BAD),  # no password given: nothing deleted
     ("POST", "/account/logout-everywhere"): (LOGIN, LOGIN, LOGIN, LOGIN, LOGIN),  # done, then back to log in
     # ---- site-wide

@@ -1,7 +1,9 @@
-"""Email: a real SMTP server on loopback receives the registration link; development mail lands in the outbox."""
+"""Email: a real SMTP server on loopback receives the registration and reset links; development mail lands in the
+outbox."""
 
 from __future__ import annotations
 
+import re
 import socket
 from email import message_from_bytes, policy
 
@@ -62,6 +64,32 @@ def test_registration_mail_goes_out_over_smtp(app_config, smtp_server, request):
     assert recipients == ["smtp@example.org"] and message["From"] == "Course <course@example.org>"
     assert "/register/confirm/" in message.get_content()
     assert db.session.query(User).filter_by(email="smtp@example.org").one().email_confirmed_at is None
+
+
+def test_password_reset_goes_out_over_smtp_and_its_link_works(app_config, smtp_server, request):
+    """With MAIL_SERVER set, the reset link travels by SMTP; following it sets the password, and only once."""
+    controller, handler = smtp_server
+    app_config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(controller.port), MAIL_USE_TLS="false",
+                      MAIL_DEFAULT_SENDER="Course <course@example.org>", SITE_URL="https://course.example.org")
+    app = request.getfixturevalue("app")  # built only now, with the settings above
+    assert app.config["MAIL_BACKEND"] == "smtp"
+    user = request.getfixturevalue("make_user")(email="forgetful@example.org")
+    client = app.test_client()
+    token = csrf_token_from(client.get("/password/forgot").get_data(as_text=True))
+    assert client.post("/password/forgot", data={"csrf_token": token, "email": "Forgetful@Example.org"}).status_code \
+        == 200
+    ((recipients, message),) = handler.messages
+    assert recipients == ["forgetful@example.org"] and message["Subject"] == "Reset your password"
+    body = message.get_content()
+    link = re.search(r"https://course\.example\.org(/password/reset/\S+)", body).group(1)
+    assert "60 minutes" in body
+    page = client.get(link).get_data(as_text=True)
+    new = "reset over real smtp"
+    done = client.post(link, data={"csrf_token": csrf_token_from(page), "new": new, "confirm": new})
+    assert done.status_code == 302 and done.headers["Location"].endswith("/login")
+    db.session.refresh(user)
+    assert user.check_password(new)
+    assert client.get(link).status_code == 400
 
 
 def test_without_a_mail_server_development_mail_lands_in_the_outbox(app_config, tmp_path, request, capsys):

@@ -40,6 +40,7 @@ from web.manage import alembic_config, downgrade, upgrade
 from web.models import (
     Attempt,
     AttemptGrade,
+    Certificate,
     Cohort,
     CohortMembership,
     ExerciseState,
@@ -119,6 +120,7 @@ def assert_rows_complete(engine: Engine) -> None:
                 LessonProgress.user_id.not_in(users)),
             "exercise_states": select(func.count()).select_from(ExerciseState).where(
                 ExerciseState.user_id.not_in(users)),
+            "certificates": select(func.count()).select_from(Certificate).where(Certificate.user_id.not_in(users)),
         }
         for table, query in orphans.items():
             assert conn.scalar(query) == 0, f"orphan rows in {table}"
@@ -216,6 +218,8 @@ def seed_rows(engine: Engine) -> dict[str, int]:
                                                              shuffle_seed=12345))
         conn.execute(SavedDraft.__table__.insert().values(token=uuid.uuid4().hex, exercise_id="why-close-quiz",
                                                           fields=[["answer", "x"]], created_at=now))
+        conn.execute(Certificate.__table__.insert().values(user_id=user_id, code=uuid.uuid4().hex, completed_at=now,
+                                                           created_at=now))
     return snapshot(engine)
 
 

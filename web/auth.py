@@ -1,4 +1,4 @@
-"""Accounts: register, log in and out, change password, download or delete your data."""
+"""Accounts: register, log in and out, name, change or reset a password, download or delete your data."""
 
 from __future__ import annotations
 
@@ -22,7 +22,16 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from web.core import CSRF_EXPIRED_MESSAGE, csrf_recovery
 from web.extensions import limiter
-from web.forms import ActionForm, ChangePasswordForm, DeleteAccountForm, LoginForm, RegisterForm
+from web.forms import (
+    ActionForm,
+    ChangePasswordForm,
+    DeleteAccountForm,
+    DisplayNameForm,
+    ForgotPasswordForm,
+    LoginForm,
+    RegisterForm,
+    ResetPasswordForm,
+)
 from web.security import is_safe_next
 from web.services import accounts
 from web.services import cohorts as cohort_svc
@@ -189,12 +198,13 @@ def logout() -> BaseResponse:
 
 
 def account_page(password_form: ChangePasswordForm | None = None, delete_form: DeleteAccountForm | None = None,
-                 status: int = 200) -> tuple[str, int]:
+                 name_form: DisplayNameForm | None = None, status: int = 200) -> tuple[str, int]:
     """Render the account page, re-showing whichever form had errors."""
     # An instructor deleting their account leaves their cohorts without an owner: say so before they confirm.
     owned = cohort_svc.owned_count(current_user) if current_user.is_instructor else 0
     return render_template("auth/account.html", password_form=password_form or ChangePasswordForm(),
                            delete_form=delete_form or DeleteAccountForm(), action_form=ActionForm(),
+                           name_form=name_form or DisplayNameForm(display_name=current_user.display_name),
                            owned_cohorts=owned), status
 
 
@@ -203,6 +213,25 @@ def account_page(password_form: ChangePasswordForm | None = None, delete_form: D
 def account() -> tuple[str, int]:
     """Show the account page: password, data download, sessions, deletion."""
     return account_page()
+
+
+@bp.post("/account/name")
+@login_required
+def display_name() -> tuple[str, int] | BaseResponse:
+    """Set or change the display name; go back to a safe `next` (the certificate asks for it) or the account page."""
+    form = DisplayNameForm()
+    if form.validate_on_submit():
+        try:
+            name = accounts.set_display_name(current_user, form.display_name.data)
+        except accounts.AccountError as exc:
+            form.display_name.errors.append(str(exc))
+        else:
+            flash(f"Your name is now shown as “{name}”.", "success")
+            target = form.next.data
+            return redirect(target if is_safe_next(target) else url_for("auth.account"))
+    if form.next.data == url_for("progress.certificate"):
+        return render_template("progress/certificate_name.html", form=form), 400
+    return account_page(name_form=form, status=400)
 
 
 @bp.post("/account/password")
@@ -260,3 +289,58 @@ def delete_account() -> tuple[str, int] | BaseResponse:
             flash("Your account and everything stored about you have been deleted.", "info")
             return redirect(url_for("learn.course_page"))
     return account_page(delete_form=form, status=400)
+
+
+def _reset_rate_key() -> str:
+    """Count password-reset requests per email asked about, so nobody floods one mailbox."""
+    return f"reset:{(request.form.get('email') or '').strip().lower()[:254]}"
+
+
+def _reset_address_key() -> str:
+    """Count password-reset requests per client address across every email."""
+    return f"reset-address:{request.remote_addr}"
+
+
+def _refuse_reset(_limit: Any) -> Response:
+    """Answer a reset request past its limit with the form again, saying to wait, and a 429."""
+    html = render_template("auth/forgot.html", form=ForgotPasswordForm(), sent_to=None,
+                           error="Too many password-reset requests. Please wait an hour and try again.")
+    return Response(html, status=429)
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RESET_ADDRESS_RATE_LIMIT"], key_func=_reset_address_key,
+               methods=["POST"], on_breach=_refuse_reset)
+@limiter.limit(lambda: current_app.config["RESET_RATE_LIMIT"], key_func=_reset_rate_key, methods=["POST"],
+               on_breach=_refuse_reset)
+def forgot_password() -> str | tuple[str, int]:
+    """Ask for a password-reset email; the answer is the same whether or not the address has an account."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        try:
+            email = accounts.request_password_reset(form.email.data)
+        except accounts.AccountError as exc:
+            form.email.errors.append(str(exc))
+        else:
+            return render_template("auth/forgot.html", form=None, sent_to=email, error=None)
+    status = 400 if form.is_submitted() else 200
+    return render_template("auth/forgot.html", form=form, sent_to=None, error=None), status
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limiter.limit("30/hour", methods=["POST"])
+def reset_password(token: str) -> str | BaseResponse | tuple[str, int]:
+    """Choose a new password from an emailed link; every session of the account ends, then log in with it."""
+    form = ResetPasswordForm()
+    try:
+        if form.validate_on_submit():
+            user = accounts.reset_password(token, form.new.data)
+            if current_user.is_authenticated:
+                logout_user()
+            flash(f"Your password has been changed and every device logged out. Log in as {user.email} with the "
+                  "new password.", "success")
+            return redirect(url_for("auth.login"))
+        accounts.resettable(token)
+    except accounts.AccountError as exc:
+        return render_template("auth/reset.html", form=None, error=str(exc)), 400
+    return render_template("auth/reset.html", form=form, error=None), 400 if form.is_submitted() else 200

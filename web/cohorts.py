@@ -1,13 +1,13 @@
-"""Learners join cohorts: a form for the code, a shareable /join/<code> link that prefills it, and a list."""
+"""Learners join and leave cohorts: a form for the code, a shareable /join/<code> link that prefills it, a list."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from web.core import CSRF_EXPIRED_MESSAGE, csrf_recovery
+from web.core import CSRF_EXPIRED_MESSAGE, confirm_page, csrf_recovery
 from web.extensions import limiter, login_manager
 from web.services import cohorts as svc
 
@@ -51,6 +51,28 @@ def join_post() -> Any:
     except svc.CohortError as exc:
         return _form(code, str(exc), 400)
     flash(f"You have joined “{cohort.name}”." if new else f"You are already in “{cohort.name}”.", "success")
+    return redirect(url_for("cohorts.join"))
+
+
+@bp.route("/cohorts/<id:cohort_id>/leave", methods=["GET", "POST"])
+@login_required
+def leave(cohort_id: int) -> Any:
+    """Ask, then take the learner out of one of their cohorts; a cohort they are not in is a 404."""
+    try:
+        cohort = svc.joined_cohort(current_user, cohort_id)
+    except svc.NotFound:
+        abort(404)
+    if request.method == "GET":
+        return confirm_page(
+            f"Leave “{cohort.name}”?",
+            ["Its instructor will no longer see your progress or your answers. Your own progress stays yours. To "
+             "come back you need the cohort's join code again."],
+            url_for("cohorts.leave", cohort_id=cohort.id), "Leave this cohort", url_for("cohorts.join"))
+    try:
+        svc.leave(current_user, cohort.id)
+    except svc.NotFound:
+        abort(404)
+    flash(f"You have left “{cohort.name}”.", "success")
     return redirect(url_for("cohorts.join"))
 
 

@@ -37,6 +37,9 @@ ENV_SETTINGS: dict[str, Any] = {
     "LOGIN_RATE_LIMIT": "10/minute",
     # Across every email from one address: generous, as a seminar room shares one address, and successes count too.
     "LOGIN_ADDRESS_RATE_LIMIT": "60/minute;300/hour",
+    # Password-reset emails: per address asked for (a mailbox is not flooded), and per client address across emails.
+    "RESET_RATE_LIMIT": "3/hour",
+    "RESET_ADDRESS_RATE_LIMIT": "20/hour",
     # Roster: a learner not complete and inactive for more than this many days needs attention.
     "ATTENTION_STALL_DAYS": "7",
     # Outgoing email (registration links). Without MAIL_SERVER, mail is written to instance/outbox/ and printed.

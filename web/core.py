@@ -128,6 +128,13 @@ def http_error(exc: HTTPException) -> Any:
 CSRF_EXPIRED_MESSAGE = "Your form had expired, so nothing was sent. Everything you typed is still here: send it again."
 
 
+def confirm_page(heading: str, message: list[str], action: str, button: str, cancel: str,
+                 hidden: dict[str, str] | None = None) -> str:
+    """Render the no-JavaScript confirmation page of an action that cannot simply be taken back (a POST to `action`)."""
+    return render_template("confirm.html", heading=heading, message=message, action=action, button=button,
+                           cancel=cancel, hidden=hidden)
+
+
 def csrf_recovery(blueprint: Blueprint, endpoint: str) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
     """Register a function that re-shows `endpoint`'s form with the posted values when its CSRF token failed."""
 

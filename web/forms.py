@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
+from wtforms import BooleanField, DateField, EmailField, HiddenField, PasswordField, StringField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
 
 from web.services.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from web.services.cohorts import MAX_ANNOUNCEMENT_LENGTH, MAX_NAME_LENGTH
 
 PASSWORD_RULE = f"At least {MIN_PASSWORD_LENGTH} characters."
 PASSWORD_LENGTH = Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH,
@@ -63,3 +64,39 @@ class ExerciseForm(FlaskForm):
     """The fixed part of an exercise form; the answer fields depend on the exercise type."""
 
     idempotency_key = HiddenField()
+
+
+class DisplayNameForm(FlaskForm):
+    """The learner's name as rosters and the certificate show it."""
+
+    display_name = StringField("Your name", validators=[DataRequired(message="Type your name."), Length(max=100)],
+                               description="As it should appear on your certificate. Up to 100 characters.")
+    next = HiddenField()
+
+
+class ForgotPasswordForm(FlaskForm):
+    """The email address of the account whose password was forgotten."""
+
+    email = EmailField("Email address", validators=[DataRequired(), Length(max=254)])
+
+
+class ResetPasswordForm(FlaskForm):
+    """A new password, chosen from an emailed reset link."""
+
+    new = PasswordField("New password", validators=[DataRequired(), PASSWORD_LENGTH], description=PASSWORD_RULE)
+    confirm = PasswordField("Repeat the new password", validators=[DataRequired(), EqualTo(
+        "new", message="The two new passwords do not match.")])
+
+
+class CohortSettingsForm(FlaskForm):
+    """A cohort's name, due date and announcement, edited by its instructor."""
+
+    name = StringField("Cohort name", validators=[DataRequired(message="Give the cohort a name."),
+                                                  Length(max=MAX_NAME_LENGTH)])
+    due_on = DateField("Due date", validators=[Optional()],
+                       description="Optional. Learners see it on their progress page; those not finished by the end "
+                                   "of that day are marked overdue on the roster.")
+    announcement = TextAreaField(
+        "Announcement", validators=[Optional(), Length(max=MAX_ANNOUNCEMENT_LENGTH)],
+        description=f"Optional, up to {MAX_ANNOUNCEMENT_LENGTH:,} characters. Shown to the cohort's learners on their "
+                    "progress page. Markdown works: *emphasis*, **bold**, lists and links; HTML is removed.")

@@ -29,6 +29,8 @@ from flask import (
 from flask_login import current_user, login_required
 
 import graders
+from web.core import confirm_page
+from web.forms import CohortSettingsForm
 from web.inputs import whole_number
 from web.models import Cohort, utcnow
 from web.security import public_url
@@ -114,6 +116,20 @@ def create() -> Any:
     return redirect(url_for("instructor.roster", cohort_id=cohort.id))
 
 
+@bp.get("/cohorts/<id:cohort_id>/archive")
+@instructor_required
+def archive_confirm(cohort_id: int) -> str:
+    """Ask before archiving: learners can no longer join, and the cohort can no longer be changed."""
+    cohort = managed_cohort(cohort_id)
+    return confirm_page(
+        f"Archive “{cohort.name}”?",
+        ["Nobody can join an archived cohort, and its name, due date, announcement and learners can no longer be "
+         "changed. It disappears from your list of cohorts and from its learners' progress pages; its records stay "
+         "here, and you can reopen it at any time."],
+        url_for("instructor.archive", cohort_id=cohort.id), "Archive this cohort",
+        url_for("instructor.roster", cohort_id=cohort.id), hidden={"archived": "1"})
+
+
 @bp.post("/cohorts/<id:cohort_id>/archive")
 @instructor_required
 def archive(cohort_id: int) -> Any:
@@ -123,6 +139,96 @@ def archive(cohort_id: int) -> Any:
     svc.set_archived(cohort, archived)
     flash(f"Cohort “{cohort.name}” {'archived: no one new can join' if archived else 'reopened for joining'}.",
           "success")
+    return redirect(url_for("instructor.roster", cohort_id=cohort.id))
+
+
+def _settings_page(cohort: Cohort, form: CohortSettingsForm, status: int = 200) -> tuple[str, int]:
+    """Render a cohort's settings page with the given (possibly failed) form."""
+    return render_template("instructor/settings.html", cohort=cohort, form=form,
+                           join_url=public_url("cohorts.join_link", code=cohort.join_code)), status
+
+
+@bp.route("/cohorts/<id:cohort_id>/settings", methods=["GET", "POST"])
+@instructor_required
+def settings(cohort_id: int) -> Any:
+    """Show and save a cohort's name, due date and announcement, and offer the joining and archive actions."""
+    cohort = managed_cohort(cohort_id)
+    if request.method == "GET":
+        return _settings_page(cohort, CohortSettingsForm(obj=cohort))
+    # No obj here: WTForms would fill a field missing from the post with the stored value.
+    form = CohortSettingsForm()
+    if form.validate():
+        try:
+            svc.update_settings(cohort, form.name.data, form.due_on.data, form.announcement.data or "")
+        except svc.CohortError as exc:
+            form.form_errors.append(str(exc))
+        else:
+            flash(f"Settings of “{cohort.name}” saved.", "success")
+            return redirect(url_for("instructor.settings", cohort_id=cohort.id))
+    return _settings_page(cohort, form, 400)
+
+
+@bp.post("/cohorts/<id:cohort_id>/joining")
+@instructor_required
+def joining(cohort_id: int) -> Any:
+    """Open (open=1) or close (open=0) the cohort's join code to new learners."""
+    cohort = managed_cohort(cohort_id)
+    join_open = request.form.get("open") == "1"
+    try:
+        svc.set_join_open(cohort, join_open)
+    except svc.CohortError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"The join code {cohort.join_code} works again." if join_open else
+              f"The join code {cohort.join_code} is turned off: nobody new can join until you turn it on.", "success")
+    return redirect(url_for("instructor.settings", cohort_id=cohort.id))
+
+
+@bp.route("/cohorts/<id:cohort_id>/new-code", methods=["GET", "POST"])
+@instructor_required
+def new_code(cohort_id: int) -> Any:
+    """Ask, then give the cohort a new join code: the old code and link stop working."""
+    cohort = managed_cohort(cohort_id)
+    if request.method == "GET":
+        return confirm_page(
+            f"A new join code for “{cohort.name}”?",
+            [f"The code {cohort.join_code} and its link stop working at once; learners already in the cohort stay. "
+             "Share the new code with anyone who has not joined yet."],
+            url_for("instructor.new_code", cohort_id=cohort.id), "Make a new join code",
+            url_for("instructor.settings", cohort_id=cohort.id))
+    try:
+        code = svc.regenerate_code(cohort)
+    except svc.CohortError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"The new join code is {code}; the old one no longer works.", "success")
+    return redirect(url_for("instructor.settings", cohort_id=cohort.id))
+
+
+@bp.route("/cohorts/<id:cohort_id>/learners/<id:user_id>/remove", methods=["GET", "POST"])
+@instructor_required
+def remove_learner(cohort_id: int, user_id: int) -> Any:
+    """Ask, then take a learner out of the cohort (their account and progress stay theirs)."""
+    cohort = managed_cohort(cohort_id)
+    try:
+        member = svc.get_member(cohort, user_id)
+    except svc.NotFound:
+        abort(404)
+    if request.method == "GET":
+        return confirm_page(
+            f"Remove {member.name} from “{cohort.name}”?",
+            [f"{member.name} leaves the roster, item analysis and gradebook of this cohort, and you no longer see "
+             "their answers. Their account and progress stay theirs; they can join again with the join code."],
+            url_for("instructor.remove_learner", cohort_id=cohort.id, user_id=member.id), "Remove from cohort",
+            url_for("instructor.learner", cohort_id=cohort.id, user_id=member.id))
+    try:
+        svc.remove_member(cohort, member.id)
+    except svc.NotFound:
+        abort(404)
+    except svc.CohortError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("instructor.learner", cohort_id=cohort.id, user_id=member.id))
+    flash(f"{member.name} is no longer in “{cohort.name}”.", "success")
     return redirect(url_for("instructor.roster", cohort_id=cohort.id))
 
 
@@ -152,6 +258,7 @@ def roster(cohort_id: int) -> str:
         matching=len(rows), first=first, page=page, pages=pages, total=len(entries),
         flagged=sum(e.needs_attention for e in entries), sort=sort, order=order, attention_only=attention_only,
         q=q, stall_days=stall_days, join_url=public_url("cohorts.join_link", code=cohort.join_code),
+        overdue=svc.is_overdue(cohort, svc.site_today()),
         owners=svc.possible_owners() if current_user.is_admin else None,
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -13,6 +13,7 @@ from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
@@ -172,6 +174,13 @@ class Cohort(Base):
     join_code: Mapped[str] = mapped_column(String(16), default=new_join_code)
     archived: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # False: the code (and its link) admits nobody until the instructor opens joining again; the code is kept.
+    join_open: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # A calendar day, not a moment: "due 14 March" means by the end of that day wherever the cohort meets.
+    due_on: Mapped[date | None] = mapped_column(Date(), default=None)
+    # Markdown, sanitised when shown (course/render.py), at most cohorts.MAX_ANNOUNCEMENT_LENGTH characters.
+    announcement: Mapped[str] = mapped_column(Text, default="", server_default="")
+    announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
     owner: Mapped[User | None] = relationship()
     memberships: Mapped[list[CohortMembership]] = relationship(
@@ -189,6 +198,31 @@ class CohortMembership(Base):
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     cohort: Mapped[Cohort] = relationship(back_populates="memberships")
+    user: Mapped[User] = relationship()
+
+
+def new_certificate_code() -> str:
+    """Return an unguessable verification code for a certificate's public page (not derived from any id)."""
+    return secrets.token_urlsafe(18)
+
+
+class Certificate(Base):
+    """A learner's certificate of completion with the code of its public verification page.
+
+    Withdrawing keeps the row (withdrawn_at set) so a withdrawn code never verifies again; re-issuing adds a row
+    with a new code. At most one row per learner is not withdrawn (web/services/certificates.py keeps that).
+    """
+
+    __tablename__ = "certificates"
+    __table_args__ = (UniqueConstraint("code", name="uq_certificates_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(64), default=new_certificate_code)
+    completed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
     user: Mapped[User] = relationship()
 
 

@@ -112,13 +112,14 @@ def register(page: Page, email: str | None = None, name: str = "Browser Learner"
     return email
 
 
-def emailed_link(email: str) -> str:
-    """The path of the registration link in the newest email to an address, read from the outbox folder."""
+def emailed_link(email: str, route: str = "/register/confirm/") -> str:
+    """The path of the link under `route` (registration, or /password/reset/) in the newest email to an address,
+    read from the outbox folder."""
     for path in sorted(OUTBOX.glob("*.eml"), reverse=True):
         message = BytesParser(policy=policy.default).parse(path.open("rb"))
         if message["To"] == email:
-            match = re.search(r"https?://[^/\s]+(/register/confirm/\S+)", message.get_content())
-            assert match, f"no registration link in {path.name}"
+            match = re.search(rf"https?://[^/\s]+({re.escape(route)}\S+)", message.get_content())
+            assert match, f"no {route} link in {path.name}"
             return match.group(1)
     raise AssertionError(f"no email to {email} in {OUTBOX}")
 
@@ -136,6 +137,23 @@ def login(page: Page, email: str, password: str = PASSWORD) -> None:
 def logout(page: Page) -> None:
     """Log out with the site's own log-out button."""
     page.get_by_role("button", name=re.compile(r"log ?out", re.I)).first.click()
+
+
+def finish_course(user: Any, course: Any) -> dict[str, int]:
+    """Read every lesson and pass every exercise for a stored user, through the services (inside an app context);
+    return one attempt id per exercise type."""
+    from web.services import attempts  # noqa: PLC0415 - the services need the app the caller has pushed
+    from web.services.progress import record_lesson_read  # noqa: PLC0415
+
+    for lesson_id in course.lesson_order():
+        record_lesson_read(user, lesson_id)
+    by_type: dict[str, int] = {}
+    for exercise_id in course.exercise_order():
+        exercise = course.exercises[exercise_id]
+        outcome = attempts.submit(user, exercise, sample_answer(exercise), attempts.new_idempotency_key())
+        assert outcome.attempt is not None and outcome.result.passed, exercise_id
+        by_type.setdefault(exercise.type, outcome.attempt.id)
+    return by_type
 
 
 def sample_answer(exercise: Exercise) -> Any:

@@ -14,11 +14,10 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from course.model import Course
-from tests.browser.helpers import PASSWORD, LiveServer, login, sample_answer, shoot, unique_email
+from tests.browser.helpers import PASSWORD, LiveServer, finish_course, login, sample_answer, shoot, unique_email
 from web.extensions import db
-from web.models import AttemptGrade, User
-from web.services import accounts, attempts, cohorts
-from web.services.progress import record_lesson_read
+from web.models import AttemptGrade, User, utcnow
+from web.services import accounts, attempts, certificates, cohorts
 
 pytestmark = pytest.mark.browser
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -38,6 +37,8 @@ class Seed:
     cohort_id: int
     attempts: dict[str, int]  # exercise type -> one attempt id of the learner
     confirm_token: str  # a registration link still waiting to be used
+    reset_token: str  # a password-reset link of the learner's
+    certificate_code: str  # the learner's certificate's public page
 
 
 def first_of_type(course: Course, kind: str) -> str:
@@ -59,14 +60,7 @@ def seed(live_server: LiveServer, course: Course) -> Seed:
         db.session.add(pending)
         db.session.commit()
         confirm_token = accounts.confirmation_token(pending)
-        for lesson_id in course.lesson_order():
-            record_lesson_read(learner, lesson_id)
-        by_type: dict[str, int] = {}
-        for exercise_id in course.exercise_order():
-            exercise = course.exercises[exercise_id]
-            outcome = attempts.submit(learner, exercise, sample_answer(exercise), attempts.new_idempotency_key())
-            assert outcome.attempt is not None and outcome.result.passed, exercise_id
-            by_type.setdefault(exercise.type, outcome.attempt.id)
+        by_type = finish_course(learner, course)
         cohort = cohorts.create_cohort(instructor, "Accessibility cohort")
         cohorts.join(learner, cohort.join_code)
         cohorts.join(newcomer, cohort.join_code)
@@ -79,8 +73,13 @@ def seed(live_server: LiveServer, course: Course) -> Seed:
         db.session.add(AttemptGrade(attempt_id=by_type["single_choice"], score=0.0, passed=False,
                                     status="incorrect", checks=[], grader_version="single_choice/0"))
         db.session.commit()
+        # The learners' progress pages show the cohort's due date and announcement (Markdown).
+        cohorts.update_settings(cohort, cohort.name, cohorts.site_today(),
+                                "**Session 3** moves to Thursday. Read [the first lesson](lesson:"
+                                f"{course.lesson_order()[0]}) before then.")
+        certificate = certificates.ensure(learner, utcnow())
         return Seed(learner.email, newcomer.email, instructor.email, admin.email, learner.id, cohort.id, by_type,
-                    confirm_token)
+                    confirm_token, accounts.reset_token(learner), certificate.code)
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +128,17 @@ def pages(course: Course) -> list[tuple[str, str, str, int]]:
         ("instructor-learner", "instructor", "/instructor/cohorts/{cohort}/learners/{learner}", 200),
         ("feedback-regraded", "learner", "/attempts/{attempt_single_choice}", 200),
         ("admin-users", "admin", "/admin/", 200),
+        # cohorts an agency trainer can run, accounts and the certificate
+        ("instructor-settings", "instructor", "/instructor/cohorts/{cohort}/settings", 200),
+        ("instructor-new-code", "instructor", "/instructor/cohorts/{cohort}/new-code", 200),
+        ("instructor-archive-confirm", "instructor", "/instructor/cohorts/{cohort}/archive", 200),
+        ("instructor-remove-learner", "instructor", "/instructor/cohorts/{cohort}/learners/{learner}/remove", 200),
+        ("leave-cohort", "newcomer", "/cohorts/{cohort}/leave", 200),
+        ("forgot-password", "anonymous", "/password/forgot", 200),
+        ("reset-password", "anonymous", "/password/reset/{reset}", 200),
+        ("reset-password-broken", "anonymous", "/password/reset/not-a-real-link", 400),
+        ("certificate-verify", "anonymous", "/certificates/{certificate}", 200),
+        ("certificate-verify-unknown", "anonymous", "/certificates/no-such-code", 404),
     ]
     for kind in EXERCISE_TYPES:
         rows.append((f"exercise-{kind}", "newcomer", f"/exercises/{first_of_type(course, kind)}", 200))
@@ -168,7 +178,8 @@ def test_page_has_no_wcag_violations(row: tuple[str, str, str, int], contexts: d
                                      seed: Seed) -> None:
     """The page answers with its expected status and axe finds no WCAG 2.1 A/AA violation on it."""
     name, role, template, expected = row
-    values = {"cohort": seed.cohort_id, "learner": seed.learner_id, "token": seed.confirm_token}
+    values = {"cohort": seed.cohort_id, "learner": seed.learner_id, "token": seed.confirm_token,
+              "reset": seed.reset_token, "certificate": seed.certificate_code}
     values.update({f"attempt_{kind}": attempt_id for kind, attempt_id in seed.attempts.items()})
     path = template.format(**values)
     page = contexts[role].new_page()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 import secrets
 import unicodedata
@@ -20,6 +21,7 @@ from web.extensions import db
 from web.models import (
     ROLES,
     Attempt,
+    Certificate,
     CohortMembership,
     LessonProgress,
     User,
@@ -32,6 +34,10 @@ from web.security import public_url
 # A registration link is good for a day, and once: confirming spends it, registering again replaces it.
 CONFIRM_SALT = "confirm-email"
 CONFIRM_MAX_AGE = 24 * 3600
+# A password-reset link is good for an hour, and once: the new password and session version it leads to no longer
+# match what it was signed with.
+RESET_SALT = "reset-password"
+RESET_MAX_AGE = 3600
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -140,14 +146,30 @@ def register_learner(email: str, password: str, display_name: str = "", next_pat
     return email
 
 
-def _confirmations() -> URLSafeTimedSerializer:
-    """Signer for registration links, keyed on SECRET_KEY with a salt of their own."""
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=CONFIRM_SALT)
+def _signer(salt: str) -> URLSafeTimedSerializer:
+    """Signer for one kind of emailed link, keyed on SECRET_KEY with that kind's own salt.
+
+    The salt keeps the kinds apart: a registration link's token is no password-reset token, and back.
+    """
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
+
+
+def _read_signed(salt: str, token: str, max_age: int, *, expired: str, invalid: str) -> dict[str, Any]:
+    """The contents of a signed link (a dict with int "u" and "v"), or AccountError with `expired` or `invalid`."""
+    try:
+        data = _signer(salt).loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise AccountError(expired) from None
+    except BadSignature:
+        raise AccountError(invalid) from None
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int) or not isinstance(data.get("v"), int):
+        raise AccountError(invalid)
+    return data
 
 
 def confirmation_token(user: User, next_path: str | None = None) -> str:
     """The signed part of a registration link: the account, its session version and where to go next."""
-    return _confirmations().dumps({"u": user.id, "v": user.session_version, "n": next_path or ""})
+    return _signer(CONFIRM_SALT).dumps({"u": user.id, "v": user.session_version, "n": next_path or ""})
 
 
 def send_confirmation(user: User, next_path: str | None = None) -> None:
@@ -160,15 +182,10 @@ def send_confirmation(user: User, next_path: str | None = None) -> None:
 
 def _read_confirmation(token: str) -> dict[str, Any]:
     """The contents of a signed registration link, or AccountError saying why it cannot be read."""
-    try:
-        data = _confirmations().loads(token, max_age=CONFIRM_MAX_AGE)
-    except SignatureExpired:
-        raise AccountError("This link has expired. Register again with the same email to get a new one.") from None
-    except BadSignature:
-        raise AccountError("This link is not valid. Check that you copied all of it, or register again.") from None
-    if not isinstance(data, dict) or not isinstance(data.get("u"), int) or not isinstance(data.get("v"), int):
-        raise AccountError("This link is not valid. Check that you copied all of it, or register again.")
-    return data
+    return _read_signed(
+        CONFIRM_SALT, token, CONFIRM_MAX_AGE,
+        expired="This link has expired. Register again with the same email to get a new one.",
+        invalid="This link is not valid. Check that you copied all of it, or register again.")
 
 
 def confirmable(token: str) -> tuple[User, dict[str, Any]]:
@@ -194,6 +211,77 @@ def confirm_email(token: str) -> tuple[User, str]:
     user.email_confirmed_at = utcnow()
     db.session.commit()
     return user, str(data.get("n") or "")
+
+
+def set_display_name(user: User, name: str) -> str:
+    """Store a learner's display name (cleaned); raise AccountError when nothing visible is left."""
+    cleaned = clean_display_name(name)
+    if not cleaned:
+        raise AccountError("Type your name as it should appear on your certificate, for example “Amina Diallo”.")
+    db.begin_write()
+    user.display_name = cleaned
+    db.session.commit()
+    return cleaned
+
+
+def _password_fingerprint(user: User) -> str:
+    """A short digest of the password hash: a reset link dies once the password changes, without carrying the hash
+    (itsdangerous payloads are signed, not encrypted)."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def reset_token(user: User) -> str:
+    """The signed part of a password-reset link: the account, its session version and its password's fingerprint."""
+    return _signer(RESET_SALT).dumps({"u": user.id, "v": user.session_version, "p": _password_fingerprint(user)})
+
+
+def request_password_reset(email: str) -> str:
+    """Email a reset link to the address's account, or a note that it has none; return the normalised address.
+
+    Both cases send one email and hash nothing, so the answer (and its time) says nothing about who has an account.
+    Raises AccountError only for a malformed address, which is about what was typed.
+    """
+    email = validate_email(email)
+    user = find_user(email)
+    site = current_app.config["SITE_TITLE"]
+    if user is None:
+        mail.send(email, "Password reset requested", "reset_no_account.txt", site=site,
+                  register_link=public_url("auth.register"))
+        return email
+    mail.send(user.email, "Reset your password", "reset_password.txt", site=site, minutes=RESET_MAX_AGE // 60,
+              link=public_url("auth.reset_password", token=reset_token(user)))
+    return email
+
+
+def resettable(token: str) -> User:
+    """The account a password-reset link would change; AccountError if the link cannot be used (any more)."""
+    data = _read_signed(
+        RESET_SALT, token, RESET_MAX_AGE,
+        expired="This link has expired: reset links work for an hour. Ask for a new one below.",
+        invalid="This link is not valid. Check that you copied all of it, or ask for a new one below.")
+    user = db.session.get(User, data["u"])
+    if user is None or user.session_version != data["v"] or data.get("p") != _password_fingerprint(user):
+        raise AccountError("This link has been used already, or the password was changed since it was sent. "
+                           "Ask for a new one below.")
+    return user
+
+
+def reset_password(token: str, new: str) -> User:
+    """Set a new password from a reset link, spend the link and end every session of the account; return it."""
+    validate_password(new)
+    db.begin_write()
+    try:
+        user = resettable(token)
+    except AccountError:
+        db.session.rollback()
+        raise
+    user.set_password(new)
+    user.session_version += 1
+    # Following a link sent to the address proves it is theirs, as the registration link would have.
+    if user.email_confirmed_at is None:
+        user.email_confirmed_at = utcnow()
+    db.session.commit()
+    return user
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -301,6 +389,12 @@ def export_data(user: User) -> dict[str, Any]:
         ],
         "cohorts": [
             {"cohort": m.cohort.name, "joined_at": m.joined_at.isoformat()} for m in memberships
+        ],
+        "certificates": [
+            {"code": c.code, "completed_at": c.completed_at.isoformat(), "created_at": c.created_at.isoformat(),
+             "withdrawn_at": c.withdrawn_at.isoformat() if c.withdrawn_at else None}
+            for c in db.session.scalars(select(Certificate).where(Certificate.user_id == user.id)
+                                        .order_by(Certificate.id))
         ],
     }
 

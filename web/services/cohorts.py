@@ -1,4 +1,4 @@
-"""Cohort services: create, join, archive, and the access rule that decides who may see a cohort.
+"""Cohort services: create, join, leave, settings, archive, and the access rule that decides who may see a cohort.
 
 The rule, in one place: an instructor sees only the cohorts they own, an admin sees every cohort, and anyone
 else - or an id that does not exist - gets the same "not found", so ids reveal nothing.
@@ -7,16 +7,23 @@ else - or an id that does not exist - gets the same "not found", so ids reveal n
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 
 from web.extensions import db
-from web.models import Attempt, Cohort, CohortMembership, LessonProgress, User, new_join_code
+from web.models import Attempt, Cohort, CohortMembership, LessonProgress, User, new_join_code, utcnow
 from web.services.analytics import REPEAT_FAIL_STREAK, AttemptRow, LearnerRow, ReadRow
 
 MAX_NAME_LENGTH = 200
+# An announcement is a short note ("Session 3 moved to Thursday"), not a lesson: long enough for a paragraph or two.
+MAX_ANNOUNCEMENT_LENGTH = 2000
+ARCHIVED_MESSAGE = "This cohort is archived, so it cannot be changed. Reopen it first."
 # A new code colliding with an existing one is astronomically rare; retrying a few times covers it.
 JOIN_CODE_TRIES = 5
 
@@ -113,8 +120,8 @@ def join(user: User, code: str) -> tuple[Cohort, bool]:
     # A whole seminar room joins at once: take the write lock before reading (SQLite), see db.begin_write().
     db.begin_write()
     cohort = find_by_code(code)
-    # An archived cohort and a wrong code answer alike, so codes of closed cohorts cannot be probed.
-    if cohort is None or cohort.archived:
+    # An archived cohort, a closed code and a wrong code answer alike, so codes of closed cohorts cannot be probed.
+    if cohort is None or cohort.archived or not cohort.join_open:
         raise CohortError("No open cohort has that join code. Check the code with your instructor.")
     if db.session.get(CohortMembership, (cohort.id, user.id)) is not None:
         return cohort, False
@@ -141,6 +148,115 @@ def set_archived(cohort: Cohort, archived: bool) -> None:
     db.begin_write()
     cohort.archived = archived
     db.session.commit()
+
+
+def _writable(cohort: Cohort) -> None:
+    """Refuse to change an archived cohort (it is read-only until reopened)."""
+    if cohort.archived:
+        db.session.rollback()
+        raise CohortError(ARCHIVED_MESSAGE)
+
+
+def update_settings(cohort: Cohort, name: str, due_on: date | None, announcement: str) -> None:
+    """Rename a cohort and set its due date and announcement (empty text removes the announcement)."""
+    name = validate_name(name)
+    announcement = (announcement or "").strip()
+    if len(announcement) > MAX_ANNOUNCEMENT_LENGTH:
+        raise CohortError(f"The announcement must be at most {MAX_ANNOUNCEMENT_LENGTH:,} characters long "
+                          f"(it has {len(announcement):,}).")
+    db.begin_write()
+    _writable(cohort)
+    cohort.name = name
+    cohort.due_on = due_on
+    if announcement != cohort.announcement:
+        cohort.announcement = announcement
+        cohort.announced_at = utcnow() if announcement else None
+    db.session.commit()
+
+
+def set_join_open(cohort: Cohort, join_open: bool) -> None:
+    """Let the join code admit learners again, or stop it doing so (the code itself is kept)."""
+    db.begin_write()
+    _writable(cohort)
+    cohort.join_open = join_open
+    db.session.commit()
+
+
+def regenerate_code(cohort: Cohort) -> str:
+    """Give a cohort a fresh join code (the old code and link stop working at once); return the new code."""
+    for _ in range(JOIN_CODE_TRIES):
+        db.begin_write()
+        _writable(cohort)
+        cohort.join_code = new_join_code()
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            continue
+        return cohort.join_code
+    raise CohortError("Could not pick a unique join code; please try again.")
+
+
+def _end_membership(cohort_id: int, user_id: int, missing: int, *, archived_ok: bool) -> tuple[Cohort, User]:
+    """Delete one membership in a write transaction; return its cohort and user, NotFound(missing) if there is none.
+
+    An archived cohort is read-only, so its members cannot be removed, unless `archived_ok` (a learner may always
+    leave: it is their data the instructor would otherwise keep seeing).
+    """
+    db.begin_write()
+    membership = db.session.get(CohortMembership, (cohort_id, user_id))
+    if membership is None:
+        db.session.rollback()
+        raise NotFound(missing)
+    cohort, user = membership.cohort, membership.user
+    if not archived_ok:
+        _writable(cohort)
+    db.session.delete(membership)
+    db.session.commit()
+    return cohort, user
+
+
+def remove_member(cohort: Cohort, user_id: int) -> User:
+    """Take a learner out of a cohort (their own progress stays theirs); return them. NotFound if not a member."""
+    return _end_membership(cohort.id, user_id, user_id, archived_ok=False)[1]
+
+
+def joined_cohort(user: User, cohort_id: int) -> Cohort:
+    """Return a cohort the user belongs to, else raise NotFound (another cohort's id answers the same)."""
+    membership = db.session.get(CohortMembership, (cohort_id, user.id))
+    if membership is None:
+        raise NotFound(cohort_id)
+    return membership.cohort
+
+
+def leave(user: User, cohort_id: int) -> Cohort:
+    """Take the user out of one of their cohorts (archived ones too); return it. NotFound if not a member."""
+    return _end_membership(cohort_id, user.id, cohort_id, archived_ok=True)[0]
+
+
+def site_today(now: datetime | None = None) -> date:
+    """Today's date where the site is (SITE_TIMEZONE, checked at start-up), for due dates."""
+    return (now or utcnow()).astimezone(ZoneInfo(current_app.config["SITE_TIMEZONE"])).date()
+
+
+def is_overdue(cohort: Cohort, today: date) -> bool:
+    """A cohort's due date has passed (the due day itself still counts as on time)."""
+    return cohort.due_on is not None and today > cohort.due_on
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What one of a learner's open cohorts tells them: its due date and announcement."""
+
+    cohort: Cohort
+    overdue: bool
+
+
+def notices(user: User) -> list[Notice]:
+    """Return the learner's open (not archived) cohorts that have a due date or an announcement."""
+    today = site_today()
+    return [Notice(c, is_overdue(c, today)) for c in my_cohorts(user)
+            if not c.archived and (c.due_on is not None or c.announcement)]
 
 
 def possible_owners() -> list[User]:
