@@ -261,7 +261,7 @@ EXACT_CASES = {
     "unknown manifest key": (
         [("course.yaml", "pass_threshold: 0.75", "pass_treshold: 0.75")],
         [("course.yaml", 16, "pass_treshold", "unknown key (known keys: title, description, pass_threshold, "
-                                              "completion, sources, modules)")],
+                                              "completion, show_solution, sources, modules)")],
     ),
     "grader spec issue, prefixed with spec.": (
         [("exercises/pick-one.yaml", "      correct: false", "      correct: true")],
@@ -387,7 +387,7 @@ def test_many_errors_are_all_reported_at_once():
     got = [str(e).replace("allowed in this context", "allowed here") for e in info.value]
     assert got == [
         "course.yaml:10: pass_treshold: unknown key (known keys: title, description, pass_threshold, completion, "
-        "sources, modules)",
+        "show_solution, sources, modules)",
         "exercises/bad-regex.yaml:10: spec.concepts.thanks.regex[0]: regular expression does not compile: "
         "missing ): (thank|appreciate",
         "exercises/bad-sample.yaml:18: samples.pass[0]: expected to pass but scored 0.00 (incorrect); "
