@@ -74,7 +74,7 @@ def test_reading_a_lesson_records_progress(client, make_user, login):
     login(make_user())
     client.get("/lessons/l-two")
     html = client.get("/progress").get_data(as_text=True)
-    assert re.search(r"Second lesson</a></th>\s*<td>Read</td>", html)
+    assert re.search(r'Second lesson</a></th>\s*<td data-label="Status">Read</td>', html)
 
 
 def test_healthz_ok(client):

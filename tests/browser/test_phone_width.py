@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import BrowserContext
 
 from tests.browser.helpers import shoot
-from tests.browser.test_accessibility import Seed, _page_params
+from tests.browser.test_accessibility import Seed, _page_params, check_page
 from tests.browser.test_accessibility import contexts as contexts  # noqa: F401, PLC0414 - shared fixtures
 from tests.browser.test_accessibility import seed as seed  # noqa: F401, PLC0414
 
@@ -26,7 +26,7 @@ OVERFLOWING = """() => [...document.querySelectorAll('body *')]
 @pytest.mark.parametrize("row", _page_params())
 def test_page_fits_a_390px_phone(row: tuple[str, str, str, int], contexts: dict[str, BrowserContext],  # noqa: F811
                                  seed: Seed) -> None:  # noqa: F811
-    """At 390 px the document is no wider than the viewport; tables that need more scroll inside their own box."""
+    """At 390 px the page is no wider than the screen, tables that need more scroll in their own box, and axe agrees."""
     name, role, template, expected = row
     values = {"cohort": seed.cohort_id, "learner": seed.learner_id, "token": seed.confirm_token}
     values.update({f"attempt_{kind}": attempt_id for kind, attempt_id in seed.attempts.items()})
@@ -39,6 +39,8 @@ def test_page_fits_a_390px_phone(row: tuple[str, str, str, int], contexts: dict[
         shoot(page, f"phone-{name}")
         assert widths[0] <= widths[1], f"{name}: the page is {widths[0]} px wide at {widths[1]} px: " \
                                        f"{page.evaluate(OVERFLOWING)}"
+        # The phone layout (the collapsed outline, stacked tables) must pass axe as the wide one does.
+        check_page(page, f"{name} at 390 px")
         # A box that scrolls sideways must be reachable and named for keyboard and screen-reader users.
         for box in page.locator(".table-wrap, .table-scroll").all():
             if box.evaluate("el => el.scrollWidth > el.clientWidth"):
