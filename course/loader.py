@@ -21,7 +21,7 @@ import yaml
 
 import graders
 from course.errors import ContentError, ContentErrors
-from course.model import Course, Exercise, Lesson, Module, Samples, Source
+from course.model import Course, Exercise, Lesson, Module, Samples, SolutionRule, Source
 
 MANIFEST = "course.yaml"
 LESSON_DIR = "lessons"
@@ -235,6 +235,27 @@ def as_list(value: Any) -> list[Any]:
     return value
 
 
+def as_solution_rule(value: Any) -> SolutionRule:
+    """Accept `always`, `never`, `after_pass`, or a mapping `after_attempts: N` (N a whole number of 1 or more)."""
+    expected = "expected always, never, after_pass, or a mapping such as 'after_attempts: 3'"
+    if isinstance(value, str):
+        if value in ("always", "never", "after_pass"):
+            return SolutionRule(value)
+        if value.startswith("after_attempts"):
+            raise _Bad(f"{expected}; write the number as a mapping: 'show_solution: {{after_attempts: 3}}' or "
+                       "'after_attempts: 3' on the next line, indented")
+        raise _Bad(f"{expected}, got {value!r}")
+    if isinstance(value, Mapping):
+        if list(value) != ["after_attempts"]:
+            raise _Bad(f"{expected}, got a mapping with the keys {', '.join(map(str, value)) or 'none'}")
+        try:
+            count = as_count(value["after_attempts"])
+        except _Bad as exc:
+            raise _Bad(f"after_attempts {exc}") from None
+        return SolutionRule("after_attempts", count)
+    raise _Bad(f"{expected}, got {_kind(value)}")
+
+
 def as_any(value: Any) -> Any:
     """Accept anything (checked later by someone who knows the shape)."""
     return value
@@ -337,6 +358,7 @@ class _State:
     description: str = ""
     completion: dict[str, Any] = field(default_factory=dict)
     pass_threshold: float = DEFAULT_PASS_THRESHOLD
+    show_solution: SolutionRule = field(default_factory=SolutionRule)
     # id -> (object, the manifest that declares it, its key path there)
     sources: dict[str, tuple[Source, FileReport, str]] = field(default_factory=dict)
     modules: dict[str, tuple[Module, FileReport, str]] = field(default_factory=dict)
@@ -468,6 +490,7 @@ def _read_manifest(state: _State, d: _Dir) -> None:
         state.description = keys.get("description", as_text, "")
         state.pass_threshold = keys.get("pass_threshold", as_fraction, DEFAULT_PASS_THRESHOLD)
         state.completion = dict(keys.get("completion", as_mapping, {}))
+        state.show_solution = keys.get("show_solution", as_solution_rule, SolutionRule())
     for i, raw in enumerate(keys.get("sources", as_list, []) or []):
         item = Keys(report, raw, f"sources[{i}]")
         sid, title = item.get("id", as_id), item.get("title", as_text)
@@ -576,6 +599,7 @@ def _read_exercise(state: _State, path: Path, check_samples: bool) -> bool:
     hints = keys.texts("hints", required=False)
     explanation = keys.get("explanation", as_text)
     threshold = keys.get("pass_threshold", as_fraction, state.pass_threshold)
+    show_solution = keys.get("show_solution", as_solution_rule, state.show_solution)
     samples = _read_samples(report, keys.get("samples", as_any, None))
     keys.done()
     if eid and eid != path.stem:
@@ -588,7 +612,7 @@ def _read_exercise(state: _State, path: Path, check_samples: bool) -> bool:
         return False
     exercise = Exercise(id=eid, type=type_name, lesson=lesson, title=title, prompt=prompt, spec=compiled,
                         raw_spec=raw_spec, hints=hints, explanation=explanation, pass_threshold=threshold,
-                        samples=samples, path=path, order=order)
+                        samples=samples, path=path, order=order, show_solution=show_solution)
     if eid in state.exercises:
         report.error("id", f"duplicate exercise id {eid!r} (also in {state.exercises[eid].report.display})")
         return False
@@ -771,4 +795,5 @@ def _build(state: _State, by_module: dict[str, list[Lesson]], by_lesson: dict[st
         exercises=exercises,
         completion=state.completion,
         default_pass_threshold=state.pass_threshold,
+        show_solution=state.show_solution,
     )

@@ -52,6 +52,35 @@ class Samples:
     failing: tuple[Any, ...] = ()
 
 
+SOLUTION_WHEN = ("always", "never", "after_pass", "after_attempts")
+
+
+@dataclass(frozen=True)
+class SolutionRule:
+    """When feedback may show an exercise's answer key (the explanation, model answers, every option's verdict)."""
+
+    when: str = "after_attempts"  # one of SOLUTION_WHEN
+    attempts: int = 3  # for after_attempts: shown once the learner has passed or made this many attempts
+
+    def shown(self, passed: bool, attempts: int) -> bool:
+        """Return whether a learner with this record on the exercise may see its solution."""
+        if self.when == "always":
+            return True
+        if self.when == "never":
+            return False
+        if self.when == "after_pass":
+            return passed
+        return passed or attempts >= self.attempts
+
+    def describe(self) -> str:
+        """Say in words when the solution is shown (for feedback pages and `course show`)."""
+        return {
+            "always": "with every result",
+            "never": "never",
+            "after_pass": "once you pass",
+        }.get(self.when, f"once you pass or after {self.attempts} attempt{'s' if self.attempts != 1 else ''}")
+
+
 @dataclass(frozen=True)
 class Exercise:
     """One exercise loaded from a data file, with its compiled grading spec."""
@@ -69,6 +98,7 @@ class Exercise:
     samples: Samples
     path: Path
     order: int = 0
+    show_solution: SolutionRule = SolutionRule()
 
 
 @dataclass(frozen=True)
@@ -84,6 +114,7 @@ class Course:
     exercises: dict[str, Exercise] = field(hash=False)
     completion: dict[str, Any] = field(hash=False, default_factory=dict)
     default_pass_threshold: float = 0.8
+    show_solution: SolutionRule = SolutionRule()
 
     def lesson_order(self) -> list[str]:
         """Return every lesson id in reading order (module order, then lesson order)."""

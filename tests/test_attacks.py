@@ -255,6 +255,8 @@ def hostile_course(tmp_path) -> Path:
     data = yaml.safe_load(exercise.read_text())
     data["prompt"] += "\n" + HOSTILE_MARKDOWN
     data["explanation"] += "\n" + HOSTILE_MARKDOWN
+    # The explanation must reach the feedback page on the first attempt for its Markdown to be tested there.
+    data["show_solution"] = "always"
     exercise.write_text(yaml.safe_dump(data, sort_keys=False))
     return target
 

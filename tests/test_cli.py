@@ -50,7 +50,7 @@ def test_check_lists_every_error_and_a_count(capsys):
     assert out[-1] == "FAILED: 15 errors"
     assert len(out) == 16
     assert "course.yaml:10: pass_treshold: unknown key (known keys: title, description, pass_threshold, " \
-           "completion, sources, modules)" in out
+           "completion, show_solution, sources, modules)" in out
     assert any(line.startswith("exercises/bad-regex.yaml:10: spec.concepts.thanks.regex[0]: ") for line in out)
 
 

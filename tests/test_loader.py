@@ -11,6 +11,7 @@ import pytest
 
 from course.errors import ContentError, ContentErrors
 from course.loader import load_course, parent_key, spec_key, split_front_matter
+from course.model import SolutionRule
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -151,6 +152,18 @@ def test_exercises_sort_by_order_then_id(course_dir):
     assert course.lessons["second-lesson"].exercises == ("put-in-order", "pick-many")
 
 
+def test_show_solution_comes_from_the_exercise_else_the_course_else_the_default(course_dir):
+    """An exercise's own show_solution wins; without one it takes course.yaml's; without that, pass or 3 attempts."""
+    default = load_course(course_dir, extra_dirs=()).exercises["pick-one"].show_solution
+    assert default == SolutionRule("after_attempts", 3)
+    edit(course_dir, "course.yaml", "pass_threshold: 0.75", "pass_threshold: 0.75\nshow_solution: never")
+    edit(course_dir, "exercises/pick-one.yaml", "explanation: |", "show_solution:\n  after_attempts: 2\nexplanation: |")
+    course = load_course(course_dir, extra_dirs=())
+    assert course.show_solution == SolutionRule("never")
+    assert course.exercises["pick-one"].show_solution == SolutionRule("after_attempts", 2)
+    assert course.exercises["pick-many"].show_solution == SolutionRule("never")
+
+
 def test_authoring_guide_examples_are_valid(tmp_path):
     """Every example lesson and exercise in docs/authoring.md loads into the shipped course, samples included."""
     guide = (REPO / "docs" / "authoring.md").read_text(encoding="utf-8")
@@ -261,7 +274,21 @@ EXACT_CASES = {
     "unknown manifest key": (
         [("course.yaml", "pass_threshold: 0.75", "pass_treshold: 0.75")],
         [("course.yaml", 16, "pass_treshold", "unknown key (known keys: title, description, pass_threshold, "
-                                              "completion, sources, modules)")],
+                                              "completion, show_solution, sources, modules)")],
+    ),
+    "show_solution with an unknown value": (
+        [("exercises/pick-one.yaml", "explanation: |", "show_solution: after_fail\nexplanation: |")],
+        [("exercises/pick-one.yaml", 19, "show_solution",
+          "expected always, never, after_pass, or a mapping such as 'after_attempts: 3', got 'after_fail'")],
+    ),
+    "show_solution after_attempts that is not a count": (
+        [("exercises/pick-one.yaml", "explanation: |", "show_solution:\n  after_attempts: 0\nexplanation: |")],
+        [("exercises/pick-one.yaml", 19, "show_solution", "after_attempts must be 1 or more, got 0")],
+    ),
+    "show_solution in the manifest with an unknown key": (
+        [("course.yaml", "pass_threshold: 0.75", "pass_threshold: 0.75\nshow_solution: {after_tries: 2}")],
+        [("course.yaml", 17, "show_solution", "expected always, never, after_pass, or a mapping such as "
+                                              "'after_attempts: 3', got a mapping with the keys after_tries")],
     ),
     "grader spec issue, prefixed with spec.": (
         [("exercises/pick-one.yaml", "      correct: false", "      correct: true")],
@@ -387,7 +414,7 @@ def test_many_errors_are_all_reported_at_once():
     got = [str(e).replace("allowed in this context", "allowed here") for e in info.value]
     assert got == [
         "course.yaml:10: pass_treshold: unknown key (known keys: title, description, pass_threshold, completion, "
-        "sources, modules)",
+        "show_solution, sources, modules)",
         "exercises/bad-regex.yaml:10: spec.concepts.thanks.regex[0]: regular expression does not compile: "
         "missing ): (thank|appreciate",
         "exercises/bad-sample.yaml:18: samples.pass[0]: expected to pass but scored 0.00 (incorrect); "

@@ -84,9 +84,16 @@ def _forget_failed_logins() -> None:
 
 
 def _after_login_target() -> str:
-    """Return where to go after logging in: a safe local `next`, else the progress page."""
+    """Return where to go after logging in: a safe local `next`, else where the role's work is."""
     target = request.args.get("next") or request.form.get("next")
-    return target if is_safe_next(target) else url_for("progress.overview")
+    if is_safe_next(target):
+        return target
+    # An admin manages users, an instructor follows their cohorts; a learner continues the course.
+    if current_user.is_authenticated and current_user.is_admin:
+        return url_for("admin.index")
+    if current_user.is_authenticated and current_user.is_instructor:
+        return url_for("instructor.index")
+    return url_for("progress.overview")
 
 
 @bp.route("/register", methods=["GET", "POST"])

@@ -21,6 +21,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 import graders
+from course import navigation
 from course.model import Exercise
 from web.answers import (
     EMPTY_MESSAGES,
@@ -41,6 +42,7 @@ from web.forms import ExerciseForm
 from web.inputs import whole_number
 from web.services import attempts as attempt_service
 from web.services import results as result_words
+from web.services import solutions
 from web.services.drafts import save_draft, take_draft
 from web.services.progress import load_progress
 
@@ -82,6 +84,10 @@ def render_exercise(exercise: Exercise, view: dict[str, Any], draft: Draft, *, k
         focus=focus,
         record=progress.exercise(exercise.id),
         status=progress.exercise_status(exercise.id),
+        previous_step=navigation.previous_item(course, navigation.EXERCISE, exercise.id),
+        next_step=navigation.next_item(course, navigation.EXERCISE, exercise.id),
+        outline=progress.outline(navigation.EXERCISE, exercise.id),
+        max_chars=graders.MAX_ANSWER_CHARS,
     )
     return html, status
 
@@ -188,6 +194,7 @@ def feedback(attempt_id: int) -> str:
     if exercise.type == "text":
         highlighted = attempt_service.highlight(result.answer_text or str(attempt.answer), result.checks)
     lessons = {c.lesson: course.lessons[c.lesson] for c in result.checks if c.lesson in course.lessons}
+    record = load_progress(course, current_user).exercise(exercise.id)
     return render_template(
         "exercises/feedback.html",
         attempt=attempt,
@@ -197,7 +204,10 @@ def feedback(attempt_id: int) -> str:
         highlighted=highlighted,
         answer_rows=describe_answer(exercise.type, view, attempt.answer) if highlighted is None else [],
         check_lessons=lessons,
-        record=load_progress(course, current_user).exercise(exercise.id),
+        record=record,
         result_line=result_words.result_line(exercise.type, result, exercise.pass_threshold),
         regrade=result_words.regrade_notice(attempt),
+        shown=solutions.feedback_for(exercise, view, attempt.answer, result, passed=record.passed,
+                                     attempts=record.attempts),
+        next_step=navigation.next_item(course, navigation.EXERCISE, exercise.id),
     )

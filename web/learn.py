@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, render_template, url_for
 from flask_login import current_user
 
+from course import navigation
 from course.model import Course
 from course.render import render_markdown
 from web.services.progress import STATUS_LABELS, load_progress, record_lesson_read
@@ -32,10 +33,19 @@ def markdown(text: str) -> str:
     return render_markdown(text, resolve_link)
 
 
+def item_url(item: navigation.Item) -> str:
+    """Return the page of a course step: a lesson, an exercise, or the certificate."""
+    if item.kind == navigation.LESSON:
+        return url_for("learn.lesson", lesson_id=item.id)
+    if item.kind == navigation.EXERCISE:
+        return url_for("exercises.show", exercise_id=item.id)
+    return url_for("progress.certificate")
+
+
 @bp.app_context_processor
 def learn_helpers() -> dict[str, object]:
-    """Give templates the Markdown renderer and the status labels."""
-    return {"markdown": markdown, "status_labels": STATUS_LABELS}
+    """Give templates the Markdown renderer, the status labels and the URL of a course step."""
+    return {"markdown": markdown, "status_labels": STATUS_LABELS, "item_url": item_url}
 
 
 @bp.get("/")
@@ -54,15 +64,13 @@ def lesson(lesson_id: str) -> str:
     progress = load_progress(course, current_user)
     if current_user.is_authenticated:
         record_lesson_read(current_user, lesson_id, progress)
-    order = course.lesson_order()
-    index = order.index(lesson_id)
-    previous = course.lessons[order[index - 1]] if index > 0 else None
-    following = course.lessons[order[index + 1]] if index + 1 < len(order) else None
     return render_template(
         "learn/lesson.html",
         lesson=lesson,
         module=course.module_of(lesson_id),
-        previous=previous,
-        following=following,
+        # A lesson's Next is its own first exercise, then the following lesson (course order).
+        previous_step=navigation.previous_item(course, navigation.LESSON, lesson_id),
+        next_step=navigation.next_item(course, navigation.LESSON, lesson_id),
+        outline=progress.outline(navigation.LESSON, lesson_id),
         progress=progress,
     )

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from course import navigation
 from course.model import Course
 from web.extensions import db
 from web.models import Attempt, LessonProgress, User, utcnow
@@ -81,6 +82,11 @@ class Progress:
         if lesson_id in self.read or any(s != NOT_STARTED for s in statuses):
             return IN_PROGRESS
         return NOT_STARTED
+
+    def outline(self, kind: str, ident: str) -> navigation.Outline:
+        """Return the course outline with this learner's ticks, marking the page being shown (kind, id)."""
+        passed = {e for e, record in self.exercises.items() if record.passed}
+        return navigation.outline(self.course, self.read.keys(), passed, (kind, ident))
 
     def module_counts(self, module_id: str) -> tuple[int, int]:
         """Return (items done, items) of a module, counting lessons read and exercises passed."""

@@ -178,6 +178,12 @@
     });
 
     refresh();
+    // Dragging exists only with this script, so only now do the instructions mention it.
+    var help = document.getElementById("ordering-help");
+    if (help) {
+      help.appendChild(document.createTextNode(" With a mouse you can also drag the cards; with a keyboard, focus a " +
+        "card, press Space to pick it up, the arrow keys to move it and Space again to drop it."));
+    }
   }
 
   document.addEventListener("DOMContentLoaded", function () {
