@@ -40,7 +40,9 @@ from web.extensions import limiter
 from web.forms import ExerciseForm
 from web.inputs import whole_number
 from web.services import attempts as attempt_service
+from web.services import reviews
 from web.services.drafts import save_draft, take_draft
+from web.services.outcomes import effective_result
 from web.services.progress import load_progress
 
 bp = Blueprint("exercises", __name__)
@@ -182,7 +184,8 @@ def feedback(attempt_id: int) -> str:
     exercise = get_exercise(attempt.exercise_id)
     course = current_app.extensions["course"]
     view = attempt_service.learner_view(exercise, attempt_service.exercise_state(current_user, exercise.id))
-    result = attempt_service.result_of(attempt)
+    # As it counts: a reviewer's override replaces the grader's score and verdict (its checks stay the feedback).
+    result = effective_result(attempt)
     highlighted = None
     if exercise.type == "text":
         highlighted = attempt_service.highlight(result.answer_text or str(attempt.answer), result.checks)
@@ -197,4 +200,6 @@ def feedback(attempt_id: int) -> str:
         answer_rows=describe_answer(exercise.type, view, attempt.answer) if highlighted is None else [],
         check_lessons=lessons,
         record=load_progress(course, current_user).exercise(exercise.id),
+        # The appeal panel (exercises/_appeal.html).
+        **reviews.learner_panel(current_user, attempt),
     )

@@ -31,7 +31,7 @@ from flask_login import current_user, login_required
 from web.inputs import whole_number
 from web.models import Cohort, utcnow
 from web.security import public_url
-from web.services import analytics, gradebook
+from web.services import analytics, gradebook, outcomes
 from web.services import cohorts as svc
 
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
@@ -195,7 +195,8 @@ def learner(cohort_id: int, user_id: int) -> str:
     course = current_app.extensions["course"]
     attempts = svc.learner_attempts(member)
     return render_template("instructor/learner.html", cohort=cohort, member=member, attempts=attempts,
-                           course=course, answer_text=svc.answer_text)
+                           course=course, answer_text=svc.answer_text,
+                           overrides=outcomes.overrides_for([a.id for a in attempts]))
 
 
 def _export_name(cohort: Cohort, ext: str) -> str:
