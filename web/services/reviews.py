@@ -143,9 +143,9 @@ def queue(cohort: Cohort | None, *, exercise_id: str | None = None, reason: str 
         select(AttemptOverride).where(AttemptOverride.attempt_id.in_(ids)))} if ids else {}
     decided = set(db.session.scalars(
         select(ReviewDecision.attempt_id).where(ReviewDecision.attempt_id.in_(ids)))) if ids else set()
-    names = dict(db.session.execute(
+    names = {uid: name for uid, name in db.session.execute(
         select(User.id, func.coalesce(func.nullif(User.display_name, ""), User.email))
-        .where(User.id.in_({a.user_id for a, _ in rows})))) if ids else {}
+        .where(User.id.in_({a.user_id for a, _ in rows})))} if ids else {}
     return [QueueItem(a, names.get(a.user_id, ""), appeal, overrides.get(a.id), a.id in decided)
             for a, appeal in rows], total
 
