@@ -17,7 +17,7 @@ from course.model import Course
 from tests.browser.helpers import PASSWORD, LiveServer, login, sample_answer, shoot, unique_email
 from web.extensions import db
 from web.models import User
-from web.services import accounts, attempts, cohorts
+from web.services import accounts, attempts, cohorts, reviews
 from web.services.progress import record_lesson_read
 
 pytestmark = pytest.mark.browser
@@ -70,6 +70,8 @@ def seed(live_server: LiveServer, course: Course) -> Seed:
         cohort = cohorts.create_cohort(instructor, "Accessibility cohort")
         cohorts.join(learner, cohort.join_code)
         cohorts.join(newcomer, cohort.join_code)
+        # An appealed text attempt, so the queue and its item have something to show.
+        reviews.submit_appeal(learner, by_type["text"], "I think my email did say why I fit.")
         return Seed(learner.email, newcomer.email, instructor.email, admin.email, learner.id, cohort.id, by_type,
                     confirm_token)
 
@@ -117,6 +119,10 @@ def pages(course: Course) -> list[tuple[str, str, str, int]]:
         ("instructor-item", "instructor", f"/instructor/cohorts/{{cohort}}/items/{first_of_type(course, 'text')}", 200),
         ("instructor-learner", "instructor", "/instructor/cohorts/{cohort}/learners/{learner}", 200),
         ("admin-users", "admin", "/admin/", 200),
+        ("review-queue", "instructor", "/instructor/cohorts/{cohort}/review", 200),
+        ("review-item", "instructor", "/instructor/cohorts/{cohort}/review/{attempt_text}", 200),
+        ("review-admin", "admin", "/admin/review", 200),
+        ("review-self-paced", "admin", "/admin/review/self-paced", 200),
     ]
     for kind in EXERCISE_TYPES:
         rows.append((f"exercise-{kind}", "newcomer", f"/exercises/{first_of_type(course, kind)}", 200))
