@@ -148,6 +148,20 @@ def test_a_learner_cannot_appeal_another_learners_attempt(app, world):
 
 
 @pytest.mark.db
+def test_appeals_are_rate_limited_per_account(app, world, make_attempt):
+    """Past APPEAL_RATE_LIMIT an account's appeals are refused with 429, and nothing more is stored."""
+    app.config["APPEAL_RATE_LIMIT"] = "2/hour"
+    more = [make_attempt(world["learner"], "thank-you-email", score=0.5, passed=False) for _ in range(2)]
+    client = app.test_client()
+    login_as(client, world["learner"])
+    token = csrf_token_from(client.get("/join").get_data(as_text=True))
+    codes = [client.post(f"/attempts/{a.id}/appeal", data={"csrf_token": token, "reason": "Look again."}).status_code
+             for a in [world["attempt"], *more]]
+    assert codes == [302, 302, 429]
+    assert db.session.scalar(select(func.count()).select_from(Appeal)) == 2
+
+
+@pytest.mark.db
 def test_self_paced_learners_are_told_appeals_go_to_admins(app, world, make_attempt):
     """A learner in no cohort reads who looks at an appeal."""
     attempt = make_attempt(world["solo"], "thank-you-email", score=0.5, passed=False)

@@ -25,7 +25,13 @@ from web.services.outcomes import effective_result
 
 bp = Blueprint("reviews", __name__)
 admin_required = role_required(lambda user: user.is_admin)
+# Per account; APPEAL_RATE_LIMIT changes it (one appeal per attempt is kept anyway).
 APPEAL_LIMIT = "10/hour"
+
+
+def _appeal_limit() -> str:
+    """Return the configured appeal limit (APPEAL_RATE_LIMIT, default 10 an hour)."""
+    return current_app.config.get("APPEAL_RATE_LIMIT", APPEAL_LIMIT)
 
 
 def _appeal_key() -> str:
@@ -41,7 +47,7 @@ def review_open_count(cohort: Cohort | None) -> int:
 
 @bp.post("/attempts/<id:attempt_id>/appeal")
 @login_required
-@limiter.limit(APPEAL_LIMIT, key_func=_appeal_key)
+@limiter.limit(_appeal_limit, key_func=_appeal_key)
 def appeal(attempt_id: int) -> Any:
     """Appeal one of the learner's own attempts; anyone else's attempt is the same 404 as a missing one."""
     form = AppealForm()
