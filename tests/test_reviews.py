@@ -343,3 +343,34 @@ def test_cases_export_writes_reviewed_answers_without_identities(app, world, tmp
     assert re.fullmatch(r"review-[0-9a-f]{12}", row["id"])  # a keyed hash, not an attempt or user id
     assert main(["cases", "check", str(out), "--exercise", "thank-you-email"]) == 1  # the rules fail this answer
     assert "disagree" in capsys.readouterr().out
+
+
+@pytest.mark.db
+def test_the_data_export_holds_the_learners_appeals_and_overrides_only(app, world, make_attempt):
+    """A learner's download lists their appeal and the reviewer's grade, never another learner's nor the doubts."""
+    appeal(world, "Mine to appeal.")
+    reviews.decide(world["owner"], world["attempt"], reviews.read_decision("override", "yes", "80", "Fine."))
+    theirs = make_attempt(world["other"], "thank-you-email", score=0.5, passed=False)
+    reviews.submit_appeal(world["other"], theirs.id, "Theirs to appeal.")
+    client = app.test_client()
+    login_as(client, world["learner"])
+    data = client.get("/account/export").get_json()
+    assert [(a["reason"], a["state"], a["comment"]) for a in data["appeals"]] == [
+        ("Mine to appeal.", "upheld", "Fine.")]
+    assert [(o["attempt"], o["score"], o["passed"]) for o in data["overridden_grades"]] == [
+        (world["attempt"].id, 0.8, True)]
+    assert "Theirs to appeal." not in json.dumps(data) and "review_reasons" not in json.dumps(data)
+
+
+@pytest.mark.db
+def test_deleting_an_account_takes_its_appeals_and_keeps_the_reviewers_audit(app, world):
+    """A learner's deletion removes their appeals and overrides; a reviewer's deletion leaves the audit nameless."""
+    appeal(world)
+    reviews.decide(world["owner"], world["attempt"], reviews.read_decision("keep", None, None, ""))
+    db.session.delete(world["owner"])
+    db.session.commit()
+    assert db.session.scalar(select(ReviewDecision.actor_id)) is None
+    db.session.delete(world["learner"])
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(Appeal)) == 0
+    assert db.session.scalar(select(func.count()).select_from(ReviewDecision)) == 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import String, and_, cast, exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from web.extensions import db
 from web.models import Appeal, Attempt, AttemptOverride, Cohort, CohortMembership, ReviewDecision, User, utcnow
@@ -55,16 +56,23 @@ def submit_appeal(user: User, attempt_id: int, reason: str) -> Appeal:
         raise ReviewError("Say in a sentence or two why you think this was graded wrong.")
     if len(reason) > MAX_REASON_CHARS:
         raise ReviewError(f"The reason must be at most {MAX_REASON_CHARS} characters long (it has {len(reason)}).")
+    already = ReviewError("This attempt has been appealed already; one appeal per attempt.")
     db.begin_write()
     attempt = own_attempt(user, attempt_id)
     if attempt is None:
+        db.session.rollback()
         raise NotFound(attempt_id)
     if appeal_of(attempt) is not None:
         db.session.rollback()
-        raise ReviewError("This attempt has been appealed already; one appeal per attempt.")
+        raise already
     appeal = Appeal(attempt_id=attempt.id, user_id=user.id, reason=reason)
     db.session.add(appeal)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # A double-submitted form on another worker stored the appeal first (uq_appeals_attempt).
+        db.session.rollback()
+        raise already from None
     return appeal
 
 
