@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 MAX_ANSWER_CHARS = 5000
 
 STATUSES = ("correct", "partial", "incorrect", "invalid")
+# Whether a person should look at a grade: the grader's own doubt, for instructors (learners never see it).
+REVIEWS = ("none", "suggested")
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,9 @@ class Result:
     message: str = ""
     # The answer text the spans point into (normalised), so feedback can highlight words.
     answer_text: str = ""
+    # "suggested" when the rules are unsure of this grade, with the reasons why (graders/text.py REVIEW_REASONS).
+    review: str = "none"
+    review_reasons: tuple[str, ...] = ()
 
     @property
     def counts_as_attempt(self) -> bool:
@@ -79,6 +84,8 @@ class Result:
             "grader_version": self.grader_version,
             "message": self.message,
             "answer_text": self.answer_text,
+            "review": self.review,
+            "review_reasons": list(self.review_reasons),
         }
 
     @classmethod
@@ -92,6 +99,8 @@ class Result:
             grader_version=str(d.get("grader_version", "")),
             message=str(d.get("message", "")),
             answer_text=str(d.get("answer_text", "")),
+            review=str(d.get("review") or "none"),
+            review_reasons=tuple(str(r) for r in d.get("review_reasons") or ()),
         )
 
 

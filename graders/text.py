@@ -51,7 +51,7 @@ from graders.base import (
     register,
 )
 from graders.spec import SpecReader, raise_if, unique_ids
-from graders.structured import finish
+from graders.structured import SCORE_DIGITS, finish
 
 RULES_DIR = Path(__file__).parent / "rules"
 RULE_FILES = ("english.yaml", "concepts.yaml", "tone.yaml")
@@ -68,6 +68,17 @@ NOT_CREDITED = "Not credited, because the answer is not written as real sentence
 EDGE_SENTENCES = 2
 # Quoted evidence in a message is cut to this many characters so a long match cannot flood the feedback.
 QUOTE_CHARS = 60
+# Why the rules suggest a person looks at a grade (Result.review_reasons), for the instructors' review queue.
+REVIEW_REASONS = {
+    "near-pass": "one check away from the other side of the pass mark",
+    "loose-match": "a deciding check matched only through a typo or a loose match",
+    "guard-and-move": "a guard and a required move fired in the same sentence",
+    "few-matches": "a long answer where few sentences matched anything",
+}
+# "Long" for the few-matches reason, and how small a share of its sentences matching anything is "few".
+REVIEW_LONG_WORDS = 100
+REVIEW_MIN_SENTENCES = 4
+REVIEW_MATCHED_SHARE = 0.34
 
 
 # ---- loading the shared rules files -------------------------------------------------------------------------
@@ -793,6 +804,13 @@ class _Outcome:
     passed: bool
     message: str
     spans: tuple[tuple[int, int], ...]
+    # The verdict rests only on typo-corrected words or loose `together` meetings (a reason to suggest a review).
+    shaky: bool = False
+
+
+def _shaky(a: textlib.Analysis, hits: list[Hit]) -> bool:
+    """True when every hit is a loose meeting or reads a word through the speller (a typo)."""
+    return bool(hits) and all(h.loose or any(w in a.corrected for w in range(h.first, h.stop)) for h in hits)
 
 
 def _concept_hits(spec: TextSpec, hits: Found, name: str) -> list[Hit]:
@@ -817,11 +835,13 @@ def _judge_require(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: Foun
     positive_spans: list[tuple[int, int]] = []
     missing_negated: list[tuple[int, int]] = []
     missing = False
+    shaky = False
     for name in c.concepts:
         found = _concept_hits(spec, hits, name)
         good = [h.span for h in found if h.negator is None]
         if good:
             positive_spans.extend(good)
+            shaky = shaky or _shaky(a, [h for h in found if h.negator is None])
             continue
         missing = True
         missing_negated.extend((a.starts[h.negator], h.span[1]) for h in found if h.negator is not None)
@@ -829,7 +849,7 @@ def _judge_require(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: Foun
         vetoed = [h.span for name in c.unless for h in _concept_hits(spec, hits, name) if h.negator is None]
         if vetoed:
             return _Outcome(False, _with_quotes(c.unless_msg, a.text, vetoed), tuple(vetoed))
-        return _Outcome(True, _with_quotes(c.pass_msg, a.text, positive_spans), tuple(positive_spans))
+        return _Outcome(True, _with_quotes(c.pass_msg, a.text, positive_spans), tuple(positive_spans), shaky)
     if missing_negated:
         lead = c.negated_msg or ("The words are there, but negated, so they say the opposite. " + c.fail_msg)
         return _Outcome(False, _with_quotes(lead, a.text, missing_negated), tuple(missing_negated))
@@ -838,9 +858,10 @@ def _judge_require(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: Foun
 
 def _judge_forbid(c: CheckSpec, spec: TextSpec, a: textlib.Analysis, hits: Found) -> _Outcome:
     """None of the listed concepts may appear (a negated mention is allowed)."""
-    spans = [h.span for name in c.concepts for h in _concept_hits(spec, hits, name) if h.negator is None]
+    found = [h for name in c.concepts for h in _concept_hits(spec, hits, name) if h.negator is None]
+    spans = [h.span for h in found]
     if spans:
-        return _Outcome(False, _with_quotes(c.fail_msg, a.text, sorted(spans)), tuple(sorted(spans)))
+        return _Outcome(False, _with_quotes(c.fail_msg, a.text, sorted(spans)), tuple(sorted(spans)), _shaky(a, found))
     return _Outcome(True, c.pass_msg, ())
 
 
@@ -1103,7 +1124,53 @@ def grade_text(spec: TextSpec, text: str, ctx: Context, version: str) -> Result:
         earned += c.weight if o.passed else 0.0
     score = 0.0 if guard_failed is not None else earned / total
     result = finish(score, checks, ctx, version, _summary(checks, guard_failed))
-    return replace(result, answer_text=text)
+    reasons = () if guard_failed is not None else _review_reasons(a, outcomes, result, ctx)
+    return replace(result, answer_text=text, review="suggested" if reasons else "none", review_reasons=reasons)
+
+
+def _passes(checks: list[tuple[float, bool, bool]], threshold: float) -> bool:
+    """Whether (weight, passed, required) checks pass: the weighted share meets the mark and no required one fails."""
+    total = sum(w for w, _, _ in checks) or 1.0
+    score = round(sum(w for w, ok, _ in checks if ok) / total, SCORE_DIGITS)
+    return score >= threshold and not any(req and not ok for _, ok, req in checks)
+
+
+def _review_reasons(a: textlib.Analysis, outcomes: list[tuple[CheckSpec, _Outcome]], result: Result,
+                    ctx: Context) -> tuple[str, ...]:
+    """Why a person should look at this grade (REVIEW_REASONS keys, in that order); empty when the rules are sure.
+
+    Deterministic and computed from what grading found, so the grader version covers it like the grade itself.
+    """
+    flat = [(c.weight, o.passed, c.required) for c, o in outcomes]
+
+    def flipped(i: int, required: bool = True) -> bool:
+        """Whether the answer would pass with check i turned the other way (required checks counted, if asked)."""
+        changed = [(w, ok != (n == i), req and required) for n, (w, ok, req) in enumerate(flat)]
+        return _passes(changed, ctx.pass_threshold)
+
+    reasons: list[str] = []
+    # Every check is required by default, so losing any one sinks a pass: a pass is near the mark when one lost
+    # check would sink it by its score alone; a fail is when one more check met would pass it.
+    if result.passed:
+        near = any(ok and not flipped(i, required=False) for i, (_, ok, _) in enumerate(flat))
+    else:
+        near = any(not ok and flipped(i) for i, (_, ok, _) in enumerate(flat))
+    if near:
+        reasons.append("near-pass")
+    if any(o.shaky and flipped(i) != result.passed for i, (_, o) in enumerate(outcomes)):
+        reasons.append("loose-match")
+    guard_sentences = {a.sent[a.word_at(s)] for c, o in outcomes if c.kind in ("forbid", "tone") and not o.passed
+                       for s, _ in o.spans}
+    move_sentences = {a.sent[a.word_at(s)] for c, o in outcomes if c.kind == "require" and c.required and o.passed
+                      for s, _ in o.spans}
+    if guard_sentences & move_sentences:
+        reasons.append("guard-and-move")
+    if a.word_count >= REVIEW_LONG_WORDS and len(a.sentences) >= REVIEW_MIN_SENTENCES:
+        matched = {a.sent[a.word_at(s)] for c, o in outcomes if c.kind in ("require", "forbid", "tone")
+                   for s, _ in o.spans}
+        if len(matched) < REVIEW_MATCHED_SHARE * len(a.sentences):
+            reasons.append("few-matches")
+    return tuple(reasons)
 
 
 def concept_hits_in(spec: TextSpec, name: str, text: str) -> list[Hit]:
@@ -1209,7 +1276,8 @@ def _summary(checks: list[Check], guard_failed: _Outcome | None) -> str:
 def _version() -> str:
     """Grader version: the code's revision plus a hash of the shipped rules, so a rules edit shows in results."""
     # 2: the rules view, typo tolerance, gaps, together/without, requests and the wider guard.
-    return f"2+{rules_digest(RULES_DIR)}"
+    # 3: results say when a person should review them (review, review_reasons).
+    return f"3+{rules_digest(RULES_DIR)}"
 
 
 @register

@@ -52,6 +52,15 @@ ACCESS: dict[tuple[str, str], tuple[Any, Any, Any, Any, Any]] = {
     ("GET", "/instructor/cohorts/<id:cohort_id>/learners/<id:user_id>"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
     ("GET", "/instructor/cohorts/<id:cohort_id>/gradebook.csv"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
     ("GET", "/instructor/cohorts/<id:cohort_id>/gradebook.json"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
+    # ---- review: a cohort's queue is its instructor's; the queue of learners in no cohort is the admins'
+    ("GET", "/instructor/cohorts/<id:cohort_id>/review"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
+    ("GET", "/instructor/cohorts/<id:cohort_id>/review/<id:attempt_id>"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
+    ("POST", "/instructor/cohorts/<id:cohort_id>/review/<id:attempt_id>"): (LOGIN, FORBIDDEN, NOT_FOUND, BAD, BAD),
+    ("GET", "/admin/review"): (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
+    ("GET", "/admin/review/self-paced"): (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
+    # The fixture's learner is in a cohort, so their attempt is not in the self-paced queue.
+    ("GET", "/admin/review/self-paced/<id:attempt_id>"): (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, NOT_FOUND),
+    ("POST", "/admin/review/self-paced/<id:attempt_id>"): (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, NOT_FOUND),
     # ---- admin
     ("GET", "/admin/"): (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
     ("POST", "/admin/users/<id:user_id>/role"): (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, REDIRECT),
@@ -62,6 +71,8 @@ ACCESS: dict[tuple[str, str], tuple[Any, Any, Any, Any, Any]] = {
     ("GET", "/exercises/<exercise_id>"): (LOGIN, OK, OK, OK, OK),
     ("POST", "/exercises/<exercise_id>"): (LOGIN, 422, 422, 422, 422),  # empty answer: refused, costs no attempt
     ("GET", "/attempts/<id:attempt_id>"): (LOGIN, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND),
+    # Only the attempt's owner may appeal it (an empty reason is refused, 400); anyone else's is a 404.
+    ("POST", "/attempts/<id:attempt_id>/appeal"): (LOGIN, BAD, NOT_FOUND, NOT_FOUND, NOT_FOUND),
     ("GET", "/progress"): (LOGIN, OK, OK, OK, OK),
     ("GET", "/progress/certificate"): (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN),  # nobody has finished
     ("POST", "/progress/certificate/link"): (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN),

@@ -203,7 +203,8 @@ def test_grade_json_is_the_full_result(capsys):
     code, out, _ = run(capsys, "grade", "pick-many", "--answer", '["questions", "concerns"]', "--json")
     data = json.loads(out)
     assert code == 0
-    assert set(data) == {"score", "passed", "status", "checks", "grader_version", "message", "answer_text"}
+    assert set(data) == {"score", "passed", "status", "checks", "grader_version", "message", "answer_text",
+                         "review", "review_reasons"}
     assert data["score"] == 1.0 and data["passed"] is True and data["status"] == "correct"
 
 

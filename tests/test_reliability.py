@@ -38,13 +38,16 @@ from tests.servers import (
 from web.extensions import Base, make_engine
 from web.manage import alembic_config, downgrade, upgrade
 from web.models import (
+    Appeal,
     Attempt,
     AttemptGrade,
+    AttemptOverride,
     Certificate,
     Cohort,
     CohortMembership,
     ExerciseState,
     LessonProgress,
+    ReviewDecision,
     SavedDraft,
     User,
     hash_password,
@@ -212,6 +215,14 @@ def seed_rows(engine: Engine) -> dict[str, int]:
         conn.execute(AttemptGrade.__table__.insert().values(
             attempt_id=attempt_id, score=0.4, passed=False, status="partial", checks=[], grader_version="t/0",
             created_at=now, reason="regrade"))
+        conn.execute(Appeal.__table__.insert().values(
+            attempt_id=attempt_id, user_id=user_id, reason="Look again.", state="upheld", comment="Yes.",
+            created_at=now, decided_at=now, decided_by=owner_id))
+        conn.execute(AttemptOverride.__table__.insert().values(
+            attempt_id=attempt_id, passed=True, score=0.9, comment="Yes.", decided_by=owner_id, decided_at=now))
+        conn.execute(ReviewDecision.__table__.insert().values(
+            attempt_id=attempt_id, actor_id=owner_id, created_at=now, action="override", old_passed=False,
+            old_score=0.5, new_passed=True, new_score=0.9, comment="Yes."))
         conn.execute(LessonProgress.__table__.insert().values(
             user_id=user_id, lesson_id="why-close-matters", first_read_at=now, last_read_at=now))
         conn.execute(ExerciseState.__table__.insert().values(user_id=user_id, exercise_id="why-close-quiz",

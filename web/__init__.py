@@ -10,12 +10,12 @@ from flask import Flask
 
 from course.loader import load_course
 from course.model import Course
-from web import admin, auth, cohorts, core, exercises, inputs, instructor, learn, progress, security
+from web import admin, auth, cohorts, core, exercises, inputs, instructor, learn, progress, reviews, security
 from web.config import build_config
 from web.extensions import csrf, db, limiter, login_manager, mail
 
 # Each area of the site is one module holding its own `bp`.
-BLUEPRINTS = (core.bp, auth.bp, learn.bp, exercises.bp, progress.bp, cohorts.bp, instructor.bp, admin.bp)
+BLUEPRINTS = (core.bp, auth.bp, learn.bp, exercises.bp, progress.bp, cohorts.bp, instructor.bp, admin.bp, reviews.bp)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

@@ -42,8 +42,9 @@ from web.forms import ExerciseForm
 from web.inputs import whole_number
 from web.services import attempts as attempt_service
 from web.services import results as result_words
-from web.services import solutions
+from web.services import reviews, solutions
 from web.services.drafts import save_draft, take_draft
+from web.services.outcomes import effective_result
 from web.services.progress import load_progress
 
 bp = Blueprint("exercises", __name__)
@@ -189,7 +190,8 @@ def feedback(attempt_id: int) -> str:
     exercise = get_exercise(attempt.exercise_id)
     course = current_app.extensions["course"]
     view = attempt_service.learner_view(exercise, attempt_service.exercise_state(current_user, exercise.id))
-    result = attempt_service.result_of(attempt)
+    # As it counts: a reviewer's override replaces the grader's score and verdict (its checks stay the feedback).
+    result = effective_result(attempt)
     highlighted = None
     if exercise.type == "text":
         highlighted = attempt_service.highlight(result.answer_text or str(attempt.answer), result.checks)
@@ -210,4 +212,6 @@ def feedback(attempt_id: int) -> str:
         shown=solutions.feedback_for(exercise, view, attempt.answer, result, passed=record.passed,
                                      attempts=record.attempts),
         next_step=navigation.next_item(course, navigation.EXERCISE, exercise.id),
+        # The appeal panel (exercises/_appeal.html).
+        **reviews.learner_panel(current_user, attempt),
     )

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, EmailField, HiddenField, PasswordField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
 
 from web.services.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
@@ -100,3 +110,23 @@ class CohortSettingsForm(FlaskForm):
         "Announcement", validators=[Optional(), Length(max=MAX_ANNOUNCEMENT_LENGTH)],
         description=f"Optional, up to {MAX_ANNOUNCEMENT_LENGTH:,} characters. Shown to the cohort's learners on their "
                     "progress page. Markdown works: *emphasis*, **bold**, lists and links; HTML is removed.")
+class AppealForm(FlaskForm):
+    """A learner's appeal of one attempt: why they think it was graded wrong."""
+
+    reason = TextAreaField("Why do you think this was graded wrong?",
+                           validators=[DataRequired(message="Say in a sentence or two why."),
+                                       Length(max=500, message="At most 500 characters.")],
+                           description="Up to 500 characters. One appeal per attempt.")
+
+
+class DecisionForm(FlaskForm):
+    """A reviewer's decision on one attempt: keep the grade, or override it with a verdict, a score and a comment."""
+
+    action = RadioField("Decision", choices=[SelectChoice("keep", "Keep the grade"),
+                                                  SelectChoice("override", "Override the grade")],
+                        default="keep", validators=[InputRequired(message="Choose to keep or to override.")])
+    passed = RadioField("Passed", choices=[SelectChoice("yes", "Passed"), SelectChoice("no", "Not passed")],
+                        validate_choice=False)
+    score = StringField("Score (0 to 100)", validators=[Optional(), Length(max=10)])
+    comment = TextAreaField("Comment for the learner", validators=[Optional(), Length(max=1000)],
+                            description="The learner sees this on their attempt page. Up to 1000 characters.")

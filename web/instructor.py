@@ -34,7 +34,7 @@ from web.forms import CohortSettingsForm
 from web.inputs import whole_number
 from web.models import Cohort, utcnow
 from web.security import public_url
-from web.services import analytics, gradebook, labels, results
+from web.services import analytics, gradebook, labels, outcomes, results
 from web.services import cohorts as svc
 
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
@@ -325,7 +325,8 @@ def learner(cohort_id: int, user_id: int) -> str:
     return render_template("instructor/learner.html", cohort=cohort, member=member, attempts=attempts,
                            course=course, labels=course_labels(), labels_of=labels.labels_of,
                            named_results=labels.named_results,
-                           lines={a.id: results.attempt_line(course.exercises.get(a.exercise_id), a) for a in attempts})
+                           lines={a.id: results.attempt_line(course.exercises.get(a.exercise_id), a) for a in attempts},
+                           answer_text=svc.answer_text, overrides=outcomes.overrides_for([a.id for a in attempts]))
 
 
 def _export_name(cohort: Cohort, ext: str) -> str:

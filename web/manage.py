@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +24,18 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, make_url
 
+from course import cases
 from course.errors import ContentErrors
+from course.loader import load_course
 from web import create_app
 from web.config import ConfigError, database_url
 from web.extensions import db
 from web.models import Cohort, CohortMembership, User
 from web.services.accounts import AccountError, create_user, find_user
+from web.services.case_export import reviewed_cases
 from web.services.regrade import UnknownExercise, regrade_exercise
 
-COMMANDS = {"db", "user", "demo", "serve", "regrade"}
+COMMANDS = {"db", "user", "demo", "serve", "regrade", "cases"}
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 DEMO_LEARNER = ("learner@demo.example", "demo-learner-pass", "Demo Learner")
@@ -224,6 +229,51 @@ def cmd_regrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cases(args: argparse.Namespace) -> int:
+    """Export reviewed answers as labelled cases, or check a case file against the current rules."""
+    if args.cases_command == "check":
+        return _check_cases(args)
+    try:
+        since = datetime.fromisoformat(args.since).replace(tzinfo=UTC) if args.since else None
+    except ValueError:
+        raise CommandError(f"--since {args.since!r} is not a date; write it as YYYY-MM-DD") from None
+    app = _app(args)
+    with app.app_context():
+        if args.exercise_id not in app.extensions["course"].exercises:
+            raise CommandError(f"unknown exercise {args.exercise_id!r}")
+        if app.extensions["course"].exercises[args.exercise_id].type != "text":
+            raise CommandError(f"{args.exercise_id} is not a text exercise; only written answers make cases")
+        rows = list(reviewed_cases(args.exercise_id, app.config["SECRET_KEY"], args.cohort, since))
+    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {len(rows)} reviewed answers to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _check_cases(args: argparse.Namespace) -> int:
+    """Grade a case file with the current rules and list the disagreements; exit 1 when there are any."""
+    course = load_course(getattr(args, "root", None))
+    path = Path(args.file)
+    exercise_id = args.exercise or path.name.split(".")[0]
+    exercise = course.exercises.get(exercise_id)
+    if exercise is None:
+        raise CommandError(f"no exercise {exercise_id!r}: name it with --exercise (the file name did not)")
+    try:
+        found = cases.read_cases(path, exercise)
+    except ContentErrors as exc:
+        raise CommandError(f"{path} has errors, so nothing was graded:\n{exc}") from None
+    wrong = cases.disagreements(cases.grade_all(exercise, found))
+    for o in wrong:
+        want = "pass" if o.case.expected_pass else f"fail ({o.case.deciding_check or 'any check'})"
+        got = "pass" if o.passed else f"fail ({', '.join(o.failed) or 'no check'})"
+        print(f"{o.case.id} (line {o.case.line}): expected {want}, the rules say {got}")
+    print(f"{exercise_id}: {len(found)} cases, {len(wrong)} disagree with the current rules")
+    return 1 if wrong else 0
+
+
 def _guard(func: Any) -> Any:
     """Wrap a command so expected failures print a one-line error and exit 1, never a traceback."""
 
@@ -243,7 +293,7 @@ def _guard(func: Any) -> Any:
 
 
 def add_commands(subparsers: Any) -> None:
-    """Add the db, user, demo, regrade and serve sub-commands to the `course` CLI's subparsers."""
+    """Add the db, user, demo, regrade, cases and serve sub-commands to the `course` CLI's subparsers."""
     p_db = subparsers.add_parser("db", help="database migrations, backup and restore")
     db_sub = p_db.add_subparsers(dest="db_command", required=True)
     p = db_sub.add_parser("upgrade", help="apply migrations (default: to the newest)")
@@ -272,6 +322,18 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("exercise_id", metavar="EXERCISE_ID")
     p.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
     p.set_defaults(func=_guard(cmd_regrade))
+
+    p_cases = subparsers.add_parser("cases", help="reviewed answers as labelled cases for the grading corpus")
+    cases_sub = p_cases.add_subparsers(dest="cases_command", required=True)
+    p = cases_sub.add_parser("export", help="write the reviewed answers of a text exercise as corpus rows (JSONL)")
+    p.add_argument("exercise_id", metavar="EXERCISE")
+    p.add_argument("--cohort", type=int, metavar="ID", help="only learners of this cohort")
+    p.add_argument("--since", metavar="DATE", help="only answers reviewed on or after this date (YYYY-MM-DD)")
+    p.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
+    p = cases_sub.add_parser("check", help="grade a case file with the current rules and list disagreements")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--exercise", metavar="ID", help="the exercise (default: the file name, as in the corpus)")
+    p_cases.set_defaults(func=_guard(cmd_cases))
 
     p = subparsers.add_parser("serve", help="serve the site locally (development server)")
     p.add_argument("--host", default="127.0.0.1")

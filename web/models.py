@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
     true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -251,6 +252,9 @@ class Attempt(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     idempotency_key: Mapped[str] = mapped_column(String(64))
     attempt_number: Mapped[int] = mapped_column(Integer, default=1)
+    # The grader's doubt about this grade ("none" or "suggested", graders.Result.review) and its reasons.
+    review: Mapped[str] = mapped_column(String(16), default="none", server_default="none", index=True)
+    review_reasons: Mapped[Any] = mapped_column(JSONType, default=list, server_default=text("'[]'"))
 
     user: Mapped[User] = relationship(back_populates="attempts")
     grades: Mapped[list[AttemptGrade]] = relationship(
@@ -274,6 +278,61 @@ class AttemptGrade(Base):
     reason: Mapped[str] = mapped_column(String(200), default="regrade")
 
     attempt: Mapped[Attempt] = relationship(back_populates="grades")
+
+
+APPEAL_STATES = ("waiting", "upheld", "declined")
+
+
+class Appeal(Base):
+    """A learner's "I think this was graded wrong" on one of their attempts (one per attempt), and its answer."""
+
+    __tablename__ = "appeals"
+    __table_args__ = (
+        CheckConstraint("state IN ('waiting', 'upheld', 'declined')", name="ck_appeals_state"),
+        UniqueConstraint("attempt_id", name="uq_appeals_attempt"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="waiting")
+    # The reviewer's words to the learner, shown on the attempt page once decided.
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+
+
+class AttemptOverride(Base):
+    """A reviewer's grade for an attempt, kept beside the grader's result (never over it): regrades leave it alone."""
+
+    __tablename__ = "attempt_overrides"
+
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"), primary_key=True)
+    passed: Mapped[bool]
+    score: Mapped[float]
+    comment: Mapped[str] = mapped_column(Text, default="")
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ReviewDecision(Base):
+    """The audit of review: who decided what about an attempt, when, and its effective grade before and after."""
+
+    __tablename__ = "review_decisions"
+    __table_args__ = (CheckConstraint("action IN ('keep', 'override')", name="ck_review_decisions_action"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    action: Mapped[str] = mapped_column(String(16))
+    old_passed: Mapped[bool]
+    old_score: Mapped[float]
+    new_passed: Mapped[bool]
+    new_score: Mapped[float]
+    comment: Mapped[str] = mapped_column(Text, default="")
 
 
 class LessonProgress(Base):

@@ -17,7 +17,7 @@ from course.model import Course
 from tests.browser.helpers import PASSWORD, LiveServer, finish_course, login, sample_answer, shoot, unique_email
 from web.extensions import db
 from web.models import AttemptGrade, User, utcnow
-from web.services import accounts, attempts, certificates, cohorts
+from web.services import accounts, attempts, certificates, cohorts, reviews
 
 pytestmark = pytest.mark.browser
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -78,6 +78,8 @@ def seed(live_server: LiveServer, course: Course) -> Seed:
                                 "**Session 3** moves to Thursday. Read [the first lesson](lesson:"
                                 f"{course.lesson_order()[0]}) before then.")
         certificate = certificates.ensure(learner, utcnow())
+        # An appealed text attempt, so the queue and its item have something to show.
+        reviews.submit_appeal(learner, by_type["text"], "I think my email did say why I fit.")
         return Seed(learner.email, newcomer.email, instructor.email, admin.email, learner.id, cohort.id, by_type,
                     confirm_token, accounts.reset_token(learner), certificate.code)
 
@@ -139,6 +141,10 @@ def pages(course: Course) -> list[tuple[str, str, str, int]]:
         ("reset-password-broken", "anonymous", "/password/reset/not-a-real-link", 400),
         ("certificate-verify", "anonymous", "/certificates/{certificate}", 200),
         ("certificate-verify-unknown", "anonymous", "/certificates/no-such-code", 404),
+        ("review-queue", "instructor", "/instructor/cohorts/{cohort}/review", 200),
+        ("review-item", "instructor", "/instructor/cohorts/{cohort}/review/{attempt_text}", 200),
+        ("review-admin", "admin", "/admin/review", 200),
+        ("review-self-paced", "admin", "/admin/review/self-paced", 200),
     ]
     for kind in EXERCISE_TYPES:
         rows.append((f"exercise-{kind}", "newcomer", f"/exercises/{first_of_type(course, kind)}", 200))

@@ -20,7 +20,9 @@ from web import mail
 from web.extensions import db
 from web.models import (
     ROLES,
+    Appeal,
     Attempt,
+    AttemptOverride,
     Certificate,
     CohortMembership,
     LessonProgress,
@@ -395,6 +397,19 @@ def export_data(user: User) -> dict[str, Any]:
              "withdrawn_at": c.withdrawn_at.isoformat() if c.withdrawn_at else None}
             for c in db.session.scalars(select(Certificate).where(Certificate.user_id == user.id)
                                         .order_by(Certificate.id))
+        ],
+        # The learner's appeals and the grades reviewers gave their attempts (the grader's doubts stay internal).
+        "appeals": [
+            {"attempt": ap.attempt_id, "reason": ap.reason, "state": ap.state, "comment": ap.comment,
+             "created_at": ap.created_at.isoformat(),
+             "decided_at": ap.decided_at.isoformat() if ap.decided_at else None}
+            for ap in db.session.scalars(select(Appeal).where(Appeal.user_id == user.id).order_by(Appeal.id))
+        ],
+        "overridden_grades": [
+            {"attempt": o.attempt_id, "score": o.score, "passed": o.passed, "comment": o.comment,
+             "decided_at": o.decided_at.isoformat()}
+            for o in db.session.scalars(select(AttemptOverride).join(Attempt, Attempt.id == AttemptOverride.attempt_id)
+                                        .where(Attempt.user_id == user.id).order_by(AttemptOverride.attempt_id))
         ],
     }
 

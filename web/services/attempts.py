@@ -93,6 +93,8 @@ def submit(user: User, exercise: Exercise, raw_answer: Any, idempotency_key: str
         grader_version=result.grader_version,
         message=result.message,
         answer_text=result.answer_text,
+        review=result.review,
+        review_reasons=list(result.review_reasons),
         idempotency_key=idempotency_key,
         attempt_number=next_number,
     )
@@ -138,6 +140,8 @@ def result_of(attempt: Attempt) -> graders.Result:
         "grader_version": attempt.grader_version,
         "message": attempt.message,
         "answer_text": attempt.answer_text,
+        "review": attempt.review,
+        "review_reasons": attempt.review_reasons or [],
     })
 
 

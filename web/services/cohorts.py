@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from web.extensions import db
 from web.models import Attempt, Cohort, CohortMembership, LessonProgress, User, new_join_code, utcnow
 from web.services.analytics import REPEAT_FAIL_STREAK, AttemptRow, LearnerRow, ReadRow
+from web.services.outcomes import effective_passed, effective_score
 
 MAX_NAME_LENGTH = 200
 # An announcement is a short note ("Session 3 moved to Thursday"), not a lesson: long enough for a paragraph or two.
@@ -309,8 +310,10 @@ def _members(cohort: Cohort):
 def attempt_rows(cohort: Cohort, exercise_id: str | None = None, with_answers: bool = False,
                  describe: Callable[[Any], str] | None = None) -> Iterator[AttemptRow]:
     """Yield the members' attempts as plain rows, oldest first, streamed in batches; `describe` words answers."""
-    cols = [Attempt.id, Attempt.user_id, Attempt.exercise_id, Attempt.score, Attempt.passed, Attempt.status,
-            Attempt.checks, Attempt.created_at, Attempt.attempt_number]
+    # Scores and verdicts as they count: a reviewer's override where there is one (web.services.outcomes).
+    cols = [Attempt.id, Attempt.user_id, Attempt.exercise_id, effective_score().label("score"),
+            effective_passed().label("passed"), Attempt.status, Attempt.checks, Attempt.created_at,
+            Attempt.attempt_number]
     if with_answers:
         cols.append(Attempt.answer)
     query = select(*cols).where(Attempt.user_id.in_(_members(cohort))).order_by(Attempt.created_at, Attempt.id)
@@ -333,7 +336,7 @@ def roster_attempt_rows(cohort: Cohort, streak: int = REPEAT_FAIL_STREAK) -> lis
     counted = (Attempt.user_id.in_(_members(cohort)), Attempt.status != "invalid")
     agg = (
         select(Attempt.user_id, Attempt.exercise_id,
-               func.max(case((Attempt.passed.is_(True), 1), else_=0)).label("passed"),
+               func.max(case((effective_passed().is_(True), 1), else_=0)).label("passed"),
                func.max(Attempt.created_at).label("last"), func.count().label("n"),
                func.max(Attempt.attempt_number).label("max_n"))
         .where(*counted).group_by(Attempt.user_id, Attempt.exercise_id)
@@ -349,8 +352,9 @@ def roster_attempt_rows(cohort: Cohort, streak: int = REPEAT_FAIL_STREAK) -> lis
     if stuck_candidates:
         sub = agg.subquery()
         tail = (
-            select(Attempt.id, Attempt.user_id, Attempt.exercise_id, Attempt.score, Attempt.passed, Attempt.status,
-                   Attempt.checks, Attempt.created_at, Attempt.attempt_number)
+            select(Attempt.id, Attempt.user_id, Attempt.exercise_id, effective_score().label("score"),
+                   effective_passed().label("passed"), Attempt.status, Attempt.checks, Attempt.created_at,
+                   Attempt.attempt_number)
             .join(sub, (sub.c.user_id == Attempt.user_id) & (sub.c.exercise_id == Attempt.exercise_id))
             .where(*counted, sub.c.passed == 0, sub.c.n >= streak, Attempt.attempt_number > sub.c.max_n - streak)
         )

@@ -19,6 +19,7 @@ from sqlalchemy import case, func, select
 from web.extensions import db
 from web.models import Attempt, CohortMembership, LessonProgress, User
 from web.services.analytics import CompletionRule
+from web.services.outcomes import effective_passed, effective_score
 
 # OWASP CSV injection: a spreadsheet treats a cell starting with one of these as a formula.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -151,8 +152,9 @@ def cohort_rows(cohort_id: int, exercises: Sequence[str], lessons: Sequence[str]
         best: dict[int, dict[str, float]] = {uid: {} for uid in ids}
         passed: dict[int, set[str]] = {uid: set() for uid in ids}
         for uid, eid, score, ok in db.session.execute(
-            select(Attempt.user_id, Attempt.exercise_id, func.max(Attempt.score),
-                   func.max(case((Attempt.passed.is_(True), 1), else_=0)))
+            # Best scores and passes as they count: a reviewer's override where there is one.
+            select(Attempt.user_id, Attempt.exercise_id, func.max(effective_score()),
+                   func.max(case((effective_passed().is_(True), 1), else_=0)))
             .where(Attempt.user_id.in_(ids), Attempt.status != "invalid", Attempt.exercise_id.in_(exercises))
             .group_by(Attempt.user_id, Attempt.exercise_id)
         ):

@@ -11,6 +11,7 @@ from course import navigation
 from course.model import Course
 from web.extensions import db
 from web.models import Attempt, LessonProgress, User, utcnow
+from web.services.outcomes import effective_passed, effective_score
 
 DONE, IN_PROGRESS, NOT_STARTED = "done", "in-progress", "not-started"
 STATUS_LABELS = {DONE: "Done", IN_PROGRESS: "In progress", NOT_STARTED: "Not started"}
@@ -182,7 +183,8 @@ def load_progress(course: Course, user: User | None) -> Progress:
     # Plain rows, not ORM objects: every page shows status badges, and building an Attempt (answer and
     # per-check JSON included) for each of a learner's attempts was most of a lesson page's time.
     rows = db.session.execute(
-        select(Attempt.id, Attempt.exercise_id, Attempt.score, Attempt.passed, Attempt.created_at)
+        # As they count: a reviewer's override where there is one (so the certificate follows it too).
+        select(Attempt.id, Attempt.exercise_id, effective_score(), effective_passed(), Attempt.created_at)
         .where(Attempt.user_id == user.id)
         .order_by(Attempt.id)
     )

@@ -5,7 +5,8 @@ emptied between pages) and grades them, keeping only the results that change (me
 all attempts). Phase 2 opens a write transaction with db.begin_write() and stores them with one commit at the
 end: a grader crash or any error leaves every attempt as it was, and on SQLite learners' submissions queue for
 the short write instead of either side failing with 'database is locked'. Idempotent: an attempt whose result
-would not change is not touched, so a second run changes nothing and writes no audit rows.
+would not change is not touched, so a second run changes nothing and writes no audit rows. A reviewer's override
+lives in its own table (web.services.reviews), so a regrade never touches it.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def stored_values(result: graders.Result) -> dict[str, Any]:
         "score": result.score, "passed": result.passed, "status": result.status,
         "checks": [c.to_dict() for c in result.checks], "grader_version": result.grader_version,
         "message": result.message, "answer_text": result.answer_text,
+        "review": result.review, "review_reasons": list(result.review_reasons),
     }
 
 
@@ -74,6 +76,8 @@ def differs(attempt: Attempt, new: dict[str, Any]) -> bool:
         or attempt.status != new["status"]
         or (attempt.checks or []) != new["checks"]
         or attempt.grader_version != new["grader_version"]
+        or attempt.review != new["review"]
+        or list(attempt.review_reasons or []) != new["review_reasons"]
     )
 
 
