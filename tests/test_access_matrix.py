@@ -103,6 +103,11 @@ ACCESS: dict[tuple[str, str], tuple[Any, Any, Any, Any, Any]] = {
 }
 
 
+# POSTs that change the world the other routes are tested in (see test_every_route_answers_as_the_table_says).
+LAST = {("POST", "/instructor/cohorts/<id:cohort_id>/learners/<id:user_id>/remove"),
+        ("POST", "/instructor/cohorts/<id:cohort_id>/archive"), ("POST", "/cohorts/<id:cohort_id>/leave")}
+
+
 @pytest.fixture
 def world(make_user, make_attempt, web_course):
     """Users for every role, the owner's cohort with the learner in it, and ids to put in URLs."""
@@ -174,7 +179,9 @@ def test_every_route_answers_as_the_table_says(app, world, role):
     """Request each route as this role and compare with the table."""
     users, params = world
     wrong = []
-    for method, rule in site_rules(app):
+    # Requests that take the learner out of the cohort or close it run last, so that routes needing the learner in
+    # an open cohort (the review queue, say) still find them there, whatever their names sort to.
+    for method, rule in sorted(site_rules(app), key=lambda mr: (mr in LAST, mr)):
         expected = ACCESS.get((method, rule), (None,) * len(ROLES))[ROLES.index(role)]
         if expected is None:
             continue  # reported by test_every_route_is_in_the_table
