@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -67,12 +68,13 @@ class Outline:
     exercise_titles: Mapping[str, str] = field(default_factory=dict)
     rule: CompletionRule | None = None  # None: every lesson read and every exercise passed
 
-    @property
+    # Cached: a roster of 10,000 learners asked for them once per learner.
+    @cached_property
     def exercises(self) -> list[str]:
         """Return every exercise id in course order."""
         return [e for m in self.modules for e in m.exercises]
 
-    @property
+    @cached_property
     def lessons(self) -> list[str]:
         """Return every lesson id in reading order."""
         return [lid for m in self.modules for lid in m.lessons]

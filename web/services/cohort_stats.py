@@ -90,11 +90,12 @@ def item_aggregates(cohort: Cohort, exercise_id: str | None = None) -> dict[str,
     where = [S.user_id.in_(_members(cohort))]
     if exercise_id is not None:
         where.append(S.exercise_id == exercise_id)
+    # Both windows share one partition and order (the count over the whole frame), so the rows are sorted once.
+    window = {"partition_by": S.exercise_id, "order_by": (totals.c.total.desc(), S.user_id)}
     ranked = (
         select(S.exercise_id, S.attempts, S.passed, S.first_score,
-               func.row_number().over(partition_by=S.exercise_id,
-                                      order_by=(totals.c.total.desc(), S.user_id)).label("rank"),
-               func.count().over(partition_by=S.exercise_id).label("n"))
+               func.row_number().over(**window).label("rank"),
+               func.count().over(**window, rows=(None, None)).label("n"))
         .join(totals, totals.c.user_id == S.user_id).where(*where).subquery()
     )
     third = ranked.c.n // 3
