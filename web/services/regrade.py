@@ -14,15 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 import graders
 from web.extensions import db
-from web.models import Attempt, AttemptGrade, ExerciseState
+from web.models import Attempt, AttemptGrade, ExerciseState, utcnow
 from web.services import summaries
 from web.services.attempts import grading_context, learner_view
 
 BATCH_SIZE = 500
+# The columns phase 2 compares and keeps for audit, read as plain rows.
+STORED = (Attempt.id, Attempt.score, Attempt.passed, Attempt.status, Attempt.checks, Attempt.grader_version)
 SCORE_EPSILON = 1e-9
 
 
@@ -114,14 +116,15 @@ def batch_contexts(exercise: Any, user_ids: set[int]) -> Callable[[Any, Attempt]
     return context_for
 
 
-def _apply(attempt: Attempt, new: dict[str, Any], reason: str) -> None:
-    """Keep the attempt's current result as an audit row, then store the new stored_values on the attempt."""
-    db.session.add(AttemptGrade(
-        attempt_id=attempt.id, score=attempt.score, passed=attempt.passed, status=attempt.status,
-        checks=attempt.checks, grader_version=attempt.grader_version, reason=reason,
-    ))
-    for column, value in new.items():
-        setattr(attempt, column, value)
+def _apply(page: list[tuple[Any, dict[str, Any]]], reason: str) -> None:
+    """Keep each attempt's current result as an audit row, then store its new stored_values (one page, bulk)."""
+    now = utcnow()
+    db.session.execute(insert(AttemptGrade), [
+        {"attempt_id": current.id, "score": current.score, "passed": current.passed, "status": current.status,
+         "checks": current.checks, "grader_version": current.grader_version, "reason": reason, "created_at": now}
+        for current, _new in page])
+    # An ORM bulk UPDATE by primary key: one executemany, no Attempt objects built.
+    db.session.execute(update(Attempt), [{"id": current.id, **new} for current, new in page])
 
 
 def regrade_exercise(
@@ -145,8 +148,10 @@ def regrade_exercise(
     try:
         # Phase 1 only reads: grading is the slow part, and learners keep writing meanwhile.
         while True:
-            batch = list(session.scalars(
-                select(Attempt).where(Attempt.exercise_id == exercise_id, Attempt.id > last_id)
+            # Plain rows, not Attempt objects: nothing here is written through the ORM.
+            batch = list(session.execute(
+                select(*STORED, Attempt.user_id, Attempt.answer)
+                .where(Attempt.exercise_id == exercise_id, Attempt.id > last_id)
                 .order_by(Attempt.id).limit(batch_size)
             ))
             if not batch:
@@ -176,12 +181,11 @@ def regrade_exercise(
         db.begin_write()
         for start in range(0, len(changes), batch_size):
             page = dict(changes[start:start + batch_size])
-            for attempt in session.scalars(select(Attempt).where(Attempt.id.in_(page))):
-                # A concurrent regrade may have stored this result already; writing it twice would duplicate audit.
-                if differs(attempt, page[attempt.id]):
-                    _apply(attempt, page[attempt.id], reason)
-            session.flush()
-            session.expunge_all()
+            current = session.execute(select(*STORED).where(Attempt.id.in_(page)))
+            # A concurrent regrade may have stored this result already; writing it twice would duplicate audit.
+            todo = [(row, page[row.id]) for row in current if differs(row, page[row.id])]
+            if todo:
+                _apply(todo, reason)
         # The summaries of every learner whose attempts changed, in the same transaction as the changes.
         summaries.refresh(session, exercise_id, changed_users)
         session.commit()
