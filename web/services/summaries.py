@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import case, delete, func, or_, select
+from sqlalchemy import bindparam, case, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -54,14 +54,18 @@ def summary_values(count: int, best: float, passed: bool, first: Any, tail: Sequ
     }
 
 
-def _ranked(exercise_id: str, user_ids: Sequence[int] | None):
-    """Build the query of every counted attempt of the pairs, numbered from the oldest and from the newest."""
+def _ranked(every_learner: bool) -> Any:
+    """Build the query of every counted attempt of the pairs, numbered from the oldest and from the newest.
+
+    Binds `exercise` and, unless every_learner, the expanding list `users`. Built once per shape (below): building
+    this statement took longer than running it.
+    """
     pair = (_A.c.user_id, _A.c.exercise_id)
     oldest = (_A.c.created_at, _A.c.attempt_number, _A.c.id)
     newest = tuple(c.desc() for c in oldest)
-    where = [_A.c.exercise_id == exercise_id, _A.c.status != "invalid"]
-    if user_ids is not None:
-        where.append(_A.c.user_id.in_(user_ids))
+    where = [_A.c.exercise_id == bindparam("exercise"), _A.c.status != "invalid"]
+    if not every_learner:
+        where.append(_A.c.user_id.in_(bindparam("users", expanding=True)))
     inner = select(
         _A.c.user_id, _A.c.id, _A.c.score, _A.c.checks, _A.c.created_at,
         func.row_number().over(partition_by=pair, order_by=oldest).label("from_first"),
@@ -75,10 +79,16 @@ def _ranked(exercise_id: str, user_ids: Sequence[int] | None):
             .order_by(inner.c.user_id, inner.c.from_last))
 
 
+_RANKED = {True: _ranked(True), False: _ranked(False)}
+
+
 def _compute(conn: Any, exercise_id: str, user_ids: Sequence[int] | None) -> dict[int, dict[str, Any]]:
     """Return {user id: summary columns} for the learners of `user_ids` (None: all) who have counted attempts."""
     grouped: dict[int, list[Any]] = {}
-    for row in conn.execute(_ranked(exercise_id, user_ids)):
+    params: dict[str, Any] = {"exercise": exercise_id}
+    if user_ids is not None:
+        params["users"] = list(user_ids)
+    for row in conn.execute(_RANKED[user_ids is None], params):
         grouped.setdefault(row.user_id, []).append(row)
     out = {}
     for uid, rows in grouped.items():
@@ -88,13 +98,22 @@ def _compute(conn: Any, exercise_id: str, user_ids: Sequence[int] | None) -> dic
     return out
 
 
+def _upsert_statement(dialect: str) -> Any:
+    """Return the INSERT ... ON CONFLICT DO UPDATE that stores summaries (built once per dialect)."""
+    if dialect not in _UPSERTS:
+        stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(_S)
+        _UPSERTS[dialect] = stmt.on_conflict_do_update(index_elements=[_S.c.user_id, _S.c.exercise_id],
+                                                       set_={c: stmt.excluded[c] for c in VALUE_COLUMNS})
+    return _UPSERTS[dialect]
+
+
+_UPSERTS: dict[str, Any] = {}
+
+
 def _upsert(conn: Any, rows: list[dict[str, Any]]) -> None:
     """Insert the summaries, replacing any stored for the same (learner, exercise)."""
     dialect = conn.get_bind().dialect.name if hasattr(conn, "get_bind") else conn.dialect.name
-    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(_S)
-    stmt = stmt.on_conflict_do_update(index_elements=[_S.c.user_id, _S.c.exercise_id],
-                                      set_={c: stmt.excluded[c] for c in VALUE_COLUMNS})
-    conn.execute(stmt, rows)
+    conn.execute(_upsert_statement(dialect), rows if len(rows) > 1 else rows[0])
 
 
 def refresh(conn: Any, exercise_id: str, user_ids: Iterable[int] | None = None) -> None:
