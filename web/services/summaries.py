@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, case, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from web.models import Attempt, ExerciseSummary
+from web.models import Attempt, ExerciseSummary, User
 from web.services.analytics import REPEAT_FAIL_STREAK
 
 # Users per statement when many pairs are refreshed at once (a regrade, the migration): bounded IN lists.
@@ -108,26 +108,37 @@ def _upsert_statement(dialect: str) -> Any:
 
 
 _UPSERTS: dict[str, Any] = {}
+_LOCK_USERS = (select(User.__table__.c.id).where(User.__table__.c.id.in_(bindparam("users", expanding=True)))
+               .order_by(User.__table__.c.id).with_for_update())
+
+
+def _dialect(conn: Any) -> str:
+    """Return the database's name ('sqlite', 'postgresql') for a Session or a Connection."""
+    return conn.get_bind().dialect.name if hasattr(conn, "get_bind") else conn.dialect.name
 
 
 def _upsert(conn: Any, rows: list[dict[str, Any]]) -> None:
     """Insert the summaries, replacing any stored for the same (learner, exercise)."""
-    dialect = conn.get_bind().dialect.name if hasattr(conn, "get_bind") else conn.dialect.name
-    conn.execute(_upsert_statement(dialect), rows if len(rows) > 1 else rows[0])
+    conn.execute(_upsert_statement(_dialect(conn)), rows if len(rows) > 1 else rows[0])
 
 
-def refresh(conn: Any, exercise_id: str, user_ids: Iterable[int] | None = None) -> None:
+def refresh(conn: Any, exercise_id: str, user_ids: Iterable[int] | None = None, *, locked: bool = False) -> None:
     """Recompute the summaries of these learners on one exercise from their attempts (None: every learner).
 
     `conn` is the caller's Session or Connection, inside the transaction that wrote the attempts. A learner
-    left with no counted attempt (every one regraded invalid) loses the summary.
+    left with no counted attempt (every one regraded invalid) loses the summary. On PostgreSQL the learners'
+    rows are locked first (`locked`: the caller already holds them), so a submission committing meanwhile is
+    either seen here or waits, and never overwritten by a summary computed without it.
     """
     if user_ids is None:
         chunks: Iterable[Sequence[int] | None] = [None]
     else:
         ids = sorted(set(user_ids))
         chunks = [ids[i:i + CHUNK] for i in range(0, len(ids), CHUNK)]
+    postgres = _dialect(conn) == "postgresql"
     for chunk in chunks:
+        if postgres and not locked and chunk is not None:
+            conn.execute(_LOCK_USERS, {"users": list(chunk)})
         values = _compute(conn, exercise_id, chunk)
         gone = select(_S.c.user_id).where(_S.c.exercise_id == exercise_id)
         if chunk is not None:
