@@ -93,8 +93,8 @@ def submit(user: User, exercise: Exercise, raw_answer: Any, idempotency_key: str
         session.rollback()
         existing = _attempt_by_key(user.id, idempotency_key)
         return Submission(result=result_of(existing), attempt=existing)
-    summaries.refresh(session, exercise.id, [user.id], locked=True)
     _pause_inside_transaction()
+    summaries.refresh(session, exercise.id, [user.id], locked=True)
     session.commit()
     return Submission(result=result, attempt=Attempt(id=new_id, **values))
 
