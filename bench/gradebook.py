@@ -122,16 +122,6 @@ def stream_figures(app, url: str, owner_id: int) -> tuple[float, float, int]:
     return seconds, peak, size
 
 
-def page_seconds(app, url: str, owner_id: int) -> float:
-    """Return the seconds the instructor waits for one page (roster, item analysis) of the big cohort."""
-    client = instructor_client(app, owner_id)
-    start = time.perf_counter()
-    response = client.get(url)
-    assert response.status_code == 200, response.status_code
-    response.get_data()
-    return time.perf_counter() - start
-
-
 def materialised_peak(app, cohort_id: int) -> float:
     """Peak MiB when every gradebook row is built into one list first (what streaming avoids)."""
     course = app.extensions["course"]
@@ -148,7 +138,7 @@ def materialised_peak(app, cohort_id: int) -> float:
 
 
 def render(learners: int, attempts: int, results: dict[str, tuple[float, float, int]], listed: float,
-           rss_mib: float, pages: dict[str, float]) -> str:
+           rss_mib: float) -> str:
     """The Markdown section written to docs/performance.md (also printed)."""
     lines = [
         SECTION,
@@ -165,11 +155,8 @@ def render(learners: int, attempts: int, results: dict[str, tuple[float, float, 
     lines += [
         f"| CSV built in one list first (for contrast) | | {listed:.1f} MiB | |",
         "",
-        "The instructor pages of the same cohort are computed on request, from every attempt:",
-        "",
-        "| page | time |",
-        "| --- | --- |",
-        *[f"| {name} | {seconds:.2f} s |" for name, seconds in pages.items()],
+        "The instructor pages of such a cohort read the exercise summaries: see Instructor pages below "
+        "(`bench/instructor_pages.py`).",
         "",
         f"Process peak RSS over the whole run (database seeding included): {rss_mib:.0f} MiB. "
         f"Target: streamed heap peak under {TARGET_PEAK_MIB:.0f} MiB, independent of cohort size "
@@ -200,14 +187,8 @@ def main(argv: list[str] | None = None) -> int:
             for fmt in ("csv", "json")
         }
         listed = materialised_peak(app, cohort_id)
-        first = app.extensions["course"].exercise_order()[0]
-        pages = {
-            "Roster": page_seconds(app, f"/instructor/cohorts/{cohort_id}", owner_id),
-            "Item analysis": page_seconds(app, f"/instructor/cohorts/{cohort_id}/items", owner_id),
-            "One exercise": page_seconds(app, f"/instructor/cohorts/{cohort_id}/items/{first}", owner_id),
-        }
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-    text = render(args.learners, attempts, results, listed, rss_mib, pages)
+    text = render(args.learners, attempts, results, listed, rss_mib)
     print(text)
     if args.write:
         write_section(text, DOC, SECTION)

@@ -30,6 +30,7 @@ from web.answers import OptionTokens
 from web.extensions import db, make_engine, normalise_database_url
 from web.manage import upgrade
 from web.models import Attempt, User, utcnow
+from web.services import summaries
 
 TEST_PASSWORD = "correct horse battery"
 # A small, stable course for the site tests (one exercise of each type); the shipped course has its own tests.
@@ -191,6 +192,9 @@ def make_attempt(app: Flask) -> Callable[..., Attempt]:
             answer_text=answer_text, message="",
         )
         db.session.add(attempt)
+        db.session.flush()
+        # As every writer of attempts does (web.services.summaries), in the same transaction.
+        summaries.refresh(db.session, exercise_id, [user.id])
         db.session.commit()
         db.session.refresh(user)
         return attempt

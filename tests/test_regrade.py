@@ -260,12 +260,12 @@ def test_regrade_beside_live_writes_on_sqlite(site_env, monkeypatch):
 
     real_apply = regrade_module._apply
 
-    def apply(attempt, result, reason):
+    def apply(page, reason):
         """While the regrade writes, another worker's submission waits for it instead of making it fail."""
         if not during_writing:
             during_writing.append(another_worker_submits("writing@example.org"))
             during_writing[0].join(timeout=0.5)
-        real_apply(attempt, result, reason)
+        real_apply(page, reason)
 
     monkeypatch.setattr(regrade_module, "_apply", apply)
     with app.app_context():

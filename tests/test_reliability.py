@@ -53,6 +53,7 @@ from web.models import (
     hash_password,
     utcnow,
 )
+from web.services import summaries
 
 pytestmark = pytest.mark.db
 PASSWORD = "reliable-password-1"
@@ -212,6 +213,7 @@ def seed_rows(engine: Engine) -> dict[str, int]:
             user_id=user_id, exercise_id="why-close-quiz", answer={"a": ["b"]}, score=0.5, passed=False,
             status="partial", checks=[{"id": "c"}], grader_version="t/1", message="", answer_text="",
             created_at=now, idempotency_key=uuid.uuid4().hex, attempt_number=1)).inserted_primary_key[0]
+        summaries.refresh(conn, "why-close-quiz", [user_id])
         conn.execute(AttemptGrade.__table__.insert().values(
             attempt_id=attempt_id, score=0.4, passed=False, status="partial", checks=[], grader_version="t/0",
             created_at=now, reason="regrade"))

@@ -115,7 +115,7 @@ class Database:
         return g.db_session
 
     def begin_write(self) -> Session:
-        """End the current (read) transaction and open one meant for writing; return the session.
+        """Make the session's transaction one meant for writing (on SQLite, a new one); return the session.
 
         Services call this before they change rows. On SQLite the new transaction starts with BEGIN IMMEDIATE,
         so concurrent writers queue (busy_timeout) rather than fail with a stale read snapshot; on PostgreSQL
@@ -123,6 +123,12 @@ class Database:
         """
         session = self.session
         if session.in_transaction():
+            # PostgreSQL (READ COMMITTED) lets a transaction that has only read go on to write, and each statement
+            # sees the latest commits: committing it would hand the connection back to the pool and check out (and
+            # pre-ping) another one. SQLite must end the read to take its write lock with BEGIN IMMEDIATE.
+            if (session.get_bind().dialect.name == "postgresql" and not session.new and not session.dirty
+                    and not session.deleted):
+                return session
             session.commit()
         session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
         return session

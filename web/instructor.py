@@ -34,7 +34,7 @@ from web.forms import CohortSettingsForm
 from web.inputs import whole_number
 from web.models import Cohort, utcnow
 from web.security import public_url
-from web.services import analytics, gradebook, labels, outcomes, results
+from web.services import analytics, cohort_stats, gradebook, labels, outcomes, results
 from web.services import cohorts as svc
 
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
@@ -239,8 +239,8 @@ def roster(cohort_id: int) -> str:
     cohort = managed_cohort(cohort_id)
     out = outline()
     stall_days = int(current_app.config.get("ATTENTION_STALL_DAYS", analytics.DEFAULT_STALL_DAYS))
-    entries = analytics.roster(out, svc.learner_rows(cohort), svc.roster_attempt_rows(cohort),
-                               svc.read_rows(cohort), utcnow(), stall_days=stall_days)
+    entries = analytics.roster_from_counts(out, svc.learner_rows(cohort), cohort_stats.roster_counts(cohort, out),
+                                           utcnow(), stall_days=stall_days)
     sort = request.args.get("sort", "name")
     sort = sort if sort in analytics.ROSTER_SORTS else "name"
     order = "desc" if request.args.get("order") == "desc" else "asc"
@@ -269,13 +269,12 @@ def items(cohort_id: int) -> str:
     """Show item analysis for every exercise, with the cohort's total-score distribution."""
     cohort = managed_cohort(cohort_id)
     out = outline()
-    attempts = list(svc.attempt_rows(cohort))
-    stats = analytics.item_analysis(out, attempts)
+    stats = cohort_stats.item_analysis(cohort, out)
     n_exercises = len(out.exercises) or 1
-    learners = svc.learner_rows(cohort)
-    totals = analytics.total_scores(attempts)
-    shares = [totals.get(lr.user_id, 0.0) / n_exercises for lr in learners]
-    counts = analytics.histogram(shares)
+    totals = cohort_stats.total_scores(cohort)
+    # Members who tried nothing have a total of 0, and count in the distribution too.
+    untried = svc.member_counts([cohort.id]).get(cohort.id, 0) - len(totals)
+    counts = analytics.histogram([t / n_exercises for t in totals.values()] + [0.0] * max(untried, 0))
     chart = analytics.histogram_svg(counts, f"Course score distribution, {cohort.name}", "chart-total")
     catalogue = course_labels()
     most_failed = {s.exercise_id: labels.named_checks(s, labels.labels_of(catalogue, s.exercise_id))[:1]
@@ -294,15 +293,8 @@ def item(cohort_id: int, exercise_id: str) -> str:
     if exercise_id not in course.exercises:
         # Checked before any query: a path segment can hold anything, a NUL byte included (PostgreSQL refuses those).
         abort(404)
-    # Discrimination ranks learners by their whole-course score, so the analysis runs over every exercise;
-    # answer texts (the bulky part) are only fetched for this one.
     words = labels.labels_of(course_labels(), exercise_id)
-    attempts = [a for a in svc.attempt_rows(cohort) if a.exercise_id != exercise_id]
-    attempts += svc.attempt_rows(cohort, exercise_id=exercise_id, with_answers=True, describe=words.answer)
-    stats = {s.exercise_id: s for s in analytics.item_analysis(analytics.outline_of(course), attempts)}
-    stat = stats.get(exercise_id)
-    if stat is None:
-        abort(404)
+    stat = cohort_stats.one_item(cohort, analytics.outline_of(course), exercise_id, describe=words.answer)
     counts = analytics.histogram(stat.first_scores)
     chart = analytics.histogram_svg(counts, f"First-attempt scores on “{stat.title}”", "chart-item")
     return render_template("instructor/item.html", cohort=cohort, stat=stat, chart=chart,

@@ -262,6 +262,33 @@ class Attempt(Base):
     )
 
 
+class ExerciseSummary(Base):
+    """One learner's standing on one exercise, kept from their attempts so instructor pages never read them all.
+
+    Written only by `web.services.summaries.refresh`, in the same transaction as the attempts it sums up.
+    Check-id lists are stored as sorted JSON text, so equal sets group together in SQL.
+    """
+
+    __tablename__ = "exercise_summaries"
+    __table_args__ = (Index("ix_exercise_summaries_exercise", "exercise_id", "last_at"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    exercise_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # Counted attempts only: an attempt whose result is `invalid` enters no statistic.
+    attempts: Mapped[int] = mapped_column(Integer)
+    best_score: Mapped[float]
+    passed: Mapped[bool]
+    first_score: Mapped[float]
+    last_attempt_id: Mapped[int] = mapped_column(Integer)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The checks the latest counted attempt ran, and those it failed (item analysis counts learners by these).
+    last_checks: Mapped[str] = mapped_column(Text, default="[]")
+    last_failed: Mapped[str] = mapped_column(Text, default="[]")
+    # Checks failed on the latest REPEAT_FAIL_STREAK or more attempts in a row while unpassed (the roster's
+    # "stuck" flag); NULL when there are none.
+    stuck: Mapped[str | None] = mapped_column(Text, default=None)
+
+
 class AttemptGrade(Base):
     """A previous grading of an attempt, kept when a regrade changes it (the audit trail)."""
 

@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -67,12 +68,13 @@ class Outline:
     exercise_titles: Mapping[str, str] = field(default_factory=dict)
     rule: CompletionRule | None = None  # None: every lesson read and every exercise passed
 
-    @property
+    # Cached: a roster of 10,000 learners asked for them once per learner.
+    @cached_property
     def exercises(self) -> list[str]:
         """Return every exercise id in course order."""
         return [e for m in self.modules for e in m.exercises]
 
-    @property
+    @cached_property
     def lessons(self) -> list[str]:
         """Return every lesson id in reading order."""
         return [lid for m in self.modules for lid in m.lessons]
@@ -202,56 +204,89 @@ def roster(
     now: datetime,
     stall_days: int = DEFAULT_STALL_DAYS,
 ) -> list[RosterEntry]:
-    """Compute every learner's roster line: completion per module, passes, last activity, attention flags."""
+    """Compute every learner's roster line from their attempts and reads (the reference the summaries must match)."""
     attempts_by_user: dict[int, list[AttemptRow]] = defaultdict(list)
     for a in attempts:
         attempts_by_user[a.user_id].append(a)
     reads_by_user: dict[int, list[ReadRow]] = defaultdict(list)
     for r in reads:
         reads_by_user[r.user_id].append(r)
-    total_ex = len(outline.exercises)
     out = []
     for learner in learners:
         mine = attempts_by_user.get(learner.user_id, [])
         read = reads_by_user.get(learner.user_id, [])
         passed = {a.exercise_id for a in mine if a.passed}
         read_ids = {r.lesson_id for r in read}
-        per_module = {}
-        done_units = total_units = 0
-        for m in outline.modules:
-            units = len(m.lessons) + len(m.exercises)
-            done = len(read_ids.intersection(m.lessons)) + len(passed.intersection(m.exercises))
-            per_module[m.id] = done / units if units else 1.0
-            done_units += done
-            total_units += units
-        completion = done_units / total_units if total_units else 1.0
-        n_read = len(read_ids.intersection(outline.lessons))
-        n_passed = len(passed.intersection(outline.exercises))
-        complete = outline.rule.met(n_read, n_passed) if outline.rule else done_units == total_units
-        stamps = [a.created_at for a in mine] + [r.last_read_at for r in read]
-        last = max(stamps) if stamps else None
-        reasons = []
-        # Someone who joined and never started is as stalled as someone who stopped.
-        since = last or learner.joined_at
-        if not complete and since is not None and now - since > timedelta(days=stall_days):
-            reasons.append(f"no activity for more than {stall_days} days")
-        stuck = repeated_failures(mine)
-        for eid, checks in sorted(stuck.items()):
-            reasons.append(stuck_reason(outline.exercise_titles.get(eid, eid), checks))
-        out.append(RosterEntry(
+        counts = LearnerCounts(
             user_id=learner.user_id,
-            name=learner.name,
-            email=learner.email,
-            module_completion=per_module,
-            completion=completion,
-            exercises_passed=n_passed,
-            exercises_total=total_ex,
-            complete=complete,
-            last_activity=last,
-            attention=tuple(reasons),
-            stuck={eid: tuple(checks) for eid, checks in stuck.items()},
-        ))
+            read={m.id: len(read_ids.intersection(m.lessons)) for m in outline.modules},
+            passed={m.id: len(passed.intersection(m.exercises)) for m in outline.modules},
+            last_activity=max([a.created_at for a in mine] + [r.last_read_at for r in read], default=None),
+            stuck=repeated_failures(mine),
+        )
+        out.append(roster_entry(outline, learner, counts, now, stall_days))
     return out
+
+
+@dataclass(frozen=True)
+class LearnerCounts:
+    """What the roster needs of one learner, per module: lessons read and exercises passed, and when and where stuck."""
+
+    user_id: int
+    read: Mapping[str, int] = field(default_factory=dict)  # module id -> lessons of it read
+    passed: Mapping[str, int] = field(default_factory=dict)  # module id -> exercises of it passed
+    last_activity: datetime | None = None
+    stuck: Mapping[str, Sequence[str]] = field(default_factory=dict)  # exercise id -> checks failed in a row
+
+
+def roster_from_counts(
+    outline: Outline,
+    learners: Iterable[LearnerRow],
+    counts: Mapping[int, LearnerCounts],
+    now: datetime,
+    stall_days: int = DEFAULT_STALL_DAYS,
+) -> list[RosterEntry]:
+    """Compute every learner's roster line from per-learner counts (read from the exercise summaries)."""
+    return [roster_entry(outline, learner, counts.get(learner.user_id) or LearnerCounts(learner.user_id), now,
+                         stall_days) for learner in learners]
+
+
+def roster_entry(outline: Outline, learner: LearnerRow, counts: LearnerCounts, now: datetime,
+                 stall_days: int = DEFAULT_STALL_DAYS) -> RosterEntry:
+    """Compute one roster line: completion per module, passes, last activity, attention flags."""
+    per_module = {}
+    done_units = total_units = n_read = n_passed = 0
+    for m in outline.modules:
+        units = len(m.lessons) + len(m.exercises)
+        read, passed = counts.read.get(m.id, 0), counts.passed.get(m.id, 0)
+        per_module[m.id] = (read + passed) / units if units else 1.0
+        done_units += read + passed
+        total_units += units
+        n_read += read
+        n_passed += passed
+    completion = done_units / total_units if total_units else 1.0
+    complete = outline.rule.met(n_read, n_passed) if outline.rule else done_units == total_units
+    last = counts.last_activity
+    reasons = []
+    # Someone who joined and never started is as stalled as someone who stopped.
+    since = last or learner.joined_at
+    if not complete and since is not None and now - since > timedelta(days=stall_days):
+        reasons.append(f"no activity for more than {stall_days} days")
+    for eid, checks in sorted(counts.stuck.items()):
+        reasons.append(stuck_reason(outline.exercise_titles.get(eid, eid), checks))
+    return RosterEntry(
+        user_id=learner.user_id,
+        name=learner.name,
+        email=learner.email,
+        module_completion=per_module,
+        completion=completion,
+        exercises_passed=n_passed,
+        exercises_total=len(outline.exercises),
+        complete=complete,
+        last_activity=last,
+        attention=tuple(reasons),
+        stuck={eid: tuple(checks) for eid, checks in counts.stuck.items()},
+    )
 
 
 ROSTER_SORTS = ("name", "completion", "passed", "last_activity")
@@ -409,6 +444,69 @@ def failed_checks(attempts: Sequence[AttemptRow], top: int = TOP_FAILED_CHECKS) 
     ranked = sorted(failed, key=lambda cid: (-failed[cid], cid))[:top]
     return tuple(
         FailedCheck(id=cid, message=message[cid], failed=failed[cid], graded=graded[cid], samples=tuple(samples[cid]))
+        for cid in ranked
+    )
+
+
+@dataclass(frozen=True)
+class ItemAggregate:
+    """One exercise's sums over the cohort's summaries (one per learner who tried it), as SQL returns them."""
+
+    exercise_id: str
+    attempts: int
+    learners: int
+    passed_learners: int
+    first_score_sum: float
+    # First-attempt scores summed over the top and the bottom third of those learners by total course score.
+    top_third_sum: float = 0.0
+    bottom_third_sum: float = 0.0
+
+
+def item_stats(outline: Outline, aggregates: Mapping[str, ItemAggregate],
+               checks: Mapping[str, tuple[FailedCheck, ...]] | None = None,
+               first_scores: Mapping[str, Sequence[float]] | None = None) -> list[ItemStats]:
+    """Compute item_analysis's statistics from per-exercise aggregates, in course order."""
+    out = []
+    for eid in outline.exercises:
+        agg = aggregates.get(eid) or ItemAggregate(eid, 0, 0, 0, 0.0)
+        n = agg.learners
+        mean_first = agg.first_score_sum / n if n else None
+        k = n // 3
+        out.append(ItemStats(
+            exercise_id=eid,
+            title=outline.exercise_titles.get(eid, eid),
+            attempts=agg.attempts,
+            learners=n,
+            passed_learners=agg.passed_learners,
+            mean_first_score=mean_first,
+            facility=mean_first * 100 if n >= MIN_LEARNERS_FOR_STATS else None,
+            discrimination=(agg.top_third_sum - agg.bottom_third_sum) / k if n >= MIN_LEARNERS_FOR_STATS else None,
+            failed_checks=(checks or {}).get(eid, ()),
+            first_scores=tuple((first_scores or {}).get(eid, ())),
+        ))
+    return out
+
+
+def latest_failed_checks(groups: Iterable[tuple[Sequence[str], Sequence[str], int]],
+                         messages: Mapping[str, str] | None = None,
+                         samples: Mapping[str, Sequence[str]] | None = None,
+                         top: int = TOP_FAILED_CHECKS) -> tuple[FailedCheck, ...]:
+    """Rank checks by how many learners' latest attempts failed them, from (checks run, checks failed, learners).
+
+    `graded` is then the number of learners whose latest attempt ran the check; each learner counts once,
+    however many times they tried.
+    """
+    graded: dict[str, int] = defaultdict(int)
+    failed: dict[str, int] = defaultdict(int)
+    for ran, lost, n in groups:
+        for cid in ran:
+            graded[cid] += n
+        for cid in lost:
+            failed[cid] += n
+    ranked = sorted((cid for cid in failed if failed[cid]), key=lambda cid: (-failed[cid], cid))[:top]
+    return tuple(
+        FailedCheck(id=cid, message=(messages or {}).get(cid, ""), failed=failed[cid], graded=max(graded[cid],
+                    failed[cid]), samples=tuple((samples or {}).get(cid, ())))
         for cid in ranked
     )
 

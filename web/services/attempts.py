@@ -10,13 +10,15 @@ from typing import Any
 
 from flask import current_app
 from markupsafe import Markup, escape
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 import graders
 from course.model import Exercise
 from web.extensions import db
-from web.models import Attempt, ExerciseState, User
+from web.models import Attempt, ExerciseState, User, utcnow
+from web.services import summaries
 
 IDEMPOTENCY_KEY = re.compile(r"^[0-9a-f]{32}$")
 
@@ -68,49 +70,53 @@ def submit(user: User, exercise: Exercise, raw_answer: Any, idempotency_key: str
     A second submission with the same key (a double click, a resent form) returns the first attempt. `view` is
     the learner's `learner_view` when the caller already built it (the form did), to spare a second read.
     """
-    existing = _attempt_by_key(user.id, idempotency_key)
-    if existing is not None:
-        return Submission(result=result_of(existing), attempt=existing)
     if view is None:
         view = learner_view(exercise, exercise_state(user, exercise.id))
     result = graders.grade(exercise.type, exercise.spec, raw_answer, grading_context(exercise, view))
     if not result.counts_as_attempt:
         return Submission(result=result, attempt=None)
-    db.begin_write()
-    next_number = (
-        select(func.coalesce(func.max(Attempt.attempt_number), 0) + 1)
-        .where(Attempt.user_id == user.id, Attempt.exercise_id == exercise.id)
-        .scalar_subquery()
-    )
-    attempt = Attempt(
-        user_id=user.id,
-        exercise_id=exercise.id,
-        answer=raw_answer,
-        score=result.score,
-        passed=result.passed,
-        status=result.status,
-        checks=[c.to_dict() for c in result.checks],
-        grader_version=result.grader_version,
-        message=result.message,
-        answer_text=result.answer_text,
-        review=result.review,
-        review_reasons=list(result.review_reasons),
-        idempotency_key=idempotency_key,
-        attempt_number=next_number,
-    )
-    db.session.add(attempt)
-    try:
-        db.session.flush()
-        _pause_inside_transaction()
-        db.session.commit()
-    except IntegrityError:
-        # The same key was stored by a concurrent request (another worker): that attempt is the answer.
-        db.session.rollback()
+    values = {
+        "user_id": user.id, "exercise_id": exercise.id, "answer": raw_answer, "score": result.score,
+        "passed": result.passed, "status": result.status, "checks": [c.to_dict() for c in result.checks],
+        "grader_version": result.grader_version, "message": result.message, "answer_text": result.answer_text,
+        "review": result.review, "review_reasons": list(result.review_reasons),
+        "idempotency_key": idempotency_key, "created_at": utcnow(),
+    }
+    session = db.begin_write()
+    if session.get_bind().dialect.name == "postgresql":
+        # Serialise one learner's submissions (two tabs at once): the attempt number and the summary below are
+        # computed from the learner's committed attempts. SQLite's BEGIN IMMEDIATE already serialises writers.
+        session.execute(_LOCK_LEARNER, {"uid": user.id})
+    # No look-up first: the unique (user, key) constraint decides whether this is a resend, in the same statement.
+    params = {**values, "number_user": user.id, "number_exercise": exercise.id}
+    new_id = session.execute(_insert_statement(session.get_bind().dialect.name), params).scalar()
+    if new_id is None:
+        session.rollback()
         existing = _attempt_by_key(user.id, idempotency_key)
-        if existing is None:
-            raise
         return Submission(result=result_of(existing), attempt=existing)
-    return Submission(result=result, attempt=attempt)
+    _pause_inside_transaction()
+    summaries.refresh(session, exercise.id, [user.id], locked=True)
+    session.commit()
+    return Submission(result=result, attempt=Attempt(id=new_id, **values))
+
+
+_LOCK_LEARNER = select(User.id).where(User.id == bindparam("uid")).with_for_update()
+_INSERTS: dict[str, Any] = {}
+
+
+def _insert_statement(dialect: str) -> Any:
+    """Return the attempt INSERT (built once per dialect): numbered in SQL, skipped on a known key, RETURNING id."""
+    if dialect not in _INSERTS:
+        table = Attempt.__table__
+        number = (
+            select(func.coalesce(func.max(table.c.attempt_number), 0) + 1)
+            .where(table.c.user_id == bindparam("number_user"), table.c.exercise_id == bindparam("number_exercise"))
+            .scalar_subquery()
+        )
+        stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).values(attempt_number=number)
+        _INSERTS[dialect] = stmt.on_conflict_do_nothing(
+            index_elements=[table.c.user_id, table.c.idempotency_key]).returning(table.c.id)
+    return _INSERTS[dialect]
 
 
 def _pause_inside_transaction() -> None:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from course import navigation
 from course.model import Course
 from web.extensions import db
-from web.models import Attempt, LessonProgress, User, utcnow
-from web.services.outcomes import effective_passed, effective_score
+from web.models import Attempt, ExerciseSummary, LessonProgress, User, utcnow
 
 DONE, IN_PROGRESS, NOT_STARTED = "done", "in-progress", "not-started"
 STATUS_LABELS = {DONE: "Done", IN_PROGRESS: "In progress", NOT_STARTED: "Not started"}
@@ -173,27 +172,25 @@ class Progress:
         return None
 
 
+_SUMMARY_ROWS = select(
+    ExerciseSummary.exercise_id, ExerciseSummary.attempts, ExerciseSummary.best_score, ExerciseSummary.passed,
+    ExerciseSummary.last_attempt_id, ExerciseSummary.last_at,
+).where(ExerciseSummary.user_id == bindparam("uid"))
+
+
 def load_progress(course: Course, user: User | None) -> Progress:
-    """Read a learner's lessons and attempts in two queries; anonymous visitors get empty progress."""
+    """Read a learner's lessons and exercise summaries in two queries; anonymous visitors get empty progress."""
     progress = Progress(course=course)
     if user is None or not user.is_authenticated:
         return progress
     for row in db.session.scalars(select(LessonProgress).where(LessonProgress.user_id == user.id)):
         progress.read[row.lesson_id] = row
-    # Plain rows, not ORM objects: every page shows status badges, and building an Attempt (answer and
-    # per-check JSON included) for each of a learner's attempts was most of a lesson page's time.
-    rows = db.session.execute(
-        # As they count: a reviewer's override where there is one (so the certificate follows it too).
-        select(Attempt.id, Attempt.exercise_id, effective_score(), effective_passed(), Attempt.created_at)
-        .where(Attempt.user_id == user.id)
-        .order_by(Attempt.id)
-    )
-    for attempt_id, exercise_id, score, passed, created_at in rows:
-        record = progress.exercises.setdefault(exercise_id, ExerciseRecord())
-        record.attempts += 1
-        record.best_score = score if record.best_score is None else max(record.best_score, score)
-        record.passed = record.passed or passed
-        record.last_attempt = AttemptRef(attempt_id, created_at)
+    # One summary row per exercise tried (web.services.summaries), so the page costs the same after 5 attempts
+    # as after 5,000; plain rows, not ORM objects, since every page shows status badges.
+    rows = db.session.execute(_SUMMARY_ROWS, {"uid": user.id})
+    for exercise_id, attempts, best_score, passed, last_id, last_at in rows:
+        progress.exercises[exercise_id] = ExerciseRecord(
+            attempts=attempts, best_score=best_score, passed=bool(passed), last_attempt=AttemptRef(last_id, last_at))
     return progress
 
 

@@ -15,14 +15,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 import graders
 from web.extensions import db
-from web.models import Attempt, AttemptGrade, ExerciseState
+from web.models import Attempt, AttemptGrade, ExerciseState, utcnow
+from web.services import summaries
 from web.services.attempts import grading_context, learner_view
 
 BATCH_SIZE = 500
+# The columns phase 2 compares and keeps for audit, read as plain rows.
+STORED = (Attempt.id, Attempt.score, Attempt.passed, Attempt.status, Attempt.checks, Attempt.grader_version)
 SCORE_EPSILON = 1e-9
 
 
@@ -84,20 +87,50 @@ def differs(attempt: Attempt, new: dict[str, Any]) -> bool:
 def default_context(exercise: Any, attempt: Attempt) -> graders.Context:
     """Rebuild the context the attempt was graded in, exactly as the site builds it on submit."""
     state = db.session.get(ExerciseState, (attempt.user_id, exercise.id))
-    if state is None:
+    return _context_from_seed(exercise, state.shuffle_seed if state is not None else None)
+
+
+def _context_from_seed(exercise: Any, seed: int | None) -> graders.Context:
+    """Return the grading context of a learner with this shuffle seed (None: the learner never saw the form)."""
+    if seed is None:
         return graders.Context(pass_threshold=exercise.pass_threshold)
     # The shuffle is seeded per learner, so replaying the learner's view gives back the order they saw.
-    return grading_context(exercise, learner_view(exercise, state))
+    return grading_context(exercise, learner_view(exercise, ExerciseState(shuffle_seed=seed)))
 
 
-def _apply(attempt: Attempt, new: dict[str, Any], reason: str) -> None:
-    """Keep the attempt's current result as an audit row, then store the new stored_values on the attempt."""
-    db.session.add(AttemptGrade(
-        attempt_id=attempt.id, score=attempt.score, passed=attempt.passed, status=attempt.status,
-        checks=attempt.checks, grader_version=attempt.grader_version, reason=reason,
-    ))
-    for column, value in new.items():
-        setattr(attempt, column, value)
+def batch_contexts(exercise: Any, user_ids: set[int]) -> Callable[[Any, Attempt], graders.Context]:
+    """Return a context_for that answers from one read of these learners' seeds, made once per batch.
+
+    Types whose context does not depend on the learner's shuffle (all but ordering, whose view carries the order
+    shown) get one context for the whole batch; the others get one per learner, not one per attempt.
+    """
+    seeds = dict(db.session.execute(select(ExerciseState.user_id, ExerciseState.shuffle_seed).where(
+        ExerciseState.exercise_id == exercise.id, ExerciseState.user_id.in_(user_ids))).all())
+    shared = _context_from_seed(exercise, None)
+    probe = next(iter(seeds.values()), None)
+    if probe is None or _context_from_seed(exercise, probe) == shared:
+        return lambda _exercise, _attempt: shared
+    contexts: dict[int | None, graders.Context] = {}
+
+    def context_for(_exercise: Any, attempt: Attempt) -> graders.Context:
+        """Return the attempt's learner's context, computed once per learner."""
+        seed = seeds.get(attempt.user_id)
+        if seed not in contexts:
+            contexts[seed] = _context_from_seed(exercise, seed)
+        return contexts[seed]
+
+    return context_for
+
+
+def _apply(page: list[tuple[Any, dict[str, Any]]], reason: str) -> None:
+    """Keep each attempt's current result as an audit row, then store its new stored_values (one page, bulk)."""
+    now = utcnow()
+    db.session.execute(insert(AttemptGrade), [
+        {"attempt_id": current.id, "score": current.score, "passed": current.passed, "status": current.status,
+         "checks": current.checks, "grader_version": current.grader_version, "reason": reason, "created_at": now}
+        for current, _new in page])
+    # An ORM bulk UPDATE by primary key: one executemany, no Attempt objects built.
+    db.session.execute(update(Attempt), [{"id": current.id, **new} for current, new in page])
 
 
 def regrade_exercise(
@@ -107,7 +140,7 @@ def regrade_exercise(
     dry_run: bool = False,
     batch_size: int = BATCH_SIZE,
     reason: str = "regrade",
-    context_for: Callable[[Any, Attempt], graders.Context] = default_context,
+    context_for: Callable[[Any, Attempt], graders.Context] | None = None,
 ) -> RegradeReport:
     """Regrade every stored attempt of one exercise with the course's current rules; see the module docstring."""
     exercise = course.exercises.get(exercise_id)
@@ -116,24 +149,25 @@ def regrade_exercise(
     report = RegradeReport(exercise_id, graders.version(exercise.type), dry_run=dry_run)
     session = db.session
     changes: list[tuple[int, dict[str, Any]]] = []
+    changed_users: set[int] = set()
     last_id = 0
     try:
         # Phase 1 only reads: grading is the slow part, and learners keep writing meanwhile.
         while True:
-            batch = list(session.scalars(
-                select(Attempt).where(Attempt.exercise_id == exercise_id, Attempt.id > last_id)
+            # Plain rows, not Attempt objects: nothing here is written through the ORM.
+            batch = list(session.execute(
+                select(*STORED, Attempt.user_id, Attempt.answer)
+                .where(Attempt.exercise_id == exercise_id, Attempt.id > last_id)
                 .order_by(Attempt.id).limit(batch_size)
             ))
             if not batch:
                 break
-            # One query loads the page's shuffle seeds into the identity map, so default_context's get() is free.
-            session.scalars(select(ExerciseState).where(
-                ExerciseState.exercise_id == exercise_id,
-                ExerciseState.user_id.in_({a.user_id for a in batch}),
-            )).all()
+            # One query for the page's shuffle seeds, kept in a dict (the identity map would drop them), and one
+            # context per learner at most.
+            contexts = context_for or batch_contexts(exercise, {a.user_id for a in batch})
             for attempt in batch:
                 report.regraded += 1
-                result = graders.grade(exercise.type, exercise.spec, attempt.answer, context_for(exercise, attempt))
+                result = graders.grade(exercise.type, exercise.spec, attempt.answer, contexts(exercise, attempt))
                 new = stored_values(result)
                 if not differs(attempt, new):
                     continue
@@ -142,6 +176,7 @@ def regrade_exercise(
                 report.passed_to_failed += bool(attempt.passed) and not result.passed
                 report.failed_to_passed += (not attempt.passed) and result.passed
                 changes.append((attempt.id, new))
+                changed_users.add(attempt.user_id)
             last_id = batch[-1].id
             session.expunge_all()
         session.rollback()
@@ -152,12 +187,13 @@ def regrade_exercise(
         db.begin_write()
         for start in range(0, len(changes), batch_size):
             page = dict(changes[start:start + batch_size])
-            for attempt in session.scalars(select(Attempt).where(Attempt.id.in_(page))):
-                # A concurrent regrade may have stored this result already; writing it twice would duplicate audit.
-                if differs(attempt, page[attempt.id]):
-                    _apply(attempt, page[attempt.id], reason)
-            session.flush()
-            session.expunge_all()
+            current = session.execute(select(*STORED).where(Attempt.id.in_(page)))
+            # A concurrent regrade may have stored this result already; writing it twice would duplicate audit.
+            todo = [(row, page[row.id]) for row in current if differs(row, page[row.id])]
+            if todo:
+                _apply(todo, reason)
+        # The summaries of every learner whose attempts changed, in the same transaction as the changes.
+        summaries.refresh(session, exercise_id, changed_users)
         session.commit()
     except BaseException:
         session.rollback()

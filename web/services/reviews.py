@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from web.extensions import db
 from web.models import Appeal, Attempt, AttemptOverride, Cohort, CohortMembership, ReviewDecision, User, utcnow
+from web.services import summaries
 from web.services.attempts import own_attempt
 from web.services.outcomes import effective_result
 
@@ -238,6 +239,9 @@ def decide(reviewer: User, attempt: Attempt, decision: Decision) -> ReviewDecisi
     if appeal is not None:
         appeal.state = "upheld" if decision.action == "override" else "declined"
         appeal.comment, appeal.decided_at, appeal.decided_by = decision.comment, now, reviewer.id
+    db.session.flush()
+    # The roster, item analysis and progress read summaries: recompute this learner's in the same transaction.
+    summaries.refresh(db.session, attempt.exercise_id, [attempt.user_id])
     db.session.commit()
     return audit
 

@@ -1,0 +1,201 @@
+"""Exercise summaries agree with a recomputation from every attempt, after random submits and regrades."""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import select, update
+
+import graders
+from web.extensions import db
+from web.manage import downgrade, upgrade
+from web.models import Attempt, Cohort, CohortMembership, ExerciseSummary, LessonProgress, User, utcnow
+from web.services import analytics, cohort_stats, summaries
+from web.services import cohorts as svc
+from web.services.attempts import new_idempotency_key, submit
+from web.services.progress import load_progress
+from web.services.regrade import regrade_exercise
+
+pytestmark = pytest.mark.db
+
+CHOICE = "why-close-quiz"
+
+
+def oldest_first(a: Attempt) -> tuple:
+    """The order summaries read attempts in."""
+    return (a.created_at, a.attempt_number, a.id)
+
+
+def expected_summaries() -> dict[tuple[int, str], dict]:
+    """Recompute every summary in plain Python from every stored attempt (the reference)."""
+    by_pair: dict[tuple[int, str], list[Attempt]] = {}
+    for a in db.session.scalars(select(Attempt)):
+        if a.status != "invalid":
+            by_pair.setdefault((a.user_id, a.exercise_id), []).append(a)
+    out = {}
+    for (uid, eid), rows in by_pair.items():
+        rows.sort(key=oldest_first)
+        last = rows[-1]
+        stuck = analytics.repeated_failures([
+            analytics.AttemptRow(user_id=uid, exercise_id=eid, score=a.score, passed=a.passed, status=a.status,
+                                 checks=a.checks, created_at=a.created_at, attempt_number=a.attempt_number, id=a.id)
+            for a in rows]).get(eid)
+        out[(uid, eid)] = {
+            "attempts": len(rows), "best_score": max(a.score for a in rows), "passed": any(a.passed for a in rows),
+            "first_score": rows[0].score, "last_attempt_id": last.id, "last_at": last.created_at,
+            "last_checks": sorted({str(c["id"]) for c in last.checks}),
+            "last_failed": sorted({str(c["id"]) for c in last.checks if not c["passed"]}),
+            "stuck": sorted(stuck) if stuck else None,
+        }
+    return out
+
+
+def stored_summaries() -> dict[tuple[int, str], dict]:
+    """Read every stored summary, check-id lists decoded."""
+    db.session.expire_all()
+    out = {}
+    for s in db.session.scalars(select(ExerciseSummary)):
+        out[(s.user_id, s.exercise_id)] = {
+            "attempts": s.attempts, "best_score": s.best_score, "passed": s.passed, "first_score": s.first_score,
+            "last_attempt_id": s.last_attempt_id, "last_at": s.last_at, "last_checks": json.loads(s.last_checks),
+            "last_failed": json.loads(s.last_failed), "stuck": json.loads(s.stuck) if s.stuck else None,
+        }
+    return out
+
+
+def edited(course, option_id: str):
+    """Return a copy of the course whose choice exercise's only correct option is `option_id`."""
+    ex = course.exercises[CHOICE]
+    raw = copy.deepcopy(ex.raw_spec)
+    for option in raw["options"]:
+        option["correct"] = option["id"] == option_id
+    changed = replace(ex, raw_spec=raw, spec=graders.compile_spec(ex.type, raw))
+    return replace(course, exercises={**course.exercises, CHOICE: changed})
+
+
+def item_reference(outline, cohort) -> dict[str, tuple]:
+    """Item statistics from every attempt: analytics.item_analysis, with discrimination ties broken by learner id."""
+    rows = list(svc.attempt_rows(cohort))
+    totals = analytics.total_scores(rows)
+    out = {}
+    for stat in analytics.item_analysis(outline, rows):
+        firsts: dict[int, float] = {}
+        latest: dict[int, analytics.AttemptRow] = {}
+        for a in sorted((r for r in rows if r.exercise_id == stat.exercise_id and r.counts),
+                        key=lambda r: (r.created_at, r.attempt_number, r.id)):
+            firsts.setdefault(a.user_id, a.score)
+            latest[a.user_id] = a
+        pairs = [(firsts[uid], totals.get(uid, 0.0)) for uid in sorted(firsts)]
+        failed: dict[str, int] = {}
+        for a in latest.values():
+            for c in a.checks:
+                if not c.get("passed"):
+                    failed[str(c["id"])] = failed.get(str(c["id"]), 0) + 1
+        top = min(failed.items(), key=lambda kv: (-kv[1], kv[0]), default=None)
+        out[stat.exercise_id] = (stat.attempts, stat.learners, stat.passed_learners, stat.mean_first_score,
+                                 analytics.discrimination_index(pairs), top)
+    return out
+
+
+def item_from_summaries(outline, cohort) -> dict[str, tuple]:
+    """The same figures as the item analysis page computes them from the summaries."""
+    out = {}
+    for stat in cohort_stats.item_analysis(cohort, outline):
+        top = (stat.failed_checks[0].id, stat.failed_checks[0].failed) if stat.failed_checks else None
+        out[stat.exercise_id] = (stat.attempts, stat.learners, stat.passed_learners, stat.mean_first_score,
+                                 stat.discrimination, top)
+    return out
+
+
+def approx_equal(a: tuple, b: tuple) -> bool:
+    """Compare two item tuples, floats within rounding."""
+    return all(x == pytest.approx(y) if isinstance(x, float) or isinstance(y, float) else x == y
+               for x, y in zip(a, b, strict=True))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_summaries_match_a_recomputation_after_random_submits_and_regrades(app, make_user, seed):
+    """Random graded submissions and regrades, in any order: every summary equals one computed from the attempts."""
+    rng = random.Random(seed)
+    course = app.extensions["course"]
+    owner = make_user("instructor")
+    cohort = Cohort(name="Summaries", owner_id=owner.id, join_code=f"SUMM-{seed:04d}")
+    db.session.add(cohort)
+    db.session.commit()
+    cohort_id = cohort.id
+    # Ids, not objects: a regrade empties the session between its pages.
+    learners = [make_user().id for _ in range(5)]
+    for uid in learners:
+        db.session.add(CohortMembership(cohort_id=cohort_id, user_id=uid))
+        db.session.add(LessonProgress(user_id=uid, lesson_id=rng.choice(course.lesson_order())))
+    db.session.commit()
+    exercises = list(course.exercises.values())
+    options = [o["id"] for o in course.exercises[CHOICE].raw_spec["options"]]
+    regraded = 0
+    for step in range(60):
+        if step % 15 == 14:
+            regraded += regrade_exercise(edited(course, rng.choice(options)), CHOICE).changed
+            continue
+        user, exercise = db.session.get(User, rng.choice(learners)), rng.choice(exercises)
+        answer = rng.choice(list(exercise.samples.passing) + list(exercise.samples.failing))
+        key = new_idempotency_key()
+        submit(user, exercise, answer, key)
+        if rng.random() < 0.1:
+            submit(user, exercise, answer, key)  # a double click: one attempt, nothing counted twice
+    regraded += regrade_exercise(course, CHOICE).changed  # and back to the shipped rule
+    expected = expected_summaries()
+    assert expected and regraded, "the random run must store attempts and change some by regrading"
+    assert stored_summaries() == expected
+
+    cohort = db.session.get(Cohort, cohort_id)
+    outline = analytics.outline_of(course)
+    now = utcnow()
+    lean = analytics.roster_from_counts(outline, svc.learner_rows(cohort), cohort_stats.roster_counts(cohort, outline),
+                                        now)
+    full = analytics.roster(outline, svc.learner_rows(cohort), svc.attempt_rows(cohort), svc.read_rows(cohort), now)
+    assert lean == full
+    reference, fast = item_reference(outline, cohort), item_from_summaries(outline, cohort)
+    assert reference.keys() == fast.keys()
+    for eid in reference:
+        assert approx_equal(fast[eid], reference[eid]), eid
+    for learner in learners:
+        progress = load_progress(course, db.session.get(User, learner))
+        record = {eid: (r.attempts, r.passed, r.best_score) for eid, r in progress.exercises.items()}
+        assert record == {eid: (v["attempts"], v["passed"], v["best_score"])
+                          for (uid, eid), v in expected.items() if uid == learner}
+
+
+def test_stuck_learner_is_flagged_and_unstuck_by_a_pass(app, make_user, make_attempt):
+    """Three fails of one check in a row mark it stuck; a pass clears it; an invalid result leaves the count."""
+    fail = [{"id": "ask", "passed": False, "message": "Ask."}, {"id": "thank", "passed": True, "message": ""}]
+    user = make_user()
+    attempts = [make_attempt(user, CHOICE, score=0.0, checks=fail) for _ in range(3)]
+    (summary,) = stored_summaries().values()
+    assert summary["stuck"] == ["ask"] and summary["attempts"] == 3 and summary["last_failed"] == ["ask"]
+    db.session.execute(update(Attempt).where(Attempt.id == attempts[0].id).values(status="invalid"))
+    summaries.refresh(db.session, CHOICE, [user.id])
+    (summary,) = stored_summaries().values()
+    assert summary["attempts"] == 2 and summary["stuck"] is None
+    make_attempt(user, CHOICE, score=1.0)
+    (summary,) = stored_summaries().values()
+    assert summary["passed"] and summary["stuck"] is None and summary["best_score"] == 1.0
+    db.session.execute(update(Attempt).where(Attempt.user_id == user.id).values(status="invalid"))
+    summaries.refresh(db.session, CHOICE, [user.id])
+    assert stored_summaries() == {}
+
+
+def test_migration_fills_summaries_for_existing_attempts(app, connection, db_url, make_user, make_attempt):
+    """Attempts stored before revision 0007 get their summaries when it runs, the same as submissions make."""
+    users = [make_user() for _ in range(3)]
+    for i, user in enumerate(users):
+        for n in range(i + 1):
+            make_attempt(user, CHOICE, score=n / 3, checks=[{"id": "c", "passed": n % 2 == 0, "message": ""}])
+    made = stored_summaries()
+    assert len(made) == 3
+    downgrade(db_url, "0002", connection=connection)
+    upgrade(db_url, "head", connection=connection)
+    assert stored_summaries() == made == expected_summaries()

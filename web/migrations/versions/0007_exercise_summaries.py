@@ -1,0 +1,46 @@
+"""Exercise summaries: one row per learner and exercise, so instructor pages stop reading every attempt.
+
+Revision ID: 0007
+Revises: 0004
+Create Date: 2026-12-02
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+# The fill goes through the site's own summary function (the table below is written out as usual), so the
+# summaries made here are exactly those a submission would make.
+from web.services.summaries import refresh_all
+
+revision = "0007"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Create exercise_summaries and fill it from the stored attempts."""
+    op.create_table(
+        "exercise_summaries",
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("exercise_id", sa.String(100), primary_key=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("best_score", sa.Double(), nullable=False),
+        sa.Column("passed", sa.Boolean(), nullable=False),
+        sa.Column("first_score", sa.Double(), nullable=False),
+        sa.Column("last_attempt_id", sa.Integer(), nullable=False),
+        sa.Column("last_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_checks", sa.Text(), nullable=False),
+        sa.Column("last_failed", sa.Text(), nullable=False),
+        sa.Column("stuck", sa.Text(), nullable=True),
+    )
+    op.create_index("ix_exercise_summaries_exercise", "exercise_summaries", ["exercise_id", "last_at"])
+    refresh_all(op.get_bind())
+
+
+def downgrade() -> None:
+    """Drop the summaries (the attempts they were computed from are untouched)."""
+    op.drop_index("ix_exercise_summaries_exercise", table_name="exercise_summaries")
+    op.drop_table("exercise_summaries")

@@ -1,0 +1,166 @@
+"""Per-learner, per-exercise summaries of attempts: what the instructor pages and the progress badges read.
+
+`refresh` is the one place that decides what a summary holds. Every writer of attempts (a submission, a
+regrade, the migration that fills the table) calls it in the same transaction as its own writes, for the
+(learner, exercise) pairs it touched; it recomputes those pairs from their attempts, so a summary can never
+drift from the attempts it stands for. A reviewer's override counts here as everywhere (web.services.outcomes):
+the rows `refresh` reads carry the overriding score and verdict, and a decision refreshes its pair.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, case, delete, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from web.models import Attempt, AttemptOverride, ExerciseSummary, User
+from web.services.analytics import REPEAT_FAIL_STREAK
+
+# Users per statement when many pairs are refreshed at once (a regrade, the migration): bounded IN lists.
+CHUNK = 500
+_A = Attempt.__table__
+_S = ExerciseSummary.__table__
+_O = AttemptOverride.__table__
+VALUE_COLUMNS = ("attempts", "best_score", "passed", "first_score", "last_attempt_id", "last_at", "last_checks",
+                 "last_failed", "stuck")
+
+
+def check_ids(ids: Iterable[Any]) -> str:
+    """Return a set of check ids as the sorted JSON text stored in a summary (equal sets give equal text)."""
+    return json.dumps(sorted({str(i) for i in ids}))
+
+
+def summary_values(count: int, best: float, passed: bool, first: Any, tail: Sequence[Any]) -> dict[str, Any]:
+    """Return a summary's columns from its attempts' aggregates, its first row and its latest rows (newest first).
+
+    `tail` holds up to REPEAT_FAIL_STREAK rows with `id`, `created_at` and `checks`; a check is "stuck" when
+    it failed on each of the latest REPEAT_FAIL_STREAK attempts and the exercise is not passed (as
+    analytics.repeated_failures decides from every attempt).
+    """
+    last = tail[0]
+    failed_sets = [{str(c.get("id")) for c in (row.checks or []) if not c.get("passed")} for row in tail]
+    stuck = None
+    if not passed and len(tail) >= REPEAT_FAIL_STREAK:
+        common = set.intersection(*failed_sets[:REPEAT_FAIL_STREAK])
+        stuck = check_ids(common) if common else None
+    return {
+        "attempts": int(count), "best_score": float(best), "passed": bool(passed), "first_score": float(first.score),
+        "last_attempt_id": last.id, "last_at": last.created_at,
+        "last_checks": check_ids(c.get("id") for c in (last.checks or [])),
+        "last_failed": check_ids(failed_sets[0]), "stuck": stuck,
+    }
+
+
+def _ranked(every_learner: bool) -> Any:
+    """Build the query of every counted attempt of the pairs, numbered from the oldest and from the newest.
+
+    Binds `exercise` and, unless every_learner, the expanding list `users`. Built once per shape (below): building
+    this statement took longer than running it.
+    """
+    pair = (_A.c.user_id, _A.c.exercise_id)
+    oldest = (_A.c.created_at, _A.c.attempt_number, _A.c.id)
+    newest = tuple(c.desc() for c in oldest)
+    where = [_A.c.exercise_id == bindparam("exercise"), _A.c.status != "invalid"]
+    if not every_learner:
+        where.append(_A.c.user_id.in_(bindparam("users", expanding=True)))
+    # Scores and verdicts as they count: a reviewer's override where there is one (as outcomes.effective_score).
+    score = func.coalesce(_O.c.score, _A.c.score)
+    passed = func.coalesce(_O.c.passed, _A.c.passed)
+    inner = select(
+        _A.c.user_id, _A.c.id, score.label("score"), _A.c.checks, _A.c.created_at,
+        func.row_number().over(partition_by=pair, order_by=oldest).label("from_first"),
+        func.row_number().over(partition_by=pair, order_by=newest).label("from_last"),
+        func.count().over(partition_by=pair).label("n"),
+        func.max(score).over(partition_by=pair).label("best"),
+        func.max(case((passed.is_(True), 1), else_=0)).over(partition_by=pair).label("any_passed"),
+    ).select_from(_A.outerjoin(_O, _O.c.attempt_id == _A.c.id)).where(*where).subquery()
+    # Only the first attempt and the latest few leave the database; the window functions did the counting.
+    return (select(inner).where(or_(inner.c.from_first == 1, inner.c.from_last <= REPEAT_FAIL_STREAK))
+            .order_by(inner.c.user_id, inner.c.from_last))
+
+
+_RANKED = {True: _ranked(True), False: _ranked(False)}
+
+
+def _compute(conn: Any, exercise_id: str, user_ids: Sequence[int] | None) -> dict[int, dict[str, Any]]:
+    """Return {user id: summary columns} for the learners of `user_ids` (None: all) who have counted attempts."""
+    grouped: dict[int, list[Any]] = {}
+    params: dict[str, Any] = {"exercise": exercise_id}
+    if user_ids is not None:
+        params["users"] = list(user_ids)
+    for row in conn.execute(_RANKED[user_ids is None], params):
+        grouped.setdefault(row.user_id, []).append(row)
+    out = {}
+    for uid, rows in grouped.items():
+        first = next(r for r in rows if r.from_first == 1)
+        tail = [r for r in rows if r.from_last <= REPEAT_FAIL_STREAK]
+        out[uid] = summary_values(rows[0].n, rows[0].best, bool(rows[0].any_passed), first, tail)
+    return out
+
+
+def _upsert_statement(dialect: str) -> Any:
+    """Return the INSERT ... ON CONFLICT DO UPDATE that stores summaries (built once per dialect)."""
+    if dialect not in _UPSERTS:
+        stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(_S)
+        _UPSERTS[dialect] = stmt.on_conflict_do_update(index_elements=[_S.c.user_id, _S.c.exercise_id],
+                                                       set_={c: stmt.excluded[c] for c in VALUE_COLUMNS})
+    return _UPSERTS[dialect]
+
+
+_UPSERTS: dict[str, Any] = {}
+_LOCK_USERS = (select(User.__table__.c.id).where(User.__table__.c.id.in_(bindparam("users", expanding=True)))
+               .order_by(User.__table__.c.id).with_for_update())
+
+
+def _dialect(conn: Any) -> str:
+    """Return the database's name ('sqlite', 'postgresql') for a Session or a Connection."""
+    return conn.get_bind().dialect.name if hasattr(conn, "get_bind") else conn.dialect.name
+
+
+def _upsert(conn: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert the summaries, replacing any stored for the same (learner, exercise)."""
+    conn.execute(_upsert_statement(_dialect(conn)), rows if len(rows) > 1 else rows[0])
+
+
+def refresh(conn: Any, exercise_id: str, user_ids: Iterable[int] | None = None, *, locked: bool = False) -> None:
+    """Recompute the summaries of these learners on one exercise from their attempts (None: every learner).
+
+    `conn` is the caller's Session or Connection, inside the transaction that wrote the attempts. A learner
+    left with no counted attempt (every one regraded invalid) loses the summary. On PostgreSQL the learners'
+    rows are locked first (`locked`: the caller already holds them), so a submission committing meanwhile is
+    either seen here or waits, and never overwritten by a summary computed without it.
+    """
+    if user_ids is None:
+        chunks: Iterable[Sequence[int] | None] = [None]
+    else:
+        ids = sorted(set(user_ids))
+        chunks = [ids[i:i + CHUNK] for i in range(0, len(ids), CHUNK)]
+    postgres = _dialect(conn) == "postgresql"
+    for chunk in chunks:
+        if postgres and not locked and chunk is not None:
+            conn.execute(_LOCK_USERS, {"users": list(chunk)})
+        values = _compute(conn, exercise_id, chunk)
+        gone = select(_S.c.user_id).where(_S.c.exercise_id == exercise_id)
+        if chunk is not None:
+            gone = gone.where(_S.c.user_id.in_(chunk))
+        empty = [uid for uid in conn.execute(gone).scalars() if uid not in values] if (
+            chunk is None or len(values) < len(chunk)) else []
+        if empty:
+            for i in range(0, len(empty), CHUNK):
+                conn.execute(delete(_S).where(_S.c.exercise_id == exercise_id, _S.c.user_id.in_(empty[i:i + CHUNK])))
+        rows = [{"user_id": uid, "exercise_id": exercise_id, **v} for uid, v in values.items()]
+        for i in range(0, len(rows), CHUNK):
+            _upsert(conn, rows[i:i + CHUNK])
+
+
+def refresh_all(conn: Any) -> None:
+    """Recompute every summary from the attempts (the migration's fill, and a repair after manual edits)."""
+    for exercise_id in list(conn.execute(select(_A.c.exercise_id).distinct()).scalars()):
+        refresh(conn, exercise_id)
+    stored = select(_S.c.exercise_id).distinct().where(_S.c.exercise_id.not_in(select(_A.c.exercise_id)))
+    for exercise_id in list(conn.execute(stored).scalars()):
+        conn.execute(delete(_S).where(_S.c.exercise_id == exercise_id))
