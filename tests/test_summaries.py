@@ -1,4 +1,4 @@
-"""Exercise summaries agree with a recomputation from every attempt, after random submits and regrades."""
+"""Exercise summaries agree with a recomputation from every attempt, after random submits, regrades and overrides."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from sqlalchemy import select, update
 import graders
 from web.extensions import db
 from web.manage import downgrade, upgrade
-from web.models import Attempt, Cohort, CohortMembership, ExerciseSummary, LessonProgress, User, utcnow
-from web.services import analytics, cohort_stats, summaries
+from web.models import Attempt, AttemptOverride, Cohort, CohortMembership, ExerciseSummary, LessonProgress, User, utcnow
+from web.services import analytics, cohort_stats, reviews, summaries
 from web.services import cohorts as svc
 from web.services.attempts import new_idempotency_key, submit
 from web.services.progress import load_progress
@@ -31,10 +31,15 @@ def oldest_first(a: Attempt) -> tuple:
 
 
 def expected_summaries() -> dict[tuple[int, str], dict]:
-    """Recompute every summary in plain Python from every stored attempt (the reference)."""
+    """Recompute every summary in plain Python from every stored attempt (the reference), overrides counted."""
     by_pair: dict[tuple[int, str], list[Attempt]] = {}
+    overrides = {o.attempt_id: o for o in db.session.scalars(select(AttemptOverride))}
     for a in db.session.scalars(select(Attempt)):
         if a.status != "invalid":
+            o = overrides.get(a.id)
+            if o is not None:  # as it counts; the stored attempt itself keeps the grader's result
+                db.session.expunge(a)
+                a.score, a.passed = o.score, o.passed
             by_pair.setdefault((a.user_id, a.exercise_id), []).append(a)
     out = {}
     for (uid, eid), rows in by_pair.items():
@@ -123,6 +128,7 @@ def test_summaries_match_a_recomputation_after_random_submits_and_regrades(app, 
     rng = random.Random(seed)
     course = app.extensions["course"]
     owner = make_user("instructor")
+    owner_id = owner.id
     cohort = Cohort(name="Summaries", owner_id=owner.id, join_code=f"SUMM-{seed:04d}")
     db.session.add(cohort)
     db.session.commit()
@@ -135,8 +141,17 @@ def test_summaries_match_a_recomputation_after_random_submits_and_regrades(app, 
     db.session.commit()
     exercises = list(course.exercises.values())
     options = [o["id"] for o in course.exercises[CHOICE].raw_spec["options"]]
-    regraded = 0
+    regraded = overridden = 0
     for step in range(60):
+        if step % 10 == 9:
+            # A reviewer overrides one stored attempt, either way, with any score.
+            stored = db.session.scalars(select(Attempt).order_by(Attempt.id)).all()
+            if stored:
+                chosen = rng.choice(stored)
+                reviews.decide(db.session.get(User, owner_id), chosen, reviews.Decision(
+                    "override", rng.random() < 0.5, round(rng.random(), 2), "Reviewed."))
+                overridden += 1
+            continue
         if step % 15 == 14:
             regraded += regrade_exercise(edited(course, rng.choice(options)), CHOICE).changed
             continue
@@ -148,7 +163,7 @@ def test_summaries_match_a_recomputation_after_random_submits_and_regrades(app, 
             submit(user, exercise, answer, key)  # a double click: one attempt, nothing counted twice
     regraded += regrade_exercise(course, CHOICE).changed  # and back to the shipped rule
     expected = expected_summaries()
-    assert expected and regraded, "the random run must store attempts and change some by regrading"
+    assert expected and regraded and overridden, "the random run must store, regrade and override attempts"
     assert stored_summaries() == expected
 
     cohort = db.session.get(Cohort, cohort_id)

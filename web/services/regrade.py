@@ -25,7 +25,8 @@ from web.services.attempts import grading_context, learner_view
 
 BATCH_SIZE = 500
 # The columns phase 2 compares and keeps for audit, read as plain rows.
-STORED = (Attempt.id, Attempt.score, Attempt.passed, Attempt.status, Attempt.checks, Attempt.grader_version)
+STORED = (Attempt.id, Attempt.score, Attempt.passed, Attempt.status, Attempt.checks, Attempt.grader_version,
+          Attempt.review, Attempt.review_reasons)
 SCORE_EPSILON = 1e-9
 
 
