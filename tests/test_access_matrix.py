@@ -65,6 +65,13 @@ ACCESS: dict[tuple[str, str], tuple[Any, Any, Any, Any, Any]] = {
     ("POST", "/account/password"): (LOGIN, BAD, BAD, BAD, BAD),  # no current password given
     ("POST", "/account/delete"): (LOGIN, BAD, BAD, BAD, BAD),  # no password given: nothing deleted
     ("POST", "/account/logout-everywhere"): (LOGIN, LOGIN, LOGIN, LOGIN, LOGIN),  # done, then back to log in
+    # ---- LTI 1.3: the platform's endpoints answer everyone (the signed token decides); an empty request is refused
+    ("GET", "/lti/jwks.json"): (OK, OK, OK, OK, OK),
+    ("GET", "/lti/login"): (BAD, BAD, BAD, BAD, BAD),
+    ("POST", "/lti/login"): (BAD, BAD, BAD, BAD, BAD),
+    ("POST", "/lti/launch"): (BAD, BAD, BAD, BAD, BAD),
+    ("GET", "/lti/continue/<token>"): (BAD, BAD, BAD, BAD, BAD),  # the fixture's pass is made up
+    ("GET", "/lti/cohorts/<id:cohort_id>"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
     # ---- site-wide
     ("GET", "/static/<path:filename>"): (OK, OK, OK, OK, OK),
     ("GET", "/healthz"): (OK, OK, OK, OK, OK),

@@ -65,10 +65,17 @@ def load_user(token: str) -> User | None:
 
 def add_security_headers(response: Response) -> Response:
     """Add CSP and the other protective headers to every response."""
-    response.headers.setdefault("Content-Security-Policy", current_app.extensions["content_security_policy"])
+    csp = current_app.extensions["content_security_policy"]
+    # A session launched from an LMS (web/lti.py) may be framed by that LMS only; every other page by no one.
+    framing = current_app.extensions.get("frame_ancestors")
+    ancestors = framing() if framing else None
+    if ancestors is not None:
+        csp = csp.replace("frame-ancestors 'none'", " ".join(["frame-ancestors 'self'", *ancestors]))
+    response.headers.setdefault("Content-Security-Policy", csp)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("X-Frame-Options", "DENY")
+    if ancestors is None:
+        response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     hsts = current_app.extensions["strict_transport_security"]
     if hsts:

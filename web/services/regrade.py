@@ -19,6 +19,7 @@ from sqlalchemy import select
 import graders
 from web.extensions import db
 from web.models import Attempt, AttemptGrade, ExerciseState
+from web.services import lti
 from web.services.attempts import grading_context, learner_view
 
 BATCH_SIZE = 500
@@ -152,6 +153,8 @@ def regrade_exercise(
                     _apply(attempt, page[attempt.id], reason)
             session.flush()
             session.expunge_all()
+        # A best score a regrade moved is moved in the LMS gradebooks too: the outbox rows commit with it.
+        lti.queue_regraded(exercise_id)
         session.commit()
     except BaseException:
         session.rollback()

@@ -1,0 +1,140 @@
+"""LTI 1.3 endpoints: the tool's key set, OIDC login initiation, the launch, the new-window hand-off, and the
+instructor's view of grade sync.
+
+Framing and cookies change only for sessions that began with a launch: those pages may be framed by the launching
+LMS (frame-ancestors), and their session cookie is SameSite=None; Secure; Partitioned so it works inside the LMS's
+iframe. The stand-alone site keeps `frame-ancestors 'none'` and SameSite=Lax. Only /lti/login and /lti/launch are
+exempt from CSRF: the platform posts them, and the signed id_token with its one-time state and nonce protects them.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, jsonify, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+from flask_login import login_user
+
+from web.extensions import csrf, limiter
+from web.instructor import instructor_required, managed_cohort
+from web.security import public_url
+from web.services import lti as svc
+
+bp = Blueprint("lti", __name__, url_prefix="/lti")
+# The session key that marks a session begun by a launch: {"platform": id, "frame": [origins allowed to frame it]}.
+SESSION_KEY = "lti"
+# Set at login initiation, compared at launch: proves the launch comes back to the browser that started the login.
+STATE_COOKIE = "lti_state"
+
+
+def launched_session() -> dict | None:
+    """Return the LTI marker of the current session, or None for a stand-alone session."""
+    marker = session.get(SESSION_KEY)
+    return marker if isinstance(marker, dict) else None
+
+
+class LtiSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the cookie attributes an LMS iframe needs for launched sessions only."""
+
+    def get_cookie_samesite(self, app: Flask) -> str | None:
+        """SameSite=None inside an LMS (its iframe is a third-party context), the site's setting otherwise."""
+        return "None" if launched_session() else super().get_cookie_samesite(app)
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        """Browsers take SameSite=None cookies only when Secure."""
+        return True if launched_session() else super().get_cookie_secure(app)
+
+    def get_cookie_partitioned(self, app: Flask) -> bool:
+        """Partitioned (CHIPS): the cookie lives only under the LMS that framed the site."""
+        return True if launched_session() else super().get_cookie_partitioned(app)
+
+
+def frame_ancestors() -> list[str] | None:
+    """Return the origins that may frame this response (a launched session's LMS), or None for 'none'."""
+    marker = launched_session()
+    return list(marker.get("frame") or []) if marker else None
+
+
+def init_app(app: Flask) -> None:
+    """Install the launched-session cookie settings and the framing rule (web.security reads it)."""
+    app.session_interface = LtiSessionInterface()
+    app.extensions["frame_ancestors"] = frame_ancestors
+
+
+def _error(exc: svc.LtiError, status: int = 400) -> tuple[str, int]:
+    """Render a refused launch with the reason, as a page the LMS's iframe can show."""
+    return render_template("lti/error.html", message=str(exc)), status
+
+
+@bp.get("/jwks.json")
+def jwks() -> Response:
+    """Publish the tool's public keys (current and recently rotated), for platforms to check its signatures."""
+    response = jsonify(svc.public_jwks())
+    # Platforms cache key sets; an hour keeps a rotation visible soon enough.
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@csrf.exempt
+@limiter.limit("120/minute")
+def login() -> Response | tuple[str, int]:
+    """OIDC third-party login initiation: store state and nonce, send the browser to the platform's auth endpoint."""
+    params = {k: request.values.get(k, "") for k in ("iss", "login_hint", "target_link_uri", "lti_message_hint",
+                                                       "client_id", "lti_deployment_id")}
+    try:
+        url, state = svc.begin_login(params, public_url("lti.launch"))
+    except svc.LtiError as exc:
+        return _error(exc)
+    response = redirect(url, code=302)
+    response.set_cookie(STATE_COOKIE, state, max_age=int(svc.STATE_MAX_AGE.total_seconds()), path=url_for(
+        "lti.launch"), secure=True, httponly=True, samesite="None", partitioned=True)
+    return response
+
+
+@bp.post("/launch")
+@csrf.exempt
+@limiter.limit("120/minute")
+def launch() -> Response | tuple[str, int]:
+    """Check the platform's id_token and log its person in; a browser that kept no state cookie gets a new window."""
+    state = request.form.get("state", "")
+    cookie = request.cookies.get(STATE_COOKIE)
+    if cookie is not None and cookie != state:
+        # A cookie from another login: this POST is not the answer to the login this browser started.
+        return _error(svc.LtiError("This launch does not belong to this browser's login (state mismatch). Open the "
+                                   "tool again from the LMS."))
+    try:
+        result = svc.complete_launch(request.form.to_dict())
+    except svc.LtiError as exc:
+        return _error(exc)
+    if cookie is None:
+        # Third-party cookies are blocked in this frame: no session could stick here. A one-time pass opens the
+        # site in a window of its own, where the ordinary first-party cookie works.
+        token = svc.new_handoff(result)
+        return render_template("lti/new_window.html", url=url_for("lti.handoff", token=token)), 200
+    session.clear()
+    login_user(result.user, remember=False)
+    session[SESSION_KEY] = {"platform": result.platform.id, "frame": list(result.platform.frame_origins or [])}
+    response = redirect(result.target, code=303)
+    response.delete_cookie(STATE_COOKIE, path=url_for("lti.launch"), secure=True, samesite="None", partitioned=True)
+    return response
+
+
+@bp.get("/continue/<token>")
+@limiter.limit("30/minute")
+def handoff(token: str) -> Response | tuple[str, int]:
+    """Spend a one-time pass from a launch whose frame blocked cookies, logging its person in at the top level."""
+    try:
+        user, target = svc.take_handoff(token)
+    except svc.LtiError as exc:
+        return _error(exc)
+    session.clear()
+    login_user(user, remember=False)
+    return redirect(target, code=303)
+
+
+@bp.get("/cohorts/<id:cohort_id>")
+@instructor_required
+def sync_state(cohort_id: int) -> str:
+    """Show the LMS courses linked to a cohort and each learner's score sync with the LMS gradebook."""
+    cohort = managed_cohort(cohort_id)
+    contexts, states = svc.cohort_sync_state(cohort)
+    return render_template("lti/sync.html", cohort=cohort, contexts=contexts, states=states)
