@@ -450,3 +450,25 @@ def test_regrade_queues_changed_best_scores(app, lms, web_course) -> None:
     assert regrade_exercise(app.extensions["course"], "why-close-quiz").changed == 1
     row = db.session.scalar(select(LtiScore))
     assert (row.score, row.status) == (1.0, "pending")
+
+
+def test_a_refused_launch_can_be_read_inside_the_lms_frame(app, client, lms) -> None:
+    """The error page of a refused launch may be framed by registered platforms (else the LMS shows a blank)."""
+    response = launch(client, lms, aud="another-tool")
+    assert f"frame-ancestors 'self' {lms.base}" in response.headers["Content-Security-Policy"]
+    assert "X-Frame-Options" not in response.headers
+    # Other pages of a session that never launched stay unframeable.
+    assert "frame-ancestors 'none'" in client.get("/").headers["Content-Security-Policy"]
+
+
+def test_login_without_site_url_in_production_says_what_to_set(app, client, lms) -> None:
+    """Without SITE_URL the launch address cannot be built: the login names the setting."""
+    app.testing = False
+    app.config["APP_ENV"] = "production"
+    try:
+        response = client.post("/lti/login", data={"iss": lms.issuer, "login_hint": "x", "client_id": lms.client_id,
+                                                   "target_link_uri": "http://localhost/"})
+    finally:
+        app.testing = True
+        app.config["APP_ENV"] = "testing"
+    assert response.status_code == 400 and "SITE_URL" in response.get_data(as_text=True)

@@ -23,6 +23,10 @@ bp = Blueprint("lti", __name__, url_prefix="/lti")
 SESSION_KEY = "lti"
 # Set at login initiation, compared at launch: proves the launch comes back to the browser that started the login.
 STATE_COOKIE = "lti_state"
+# This one response (not the session) may be framed by every registered LMS: kept with the request, not in `g`.
+FRAME_ENVIRON_KEY = "web.lti.frame_ancestors"
+# Per address: a seminar room behind one NAT opens the tool at once, so generous; it caps login-state rows per minute.
+LAUNCH_RATE_LIMIT = "600/minute"
 
 
 def launched_session() -> dict | None:
@@ -49,8 +53,15 @@ class LtiSessionInterface(SecureCookieSessionInterface):
 
 def frame_ancestors() -> list[str] | None:
     """Return the origins that may frame this response (a launched session's LMS), or None for 'none'."""
+    if FRAME_ENVIRON_KEY in request.environ:
+        return request.environ[FRAME_ENVIRON_KEY]
     marker = launched_session()
     return list(marker.get("frame") or []) if marker else None
+
+
+def _framed_by_any_platform() -> None:
+    """Let every registered LMS frame this response: a refused launch must be readable inside the LMS's iframe."""
+    request.environ[FRAME_ENVIRON_KEY] = svc.all_frame_origins()
 
 
 def init_app(app: Flask) -> None:
@@ -61,6 +72,7 @@ def init_app(app: Flask) -> None:
 
 def _error(exc: svc.LtiError, status: int = 400) -> tuple[str, int]:
     """Render a refused launch with the reason, as a page the LMS's iframe can show."""
+    _framed_by_any_platform()
     return render_template("lti/error.html", message=str(exc)), status
 
 
@@ -75,7 +87,7 @@ def jwks() -> Response:
 
 @bp.route("/login", methods=["GET", "POST"])
 @csrf.exempt
-@limiter.limit("120/minute")
+@limiter.limit(LAUNCH_RATE_LIMIT)
 def login() -> Response | tuple[str, int]:
     """OIDC third-party login initiation: store state and nonce, send the browser to the platform's auth endpoint."""
     params = {k: request.values.get(k, "") for k in ("iss", "login_hint", "target_link_uri", "lti_message_hint",
@@ -92,7 +104,7 @@ def login() -> Response | tuple[str, int]:
 
 @bp.post("/launch")
 @csrf.exempt
-@limiter.limit("120/minute")
+@limiter.limit(LAUNCH_RATE_LIMIT)
 def launch() -> Response | tuple[str, int]:
     """Check the platform's id_token and log its person in; a browser that kept no state cookie gets a new window."""
     state = request.form.get("state", "")
@@ -109,6 +121,7 @@ def launch() -> Response | tuple[str, int]:
         # Third-party cookies are blocked in this frame: no session could stick here. A one-time pass opens the
         # site in a window of its own, where the ordinary first-party cookie works.
         token = svc.new_handoff(result)
+        _framed_by_any_platform()
         return render_template("lti/new_window.html", url=url_for("lti.handoff", token=token)), 200
     session.clear()
     login_user(result.user, remember=False)

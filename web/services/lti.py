@@ -148,6 +148,11 @@ def add_platform(*, issuer: str, client_id: str, auth_login_url: str, auth_token
     return platform
 
 
+def all_frame_origins() -> list[str]:
+    """Return every registered platform's framing origins (for pages shown before a launch is known)."""
+    return sorted({o for p in db.session.scalars(select(LtiPlatform)) for o in (p.frame_origins or [])})
+
+
 def platforms() -> list[LtiPlatform]:
     """Return every registered platform, oldest first."""
     return list(db.session.scalars(select(LtiPlatform).order_by(LtiPlatform.id)))
@@ -286,6 +291,9 @@ def _purge_states() -> None:
 
 def begin_login(params: dict[str, str], redirect_uri: str) -> tuple[str, str]:
     """Start an OIDC third-party login: store state and nonce, return (the platform's auth URL, state)."""
+    if not redirect_uri.startswith(("https://", "http://")):
+        raise LtiError("The site's SITE_URL is not set, so it cannot tell the LMS where to send the launch. "
+                       "Set SITE_URL (see docs/deploy.md).")
     missing = [k for k in ("iss", "login_hint", "target_link_uri") if not params.get(k)]
     if missing:
         raise LtiError(f"The LMS's login request lacks {', '.join(missing)}.")
