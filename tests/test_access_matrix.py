@@ -72,6 +72,8 @@ ACCESS: dict[tuple[str, str], tuple[Any, Any, Any, Any, Any]] = {
     ("POST", "/lti/launch"): (BAD, BAD, BAD, BAD, BAD),
     ("GET", "/lti/continue/<token>"): (BAD, BAD, BAD, BAD, BAD),  # the fixture's pass is made up
     ("GET", "/lti/cohorts/<id:cohort_id>"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
+    ("GET", "/lti/deep-link"): (LOGIN, BAD, BAD, BAD, BAD),  # no deep-linking request open in these sessions
+    ("POST", "/lti/deep-link"): (LOGIN, BAD, BAD, BAD, BAD),
     # ---- site-wide
     ("GET", "/static/<path:filename>"): (OK, OK, OK, OK, OK),
     ("GET", "/healthz"): (OK, OK, OK, OK, OK),

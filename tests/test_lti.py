@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import func, select
 
 from tests.conftest import KEY_INPUT, csrf_token_from, form_fields, hidden_value, login_as
-from tests.lti_platform import INSTRUCTOR_ROLE, LMS_ADMIN_ROLE, FixturePlatform
+from tests.lti_platform import INSTRUCTOR_ROLE, LEARNER_ROLE, LMS_ADMIN_ROLE, FixturePlatform
 from web.extensions import db
 from web.models import Cohort, CohortMembership, LtiContext, LtiResourceLink, LtiScore, LtiState, LtiUser, User
 from web.services import lti as svc
@@ -472,3 +472,60 @@ def test_login_without_site_url_in_production_says_what_to_set(app, client, lms)
         app.testing = True
         app.config["APP_ENV"] = "testing"
     assert response.status_code == 400 and "SITE_URL" in response.get_data(as_text=True)
+
+
+# ---------------------------------------------------------------------------------------------- deep linking
+
+
+def deep_link_launch(client, lms: FixturePlatform, *, roles=(INSTRUCTOR_ROLE,), multiple: bool = True) -> Any:
+    """Launch a deep-linking request from the LMS; return the site's answer."""
+    settings = {"deep_link_return_url": f"{lms.base}/deep-link-return?course=101", "accept_types": ["ltiResourceLink"],
+                "accept_presentation_document_targets": ["iframe", "window"], "accept_multiple": multiple,
+                "data": "opaque-platform-data"}
+    return launch(client, lms, sub="prof-1", roles=roles,
+                  **{svc.CLAIM + "message_type": "LtiDeepLinkingRequest", svc.CLAIM + "resource_link": None,
+                     svc.DL_CLAIM + "deep_linking_settings": settings})
+
+
+def test_deep_linking_response_is_a_jwt_the_platform_can_verify(app, client, lms) -> None:
+    """An instructor picks an exercise and a lesson; the signed response verifies with the tool's published key."""
+    response = deep_link_launch(client, lms)
+    assert response.status_code == 303 and response.headers["Location"].endswith("/lti/deep-link")
+    picker = client.get("/lti/deep-link")
+    html = picker.get_data(as_text=True)
+    assert picker.status_code == 200 and 'value="exercise:why-close-quiz"' in html and 'value="lesson:l-one"' in html
+    sent = client.post("/lti/deep-link", data={"csrf_token": csrf_token_from(html),
+                                              "item": ["exercise:why-close-quiz", "lesson:l-one"]})
+    body = sent.get_data(as_text=True)
+    assert sent.status_code == 200, body
+    assert f'action="{lms.base}/deep-link-return?course=101"' in body
+    assert f"form-action 'self' {lms.base}" in sent.headers["Content-Security-Policy"]
+    token = body.split('name="JWT" value="')[1].split('"')[0]
+    # The platform's side: fetch the tool's key set, check signature, audience (itself) and issuer (the client id).
+    keys = jwt.PyJWKSet.from_dict(client.get("/lti/jwks.json").get_json())
+    claims = jwt.decode(token, keys[jwt.get_unverified_header(token)["kid"]].key, algorithms=["RS256"],
+                        audience=lms.issuer, issuer=lms.client_id, options={"require": ["exp", "iat", "nonce"]})
+    assert claims[svc.CLAIM + "message_type"] == "LtiDeepLinkingResponse"
+    assert claims[svc.CLAIM + "version"] == "1.3.0" and claims[svc.CLAIM + "deployment_id"] == "deploy-1"
+    assert claims[svc.DL_CLAIM + "data"] == "opaque-platform-data"
+    exercise, lesson = claims[svc.DL_CLAIM + "content_items"]
+    assert exercise["type"] == "ltiResourceLink" and exercise["url"] == "http://localhost/exercises/why-close-quiz"
+    assert exercise["custom"] == {"exercise": "why-close-quiz"}
+    assert exercise["lineItem"] == {"scoreMaximum": 100, "label": exercise["title"], "resourceId": "why-close-quiz"}
+    assert lesson["custom"] == {"lesson": "l-one"} and "lineItem" not in lesson
+    # The request is answered once.
+    assert client.get("/lti/deep-link").status_code == 400
+
+
+def test_deep_linking_refuses_learners_and_bad_picks(app, client, lms) -> None:
+    """A learner cannot add links; an empty pick, a made-up item or two for a one-item LMS are named errors."""
+    refused(deep_link_launch(app.test_client(), lms, roles=(LEARNER_ROLE,)), "instructors can add")
+    assert deep_link_launch(client, lms, multiple=False).status_code == 303
+    html = client.get("/lti/deep-link").get_data(as_text=True)
+    assert 'type="radio"' in html
+    token = csrf_token_from(html)
+    for items, words in (([], "Pick at least one"), (["exercise:nope"], "is not a lesson or exercise"),
+                         (["lesson:l-one", "lesson:l-two"], "one item at a time")):
+        answer = client.post("/lti/deep-link", data={"csrf_token": token, "item": items})
+        assert answer.status_code == 422 and words in answer.get_data(as_text=True)
+    assert client.post("/lti/deep-link", data={"item": ["lesson:l-one"]}).status_code == 400  # no CSRF token

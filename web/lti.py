@@ -9,13 +9,26 @@ exempt from CSRF: the platform posts them, and the signed id_token with its one-
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.sessions import SecureCookieSessionInterface
-from flask_login import login_user
+from flask_login import login_required, login_user
 
 from web.extensions import csrf, limiter
+from web.forms import ActionForm
 from web.instructor import instructor_required, managed_cohort
-from web.security import public_url
+from web.security import policy_for, public_url
 from web.services import lti as svc
 
 bp = Blueprint("lti", __name__, url_prefix="/lti")
@@ -23,6 +36,8 @@ bp = Blueprint("lti", __name__, url_prefix="/lti")
 SESSION_KEY = "lti"
 # Set at login initiation, compared at launch: proves the launch comes back to the browser that started the login.
 STATE_COOKIE = "lti_state"
+# An open deep-linking request (instructors picking links for the LMS), until its answer is sent back.
+DEEP_LINK_KEY = "lti_deep_link"
 # This one response (not the session) may be framed by every registered LMS: kept with the request, not in `g`.
 FRAME_ENVIRON_KEY = "web.lti.frame_ancestors"
 # Per address: a seminar room behind one NAT opens the tool at once, so generous; it caps login-state rows per minute.
@@ -117,6 +132,10 @@ def launch() -> Response | tuple[str, int]:
         result = svc.complete_launch(request.form.to_dict())
     except svc.LtiError as exc:
         return _error(exc)
+    if cookie is None and result.deep_link:
+        return _error(svc.LtiError("Adding links needs the course's cookie inside the LMS page, and this browser "
+                                   "blocks it. Allow cookies for this site, or use a browser that keeps "
+                                   "partitioned cookies (Chrome, Edge, Firefox)."))
     if cookie is None:
         # Third-party cookies are blocked in this frame: no session could stick here. A one-time pass opens the
         # site in a window of its own, where the ordinary first-party cookie works.
@@ -126,6 +145,8 @@ def launch() -> Response | tuple[str, int]:
     session.clear()
     login_user(result.user, remember=False)
     session[SESSION_KEY] = {"platform": result.platform.id, "frame": list(result.platform.frame_origins or [])}
+    if result.deep_link:
+        session[DEEP_LINK_KEY] = result.deep_link
     response = redirect(result.target, code=303)
     response.delete_cookie(STATE_COOKIE, path=url_for("lti.launch"), secure=True, samesite="None", partitioned=True)
     return response
@@ -151,3 +172,54 @@ def sync_state(cohort_id: int) -> str:
     cohort = managed_cohort(cohort_id)
     contexts, states = svc.cohort_sync_state(cohort)
     return render_template("lti/sync.html", cohort=cohort, contexts=contexts, states=states)
+
+
+def _deep_link_request() -> dict | None:
+    """Return the session's open deep-linking request, or None."""
+    pending = session.get(DEEP_LINK_KEY)
+    return pending if isinstance(pending, dict) else None
+
+
+def _picker(error: str = "", picked: tuple[str, ...] = (), status: int = 200) -> tuple[str, int]:
+    """Render the deep-linking picker: every lesson and exercise, by module."""
+    return render_template("lti/deep_link.html", course=current_app.extensions["course"], form=ActionForm(),
+                           error=error, picked=picked, multiple=_deep_link_request()["multiple"]), status
+
+
+@bp.get("/deep-link")
+@login_required
+def deep_link() -> tuple[str, int]:
+    """Let an instructor who came from the LMS's "add content" pick lessons and exercises to link."""
+    if _deep_link_request() is None:
+        return _error(svc.LtiError("No request to add links is open. Start from the LMS: add an external tool "
+                                   "item and choose this course."))
+    return _picker()
+
+
+@bp.post("/deep-link")
+@login_required
+def deep_link_post() -> tuple[str, int] | Response:
+    """Sign the picked links as the deep-linking response and hand the instructor a button that posts it back."""
+    pending = _deep_link_request()
+    if pending is None:
+        return _error(svc.LtiError("No request to add links is open. Start again from the LMS."))
+    form = ActionForm()
+    picked = tuple(request.form.getlist("item"))
+    if not form.validate_on_submit():
+        return _picker("The form expired; pick the items again and send them.", picked, 400)
+    if not picked:
+        return _picker("Pick at least one lesson or exercise.", picked, 422)
+    if len(picked) > 1 and not pending["multiple"]:
+        return _picker("This LMS takes one item at a time here: pick just one.", picked, 422)
+    try:
+        items = svc.deep_link_items(current_app.extensions["course"], list(picked))
+        token = svc.deep_link_response(pending, items)
+    except svc.LtiError as exc:
+        return _picker(str(exc), picked, 422)
+    session.pop(DEEP_LINK_KEY, None)
+    response = make_response(render_template("lti/deep_link_return.html", return_url=pending["return_url"],
+                                             token=token, items=items))
+    # The answer is a form posted to the LMS, which the site's CSP allows only for this page and this LMS.
+    response.headers["Content-Security-Policy"] = policy_for(frame_ancestors(),
+                                                             (svc.origin_of(pending["return_url"]),))
+    return response

@@ -63,15 +63,22 @@ def load_user(token: str) -> User | None:
     return db.session.scalar(select(User).where(User.id == int(user_id), User.session_version == int(version)))
 
 
+def policy_for(ancestors: list[str] | None, form_targets: tuple[str, ...] = ()) -> str:
+    """Return the site's CSP, framable by `ancestors` (None: by no one) and posting forms to `form_targets` too."""
+    csp = current_app.extensions["content_security_policy"]
+    if ancestors is not None:
+        csp = csp.replace("frame-ancestors 'none'", " ".join(["frame-ancestors 'self'", *ancestors]))
+    if form_targets:
+        csp = csp.replace("form-action 'self'", " ".join(["form-action 'self'", *form_targets]))
+    return csp
+
+
 def add_security_headers(response: Response) -> Response:
     """Add CSP and the other protective headers to every response."""
-    csp = current_app.extensions["content_security_policy"]
     # A session launched from an LMS (web/lti.py) may be framed by that LMS only; every other page by no one.
     framing = current_app.extensions.get("frame_ancestors")
     ancestors = framing() if framing else None
-    if ancestors is not None:
-        csp = csp.replace("frame-ancestors 'none'", " ".join(["frame-ancestors 'self'", *ancestors]))
-    response.headers.setdefault("Content-Security-Policy", csp)
+    response.headers.setdefault("Content-Security-Policy", policy_for(ancestors))
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     if ancestors is None:

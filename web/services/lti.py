@@ -46,6 +46,7 @@ from web.models import (
     User,
     utcnow,
 )
+from web.security import public_url
 from web.services.accounts import EMAIL_RE, clean_display_name
 
 LTI_VERSION = "1.3.0"
@@ -53,6 +54,8 @@ CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
+DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
+DL_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/"
 # Context roles that make an instructor here. LMS-wide roles (system or institution Administrator) are deliberately
 # absent: an LMS administrator launching a course is a learner unless the course itself says otherwise, and no
 # launch ever makes a site admin.
@@ -372,11 +375,17 @@ def verify_id_token(platform: LtiPlatform, id_token: str, nonce: str) -> dict[st
         raise LtiError("This deployment of the tool is not registered (unknown deployment_id).")
     if claims.get(CLAIM + "version") != LTI_VERSION:
         raise LtiError(f"Only LTI {LTI_VERSION} launches are supported.")
-    if claims.get(CLAIM + "message_type") != RESOURCE_LINK_REQUEST:
-        raise LtiError(f"This tool answers {RESOURCE_LINK_REQUEST} launches only "
-                       f"(got {claims.get(CLAIM + 'message_type')!r}).")
-    if not isinstance(claims.get(CLAIM + "resource_link"), dict) or not claims[CLAIM + "resource_link"].get("id"):
-        raise LtiError("The launch names no resource link.")
+    message_type = claims.get(CLAIM + "message_type")
+    if message_type == DEEP_LINKING_REQUEST:
+        settings = claims.get(DL_CLAIM + "deep_linking_settings")
+        if not isinstance(settings, dict) or not origin_of(str(settings.get("deep_link_return_url") or "")):
+            raise LtiError("The deep-linking request names no deep_link_return_url.")
+    elif message_type == RESOURCE_LINK_REQUEST:
+        if not isinstance(claims.get(CLAIM + "resource_link"), dict) or not claims[CLAIM + "resource_link"].get("id"):
+            raise LtiError("The launch names no resource link.")
+    else:
+        raise LtiError(f"This tool answers {RESOURCE_LINK_REQUEST} and {DEEP_LINKING_REQUEST} launches only "
+                       f"(got {message_type!r}).")
     return claims
 
 
@@ -389,6 +398,8 @@ class Launch:
     target: str
     cohort: Cohort | None
     instructor: bool
+    # For a deep-linking request: where the picked links go back to, and what to echo (see deep_link_response).
+    deep_link: dict[str, Any] | None = None
 
 
 def complete_launch(form: dict[str, str]) -> Launch:
@@ -401,13 +412,67 @@ def complete_launch(form: dict[str, str]) -> Launch:
     platform = db.session.get(LtiPlatform, state.platform_id)
     claims = verify_id_token(platform, form["id_token"], state.nonce)
     instructor = bool(INSTRUCTOR_ROLES.intersection(claims.get(CLAIM + "roles") or []))
+    deep_link = None
+    if claims[CLAIM + "message_type"] == DEEP_LINKING_REQUEST:
+        if not instructor:
+            raise LtiError("Only the course's instructors can add the course's lessons and exercises to it.")
+        settings = claims[DL_CLAIM + "deep_linking_settings"]
+        deep_link = {"platform": platform.id, "deployment_id": claims[CLAIM + "deployment_id"],
+                     "return_url": str(settings["deep_link_return_url"]),
+                     "multiple": settings.get("accept_multiple", True) is not False,
+                     "data": settings.get("data")}
     user = _user_for(platform, claims, instructor)
     context = _context_for(platform, claims, user, instructor)
-    target = resolve_target(claims)
-    if context is not None:
+    target = "/lti/deep-link" if deep_link else resolve_target(claims)
+    if context is not None and not deep_link:
         _record_link(context, claims, target)
     cohort = db.session.get(Cohort, context.cohort_id) if context is not None else None
-    return Launch(user=user, platform=platform, target=target, cohort=cohort, instructor=instructor)
+    return Launch(user=user, platform=platform, target=target, cohort=cohort, instructor=instructor,
+                  deep_link=deep_link)
+
+
+# ---------------------------------------------------------------------------------------------- deep linking
+
+
+def deep_link_items(course: Any, picked: list[str]) -> list[dict[str, Any]]:
+    """Return LTI content items for picked 'lesson:ID' / 'exercise:ID' values; graded exercises get a line item.
+
+    Raises LtiError naming a value that is no lesson or exercise of the course.
+    """
+    items = []
+    for value in picked:
+        kind, _, ident = value.partition(":")
+        if kind == "exercise" and ident in course.exercises:
+            exercise = course.exercises[ident]
+            items.append({
+                "type": "ltiResourceLink", "title": exercise.title,
+                "url": public_url("exercises.show", exercise_id=ident), "custom": {"exercise": ident},
+                "lineItem": {"scoreMaximum": 100, "label": exercise.title, "resourceId": ident},
+            })
+        elif kind == "lesson" and ident in course.lessons:
+            items.append({"type": "ltiResourceLink", "title": course.lessons[ident].title,
+                          "url": public_url("learn.lesson", lesson_id=ident), "custom": {"lesson": ident}})
+        else:
+            raise LtiError(f"{value!r} is not a lesson or exercise of this course.")
+    return items
+
+
+def deep_link_response(request: dict[str, Any], items: list[dict[str, Any]]) -> str:
+    """Return the signed LtiDeepLinkingResponse JWT that carries the picked items back to the platform."""
+    platform = db.session.get(LtiPlatform, request["platform"])
+    if platform is None:
+        raise LtiError("The LMS that asked for links is no longer registered.")
+    now = int(time.time())
+    claims = {
+        "iss": platform.client_id, "aud": platform.issuer, "iat": now, "exp": now + 600,
+        "nonce": secrets.token_urlsafe(16),
+        CLAIM + "message_type": "LtiDeepLinkingResponse", CLAIM + "version": LTI_VERSION,
+        CLAIM + "deployment_id": request["deployment_id"],
+        DL_CLAIM + "content_items": items,
+    }
+    if request.get("data") is not None:
+        claims[DL_CLAIM + "data"] = request["data"]
+    return sign(claims)
 
 
 # --------------------------------------------------------------------------------------------------- people
