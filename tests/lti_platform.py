@@ -50,6 +50,10 @@ class FixturePlatform:
         self.token_requests: list[dict[str, Any]] = []
         self.jwks_hits = 0
         self.tokens: set[str] = set()
+        # The course roster, served `page_size` members a page with Link: rel="next".
+        self.members: list[dict[str, Any]] = []
+        self.page_size = 2
+        self.roster_requests: list[dict[str, Any]] = []
 
     def close(self) -> None:
         """Stop the server."""
@@ -92,6 +96,8 @@ class FixturePlatform:
         }
         if custom:
             claims[CLAIM + "custom"] = custom
+        claims["https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"] = {
+            "context_memberships_url": f"{self.base}/memberships/{context_id}", "service_versions": ["2.0"]}
         if lineitem:
             claims["https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"] = {
                 "scope": [SCORE_SCOPE], "lineitems": f"{self.base}/lineitems", "lineitem": lineitem}
@@ -124,6 +130,8 @@ class FixturePlatform:
             response = Response(json.dumps(self.jwks()), content_type="application/json")
         elif path == "/token" and request.method == "POST":
             response = self._token(request)
+        elif path.startswith("/memberships/") and request.method == "GET":
+            response = self._memberships(request)
         elif path.startswith("/lineitems/") and path.endswith("/scores") and request.method == "POST":
             response = self._score(request)
         else:
@@ -148,6 +156,21 @@ class FixturePlatform:
         self.tokens.add(token)
         return Response(json.dumps({"access_token": token, "token_type": "Bearer", "expires_in": 3600,
                                     "scope": form.get("scope", "")}), content_type="application/json")
+
+    def _memberships(self, request: Request) -> Response:
+        """One page of the roster; a next page is announced in the Link header, as NRPS does."""
+        self.roster_requests.append({"accept": request.headers.get("Accept"), "page": request.args.get("page")})
+        if request.headers.get("Authorization", "").removeprefix("Bearer ") not in self.tokens:
+            return Response("bad token", status=401)
+        page = int(request.args.get("page", "1"))
+        start = (page - 1) * self.page_size
+        members = self.members[start:start + self.page_size]
+        response = Response(json.dumps({"id": request.url, "context": {"id": request.path.rsplit("/", 1)[-1]},
+                                        "members": members}),
+                            content_type="application/vnd.ims.lti-nrps.v2.membershipcontainer+json")
+        if start + self.page_size < len(self.members):
+            response.headers["Link"] = f'<{self.base}{request.path}?page={page + 1}>; rel="next"'
+        return response
 
     def _score(self, request: Request) -> Response:
         """Record a score post, answering with the next scripted status (200 when none is left)."""

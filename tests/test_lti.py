@@ -529,3 +529,58 @@ def test_deep_linking_refuses_learners_and_bad_picks(app, client, lms) -> None:
         answer = client.post("/lti/deep-link", data={"csrf_token": token, "item": items})
         assert answer.status_code == 422 and words in answer.get_data(as_text=True)
     assert client.post("/lti/deep-link", data={"item": ["lesson:l-one"]}).status_code == 400  # no CSRF token
+
+
+# ---------------------------------------------------------------------------------------------- roster (NRPS)
+
+
+def member(sub: str, role: str = LEARNER_ROLE, status: str = "Active") -> dict[str, Any]:
+    """Return one NRPS roster member."""
+    return {"user_id": sub, "status": status, "roles": [role], "name": f"Person {sub}",
+            "email": f"{sub}@uni.example.edu"}
+
+
+def test_roster_sync_follows_link_pagination(app, lms) -> None:
+    """The cohort page's button reads every roster page (Link rel=next) and adds the learners who never launched."""
+    prof = app.test_client()
+    assert launch(prof, lms, sub="prof-1", roles=(INSTRUCTOR_ROLE,)).status_code == 303
+    assert launch(app.test_client(), lms, sub="stu-1").status_code == 303  # already in the cohort
+    lms.tool_jwks = svc.public_jwks()
+    lms.members = [member("prof-1", INSTRUCTOR_ROLE), member("stu-1"), member("stu-2"), member("stu-3"),
+                   member("gone-1", status="Inactive")]
+    cohort = db.session.scalar(select(Cohort))
+    page = prof.get(f"/lti/cohorts/{cohort.id}").get_data(as_text=True)
+    synced = prof.post(f"/lti/cohorts/{cohort.id}/roster", data={"csrf_token": csrf_token_from(page)},
+                       follow_redirects=True)
+    html = synced.get_data(as_text=True)
+    assert "2 learners added, 1 already in the cohort, 2 staff or inactive skipped" in html
+    assert [r["page"] for r in lms.roster_requests] == [None, "2", "3"]
+    assert lms.roster_requests[0]["accept"] == svc.NRPS_MEDIA_TYPE
+    assert lms.token_requests[-1]["scope"] == svc.NRPS_SCOPE
+    members = {db.session.get(User, m.user_id).display_name for m in
+               db.session.scalars(select(CohortMembership).where(CohortMembership.cohort_id == cohort.id))}
+    assert members == {"Person stu-1", "Person stu-2", "Person stu-3"}  # names as the LMS has them now
+    # stu-2's later first launch finds the account the roster made.
+    assert launch(app.test_client(), lms, sub="stu-2").status_code == 303
+    assert db.session.scalar(select(func.count()).select_from(LtiUser).where(LtiUser.sub == "stu-2")) == 1
+
+
+def test_next_link_parsing_and_a_foreign_next_page_is_not_followed() -> None:
+    """rel=next is found among other links; the bearer token never goes to another host (checked in sync_roster)."""
+    header = '<https://lms.example/m?p=1>; rel="differences", <https://lms.example/m?p=2>; rel="next"'
+    assert svc.next_link(header) == "https://lms.example/m?p=2"
+    assert svc.next_link('<https://lms.example/m?p=1>; rel="prev"') is None
+    assert svc.next_link(None) is None
+
+
+def test_roster_sync_without_nrps_says_how_to_turn_it_on(app, lms) -> None:
+    """A course whose LMS offered no roster service gets a message naming what to turn on."""
+    prof = app.test_client()
+    assert launch(prof, lms, sub="prof-1", roles=(INSTRUCTOR_ROLE,),
+                  **{svc.NRPS_CLAIM: None}).status_code == 303
+    cohort = db.session.scalar(select(Cohort))
+    page = prof.get(f"/lti/cohorts/{cohort.id}").get_data(as_text=True)
+    assert "Sync the roster" not in page
+    answer = prof.post(f"/lti/cohorts/{cohort.id}/roster", data={"csrf_token": csrf_token_from(page)},
+                       follow_redirects=True)
+    assert "Names and Role Provisioning Services" in answer.get_data(as_text=True)

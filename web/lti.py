@@ -14,6 +14,7 @@ from flask import (
     Flask,
     Response,
     current_app,
+    flash,
     jsonify,
     make_response,
     redirect,
@@ -26,7 +27,6 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import login_required, login_user
 
 from web.extensions import csrf, limiter
-from web.forms import ActionForm
 from web.instructor import instructor_required, managed_cohort
 from web.security import policy_for, public_url
 from web.services import lti as svc
@@ -171,7 +171,21 @@ def sync_state(cohort_id: int) -> str:
     """Show the LMS courses linked to a cohort and each learner's score sync with the LMS gradebook."""
     cohort = managed_cohort(cohort_id)
     contexts, states = svc.cohort_sync_state(cohort)
-    return render_template("lti/sync.html", cohort=cohort, contexts=contexts, states=states)
+    return render_template("lti/sync.html", cohort=cohort, contexts=contexts, states=states,
+                           has_roster=any(c.memberships_url for c in contexts))
+
+
+@bp.post("/cohorts/<id:cohort_id>/roster")
+@instructor_required
+@limiter.limit("10/minute")
+def sync_roster(cohort_id: int) -> Response:
+    """Fetch the LMS course's roster now, so learners who have not launched yet are in the cohort."""
+    cohort = managed_cohort(cohort_id)  # the CSRF token was checked before the view (CSRFProtect)
+    try:
+        flash(svc.sync_roster(cohort).summary(), "success")
+    except svc.LtiError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("lti.sync_state", cohort_id=cohort.id), code=303)
 
 
 def _deep_link_request() -> dict | None:
@@ -182,7 +196,7 @@ def _deep_link_request() -> dict | None:
 
 def _picker(error: str = "", picked: tuple[str, ...] = (), status: int = 200) -> tuple[str, int]:
     """Render the deep-linking picker: every lesson and exercise, by module."""
-    return render_template("lti/deep_link.html", course=current_app.extensions["course"], form=ActionForm(),
+    return render_template("lti/deep_link.html", course=current_app.extensions["course"],
                            error=error, picked=picked, multiple=_deep_link_request()["multiple"]), status
 
 
@@ -203,10 +217,7 @@ def deep_link_post() -> tuple[str, int] | Response:
     pending = _deep_link_request()
     if pending is None:
         return _error(svc.LtiError("No request to add links is open. Start again from the LMS."))
-    form = ActionForm()
     picked = tuple(request.form.getlist("item"))
-    if not form.validate_on_submit():
-        return _picker("The form expired; pick the items again and send them.", picked, 400)
     if not picked:
         return _picker("Pick at least one lesson or exercise.", picked, 422)
     if len(picked) > 1 and not pending["multiple"]:

@@ -364,6 +364,8 @@ class LtiContext(Base):
     context_id: Mapped[str] = mapped_column(String(255))
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(255), default="")
+    # The course's roster (Names and Role Provisioning Services), when the platform offers it.
+    memberships_url: Mapped[str] = mapped_column(String(500), default="")
 
 
 class LtiResourceLink(Base):

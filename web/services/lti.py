@@ -53,6 +53,11 @@ LTI_VERSION = "1.3.0"
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+NRPS_MEDIA_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
+# A roster of 100,000 people at the platforms' usual page sizes; past it the LMS is looping.
+MAX_ROSTER_PAGES = 1000
 RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
 DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
 DL_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/"
@@ -549,6 +554,9 @@ def _context_for(platform: LtiPlatform, claims: dict[str, Any], user: User, inst
                 cohort.owner_id = user.id
         if not instructor and db.session.get(CohortMembership, (cohort.id, user.id)) is None:
             db.session.add(CohortMembership(cohort_id=cohort.id, user_id=user.id))
+        nrps = claims.get(NRPS_CLAIM)
+        if isinstance(nrps, dict) and origin_of(str(nrps.get("context_memberships_url") or "")):
+            row.memberships_url = str(nrps["context_memberships_url"])[:500]
         try:
             db.session.commit()
         except IntegrityError:
@@ -856,3 +864,92 @@ def cohort_sync_state(cohort: Cohort) -> tuple[list[LtiContext], list[ScoreState
                          last_error=s.last_error, sent_at=s.sent_at, next_try_at=s.next_try_at)
               for name, email, title, exercise_id, s in rows]
     return contexts, states
+
+
+# ------------------------------------------------------------------------------------------ roster (NRPS)
+
+
+@dataclass
+class RosterReport:
+    """What a roster sync did."""
+
+    added: int = 0
+    already: int = 0
+    skipped: int = 0
+    pages: int = 0
+
+    def summary(self) -> str:
+        """Return one sentence for the instructor."""
+        return (f"Roster synced from the LMS: {self.added} learner{'' if self.added == 1 else 's'} added, "
+                f"{self.already} already in the cohort, {self.skipped} staff or inactive skipped.")
+
+
+def next_link(header: str | None) -> str | None:
+    """Return the rel="next" URL of an HTTP Link header, or None."""
+    for part in (header or "").split(","):
+        match = re.fullmatch(r'\s*<([^>]+)>\s*;(.*)', part)
+        if match and re.search(r'rel\s*=\s*"?([^";]*\s)?next(\s[^";]*)?"?', match.group(2)):
+            return match.group(1)
+    return None
+
+
+def _roster_page(platform: LtiPlatform, url: str) -> tuple[list[dict[str, Any]], str | None]:
+    """Fetch one page of a course roster; return its members and the next page's URL."""
+    try:
+        token = _access_token(platform, NRPS_SCOPE)
+        resp = lti_http.client().request("GET", url, headers={"Accept": NRPS_MEDIA_TYPE,
+                                                               "Authorization": f"Bearer {token}"})
+    except _PushFailed as exc:
+        raise LtiError(f"The LMS refused the roster request ({exc}).") from exc
+    except lti_http.PlatformUnreachable as exc:
+        raise LtiError(f"The LMS could not be reached for the roster ({exc}); try again later.") from exc
+    if not resp.ok:
+        raise LtiError(f"The LMS roster answered HTTP {resp.status}; nothing more was changed.")
+    try:
+        members = resp.json().get("members") or []
+    except (ValueError, AttributeError) as exc:
+        raise LtiError("The LMS roster is not the JSON it should be.") from exc
+    return [m for m in members if isinstance(m, dict)], next_link(resp.headers.get("link"))
+
+
+def sync_roster(cohort: Cohort) -> RosterReport:
+    """Add every active learner of the cohort's LMS courses to the cohort (accounts made as on a first launch)."""
+    contexts = [c for c in db.session.scalars(select(LtiContext).where(LtiContext.cohort_id == cohort.id))
+                if c.memberships_url]
+    if not contexts:
+        raise LtiError("The LMS has not offered this course's roster (Names and Role Provisioning Services). "
+                       "Turn it on in the tool's LMS settings, then launch the tool once from the course.")
+    report = RosterReport()
+    for context in contexts:
+        platform = db.session.get(LtiPlatform, context.platform_id)
+        url: str | None = context.memberships_url
+        origin = origin_of(url)
+        while url and report.pages < MAX_ROSTER_PAGES:
+            members, url = _roster_page(platform, url)
+            report.pages += 1
+            # The bearer token goes only where the roster lives: a next link elsewhere is not followed.
+            if url and origin_of(url) != origin:
+                url = None
+            for member in members:
+                roles = member.get("roles") or []
+                if member.get("status", "Active") != "Active" or INSTRUCTOR_ROLES.intersection(roles) \
+                        or not member.get("user_id"):
+                    report.skipped += 1
+                    continue
+                claims = {"sub": str(member["user_id"]), **{k: member.get(k) for k in
+                                                            ("name", "given_name", "family_name", "email")}}
+                user = _user_for(platform, claims, instructor=False)
+                db.begin_write()
+                if db.session.get(CohortMembership, (cohort.id, user.id)) is not None:
+                    db.session.rollback()
+                    report.already += 1
+                    continue
+                db.session.add(CohortMembership(cohort_id=cohort.id, user_id=user.id))
+                try:
+                    db.session.commit()
+                except IntegrityError:
+                    db.session.rollback()  # the learner launched at this very moment
+                    report.already += 1
+                    continue
+                report.added += 1
+    return report

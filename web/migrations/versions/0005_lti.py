@@ -88,6 +88,7 @@ def upgrade() -> None:
         sa.Column("context_id", sa.String(255), nullable=False),
         sa.Column("cohort_id", sa.Integer(), sa.ForeignKey("cohorts.id", ondelete="CASCADE"), nullable=False),
         sa.Column("title", sa.String(255), nullable=False),
+        sa.Column("memberships_url", sa.String(500), nullable=False),
         sa.UniqueConstraint("platform_id", "context_id", name="uq_lti_contexts_platform_context"),
     )
     op.create_index("ix_lti_contexts_cohort_id", "lti_contexts", ["cohort_id"])
