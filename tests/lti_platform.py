@@ -54,6 +54,9 @@ class FixturePlatform:
         self.members: list[dict[str, Any]] = []
         self.page_size = 2
         self.roster_requests: list[dict[str, Any]] = []
+        # Dynamic registration: the issuer its OpenID configuration claims, and the registrations it received.
+        self.openid_issuer = self.issuer
+        self.registrations: list[dict[str, Any]] = []
 
     def close(self) -> None:
         """Stop the server."""
@@ -130,6 +133,20 @@ class FixturePlatform:
             response = Response(json.dumps(self.jwks()), content_type="application/json")
         elif path == "/token" and request.method == "POST":
             response = self._token(request)
+        elif path == "/.well-known/openid-configuration":
+            response = Response(json.dumps({
+                "issuer": self.openid_issuer, "authorization_endpoint": f"{self.base}/auth",
+                "token_endpoint": f"{self.base}/token", "jwks_uri": f"{self.base}/jwks",
+                "registration_endpoint": f"{self.base}/register",
+                "https://purl.imsglobal.org/spec/lti-platform-configuration": {"product_family_code": "fixture"},
+            }), content_type="application/json")
+        elif path == "/register" and request.method == "POST":
+            self.registrations.append({"auth": request.headers.get("Authorization"),
+                                       "body": json.loads(request.get_data())})
+            response = Response(json.dumps({
+                "client_id": "dyn-client-1",
+                "https://purl.imsglobal.org/spec/lti-tool-configuration": {"deployment_id": "dyn-deploy-1"},
+            }), content_type="application/json")
         elif path.startswith("/memberships/") and request.method == "GET":
             response = self._memberships(request)
         elif path.startswith("/lineitems/") and path.endswith("/scores") and request.method == "POST":

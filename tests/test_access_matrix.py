@@ -73,6 +73,8 @@ ACCESS: dict[tuple[str, str], tuple[Any, Any, Any, Any, Any]] = {
     ("GET", "/lti/continue/<token>"): (BAD, BAD, BAD, BAD, BAD),  # the fixture's pass is made up
     ("GET", "/lti/cohorts/<id:cohort_id>"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
     ("POST", "/lti/cohorts/<id:cohort_id>/roster"): (LOGIN, FORBIDDEN, NOT_FOUND, 303, 303),  # not linked: a notice
+    ("GET", "/lti/canvas.json"): (OK, OK, OK, OK, OK),
+    ("GET", "/lti/register"): (BAD, BAD, BAD, BAD, BAD),  # no registration key
     ("GET", "/lti/deep-link"): (LOGIN, BAD, BAD, BAD, BAD),  # no deep-linking request open in these sessions
     ("POST", "/lti/deep-link"): (LOGIN, BAD, BAD, BAD, BAD),
     # ---- site-wide

@@ -101,6 +101,12 @@ def test_add_platform_cli_registers_and_updates(app, runner, capsys) -> None:
     assert len(platforms) == 1
     assert [d.deployment_id for d in platforms[0].deployments] == ["1:abc", "2:def"]
     assert platforms[0].frame_origins == ["https://school.instructure.com"]
+    capsys.readouterr()
+    assert run(["lti", "registration-url"]) == 0
+    url = capsys.readouterr().out.split()[-1]
+    assert url.startswith("http://localhost/lti/register?key=")
+    assert run(["lti", "list"]) == 0
+    assert "https://canvas.instructure.com\t10000000000001\t1:abc,2:def" in capsys.readouterr().out
 
 
 def test_add_platform_names_a_bad_value(app) -> None:
@@ -584,3 +590,53 @@ def test_roster_sync_without_nrps_says_how_to_turn_it_on(app, lms) -> None:
     answer = prof.post(f"/lti/cohorts/{cohort.id}/roster", data={"csrf_token": csrf_token_from(page)},
                        follow_redirects=True)
     assert "Names and Role Provisioning Services" in answer.get_data(as_text=True)
+
+
+# --------------------------------------------------------------------------- registration from the LMS side
+
+
+def test_dynamic_registration_registers_the_platform(app, client, lms_server) -> None:
+    """The LMS opens the registration URL with its configuration: the tool registers itself and stores the LMS."""
+    lms_server.reset()
+    response = client.get("/lti/register", query_string={
+        "key": svc.registration_key(), "registration_token": "reg-token-1",
+        "openid_configuration": f"{lms_server.base}/.well-known/openid-configuration"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "The tool is registered" in html, html
+    assert f"frame-ancestors 'self' {lms_server.base}" in response.headers["Content-Security-Policy"]
+    (sent,) = lms_server.registrations
+    assert sent["auth"] == "Bearer reg-token-1"
+    body = sent["body"]
+    assert body["initiate_login_uri"] == "http://localhost/lti/login"
+    assert body["redirect_uris"] == ["http://localhost/lti/launch"]
+    assert body["jwks_uri"] == "http://localhost/lti/jwks.json"
+    assert body["token_endpoint_auth_method"] == "private_key_jwt"
+    assert svc.SCORE_SCOPE in body["scope"].split() and svc.NRPS_SCOPE in body["scope"].split()
+    (platform,) = svc.platforms()
+    assert (platform.issuer, platform.client_id) == (lms_server.issuer, "dyn-client-1")
+    assert [d.deployment_id for d in platform.deployments] == ["dyn-deploy-1"]
+    assert platform.jwks_url == f"{lms_server.base}/jwks"
+
+
+def test_dynamic_registration_needs_a_valid_key_and_a_configuration_under_its_issuer(app, client, lms_server) -> None:
+    """Without the site's key, or with a configuration claiming another issuer, nothing is registered."""
+    lms_server.reset()
+    config = f"{lms_server.base}/.well-known/openid-configuration"
+    bad_key = client.get("/lti/register", query_string={"key": "forged", "openid_configuration": config})
+    assert bad_key.status_code == 400 and "registration link is not valid" in bad_key.get_data(as_text=True)
+    lms_server.openid_issuer = "https://canvas.instructure.com"
+    foreign = client.get("/lti/register", query_string={"key": svc.registration_key(), "openid_configuration": config})
+    assert foreign.status_code == 400 and "not served under its issuer" in foreign.get_data(as_text=True)
+    assert svc.platforms() == [] and lms_server.registrations == []
+
+
+def test_canvas_json_configuration(app, client) -> None:
+    """The Canvas configuration names the tool's login, launch and key-set URLs and its deep-linking placements."""
+    config = client.get("/lti/canvas.json").get_json()
+    assert config["oidc_initiation_url"] == "http://localhost/lti/login"
+    assert config["public_jwk_url"] == "http://localhost/lti/jwks.json"
+    assert set(config["scopes"]) == {svc.SCORE_SCOPE, svc.NRPS_SCOPE}
+    placements = config["extensions"][0]["settings"]["placements"]
+    assert {p["placement"] for p in placements} == {"link_selection", "assignment_selection"}
+    assert all(p["message_type"] == "LtiDeepLinkingRequest" and p["target_link_uri"].endswith("/lti/launch")
+               for p in placements)

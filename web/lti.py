@@ -234,3 +234,23 @@ def deep_link_post() -> tuple[str, int] | Response:
     response.headers["Content-Security-Policy"] = policy_for(frame_ancestors(),
                                                              (svc.origin_of(pending["return_url"]),))
     return response
+
+
+@bp.get("/canvas.json")
+def canvas_json() -> Response:
+    """The Canvas developer key's JSON configuration: what a Canvas admin pastes (or points to) to add the tool."""
+    return jsonify(svc.canvas_configuration())
+
+
+@bp.get("/register")
+@limiter.limit("10/minute")
+def register() -> tuple[str, int]:
+    """LTI Dynamic Registration, opened by the LMS with its configuration; needs the key from a registration URL."""
+    try:
+        platform = svc.register_dynamically(request.args.get("key", ""), request.args.get("openid_configuration", ""),
+                                            request.args.get("registration_token", ""))
+    except svc.LtiError as exc:
+        _framed_by_any_platform()
+        return render_template("lti/error.html", message=str(exc), title="The registration did not finish"), 400
+    request.environ[FRAME_ENVIRON_KEY] = list(platform.frame_origins or [])
+    return render_template("lti/registered.html", platform=platform), 200

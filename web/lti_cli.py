@@ -37,6 +37,9 @@ def cmd_lti(args: argparse.Namespace, app: Flask) -> int:
         elif args.lti_command == "rotate-key":
             key = svc.rotate_key(args.keep_days)
             print(f"new signing key {key.kid}; older keys stay in the key set for {args.keep_days} days")
+        elif args.lti_command == "registration-url":
+            print("Give this address to the LMS as the tool's dynamic registration URL (good for 7 days):")
+            print(public_url("lti.register", key=svc.registration_key()))
         elif args.lti_command == "sync":
             print(svc.push_due(include_failed=args.retry_failed).summary())
     return 0
@@ -61,6 +64,7 @@ def add_commands(subparsers: Any, guard: Any, make_app: Any) -> None:
     sub.add_parser("list", help="list the registered platforms")
     p = sub.add_parser("rotate-key", help="make a new signing key; old ones stay published for --keep-days")
     p.add_argument("--keep-days", type=int, default=svc.DEFAULT_KEEP_DAYS)
+    sub.add_parser("registration-url", help="print a dynamic registration URL for an LMS (good for 7 days)")
     p = sub.add_parser("sync", help="send the scores waiting in the outbox to the platforms now")
     p.add_argument("--retry-failed", action="store_true", help="also resend scores a platform refused")
 

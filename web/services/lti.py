@@ -24,6 +24,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import and_, case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -113,8 +114,11 @@ def _check_url(name: str, url: str) -> str:
 
 def add_platform(*, issuer: str, client_id: str, auth_login_url: str, auth_token_url: str, jwks_url: str,
                  deployment_ids: list[str], name: str = "", frame_origins: list[str] | None = None,
-                 token_audience: str = "") -> LtiPlatform:
-    """Register a platform, or update the one with this issuer and client id; add its deployment ids."""
+                 token_audience: str = "", deployments_later: bool = False) -> LtiPlatform:
+    """Register a platform, or update the one with this issuer and client id; add its deployment ids.
+
+    `deployments_later`: a dynamic registration whose LMS names its deployment only when the tool is installed.
+    """
     issuer, client_id = (issuer or "").strip(), (client_id or "").strip()
     if not issuer:
         raise LtiError("--issuer is required (the platform's iss, e.g. https://canvas.instructure.com)")
@@ -129,7 +133,7 @@ def add_platform(*, issuer: str, client_id: str, auth_login_url: str, auth_token
             raise LtiError(f"--frame-origin must be scheme://host[:port] with no path, got {origin!r}")
         origins.append(clean)
     deployment_ids = [d.strip() for d in deployment_ids if d and d.strip()]
-    if not deployment_ids:
+    if not deployment_ids and not deployments_later:
         raise LtiError("give at least one --deployment-id (the platform shows it when the tool is deployed)")
     db.begin_write()
     platform = db.session.scalar(select(LtiPlatform).where(LtiPlatform.issuer == issuer,
@@ -953,3 +957,122 @@ def sync_roster(cohort: Cohort) -> RosterReport:
                     continue
                 report.added += 1
     return report
+
+
+# ------------------------------------------------------------------------------ registration from the LMS side
+
+REGISTER_SALT = "lti-dynamic-registration"
+REGISTER_MAX_AGE = 7 * 24 * 3600
+TOOL_CLAIMS = ["iss", "sub", "name", "given_name", "family_name", "email"]
+
+
+def tool_configuration() -> dict[str, Any]:
+    """Return what the tool is, in the words LMS registrations use (shared by Canvas's JSON and dynamic registration).
+    """
+    site = current_app.config.get("SITE_URL") or origin_of(public_url("learn.course_page"))
+    return {
+        "title": current_app.config.get("SITE_TITLE") or "Course",
+        "description": current_app.extensions["course"].description,
+        "login": public_url("lti.login"), "launch": public_url("lti.launch"), "jwks": public_url("lti.jwks"),
+        "home": public_url("learn.course_page"), "domain": urlsplit(site).netloc,
+        "scopes": [SCORE_SCOPE, NRPS_SCOPE],
+    }
+
+
+def canvas_configuration() -> dict[str, Any]:
+    """Return the Canvas developer key's JSON configuration (Admin > Developer Keys > LTI key > Paste JSON)."""
+    tool = tool_configuration()
+    placement = {"text": tool["title"], "message_type": DEEP_LINKING_REQUEST, "target_link_uri": tool["launch"]}
+    return {
+        "title": tool["title"], "description": tool["description"],
+        "oidc_initiation_url": tool["login"], "target_link_uri": tool["home"], "public_jwk_url": tool["jwks"],
+        "scopes": tool["scopes"],
+        "extensions": [{
+            "domain": tool["domain"], "platform": "canvas.instructure.com", "privacy_level": "public",
+            "settings": {"text": tool["title"], "placements": [
+                {**placement, "placement": "link_selection"},
+                {**placement, "placement": "assignment_selection"},
+            ]},
+        }],
+        "custom_fields": {},
+    }
+
+
+def registration_key() -> str:
+    """Return a signed key, good for a week, that lets an LMS register itself at /lti/register."""
+    return URLSafeTimedSerializer(current_app.secret_key, salt=REGISTER_SALT).dumps("register")
+
+
+def _check_registration_key(key: str) -> None:
+    """Raise LtiError unless `key` is a registration key this site made less than a week ago."""
+    try:
+        URLSafeTimedSerializer(current_app.secret_key, salt=REGISTER_SALT).loads(key or "", max_age=REGISTER_MAX_AGE)
+    except SignatureExpired as exc:
+        raise LtiError("This registration link has expired; an administrator makes a new one with "
+                       "`course lti registration-url`.") from exc
+    except BadSignature as exc:
+        raise LtiError("This registration link is not valid; an administrator makes one with "
+                       "`course lti registration-url`.") from exc
+
+
+def _get_json(url: str, what: str) -> dict[str, Any]:
+    """GET a JSON document from the platform or raise LtiError naming what it was."""
+    try:
+        resp = lti_http.client().request("GET", url, headers={"Accept": "application/json"})
+        data = resp.json() if resp.ok else None
+    except lti_http.PlatformUnreachable as exc:
+        raise LtiError(f"The LMS's {what} could not be fetched ({exc}).") from exc
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise LtiError(f"The LMS's {what} at {url} is not a JSON object (HTTP {resp.status}).")
+    return data
+
+
+def register_dynamically(key: str, openid_configuration: str, registration_token: str) -> LtiPlatform:
+    """LTI Dynamic Registration: read the LMS's configuration, register the tool with it, store the platform."""
+    _check_registration_key(key)
+    if not origin_of(openid_configuration):
+        raise LtiError("The LMS sent no openid_configuration address.")
+    config = _get_json(openid_configuration, "OpenID configuration")
+    issuer = str(config.get("issuer") or "")
+    # The spec ties the configuration to its issuer: a document elsewhere cannot speak for that issuer.
+    if not issuer or not openid_configuration.startswith(issuer.rstrip("/")):
+        raise LtiError("The LMS's OpenID configuration is not served under its issuer's address.")
+    needed = ("registration_endpoint", "authorization_endpoint", "token_endpoint", "jwks_uri")
+    missing = [k for k in needed if not origin_of(str(config.get(k) or ""))]
+    if missing:
+        raise LtiError(f"The LMS's OpenID configuration lacks {', '.join(missing)}.")
+    tool = tool_configuration()
+    body = {
+        "application_type": "web", "response_types": ["id_token"], "grant_types": ["implicit", "client_credentials"],
+        "initiate_login_uri": tool["login"], "redirect_uris": [tool["launch"]], "client_name": tool["title"],
+        "jwks_uri": tool["jwks"], "token_endpoint_auth_method": "private_key_jwt", "scope": " ".join(tool["scopes"]),
+        "https://purl.imsglobal.org/spec/lti-tool-configuration": {
+            "domain": tool["domain"], "target_link_uri": tool["home"], "claims": TOOL_CLAIMS,
+            "description": tool["description"],
+            "messages": [{"type": DEEP_LINKING_REQUEST, "target_link_uri": tool["launch"], "label": tool["title"]}],
+        },
+    }
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if registration_token:
+        headers["Authorization"] = f"Bearer {registration_token}"
+    try:
+        resp = lti_http.client().request("POST", config["registration_endpoint"], data=json.dumps(body).encode(),
+                                         headers=headers)
+        answer = resp.json() if resp.ok else None
+    except lti_http.PlatformUnreachable as exc:
+        raise LtiError(f"The LMS's registration endpoint could not be reached ({exc}).") from exc
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict) or not answer.get("client_id"):
+        raise LtiError(f"The LMS did not accept the registration (HTTP {resp.status}).")
+    lti_config = answer.get("https://purl.imsglobal.org/spec/lti-tool-configuration") or {}
+    deployment = str(lti_config.get("deployment_id") or "")
+    platform_config = config.get("https://purl.imsglobal.org/spec/lti-platform-configuration") or {}
+    return add_platform(
+        issuer=issuer, client_id=str(answer["client_id"]), auth_login_url=config["authorization_endpoint"],
+        auth_token_url=config["token_endpoint"], jwks_url=config["jwks_uri"],
+        deployment_ids=[deployment] if deployment else [],
+        name=str(platform_config.get("product_family_code") or issuer),
+        token_audience=str(config.get("authorization_server") or ""), deployments_later=True)
