@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.request
 import uuid
+from html import escape
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -57,6 +59,10 @@ class FixturePlatform:
         # Dynamic registration: the issuer its OpenID configuration claims, and the registrations it received.
         self.openid_issuer = self.issuer
         self.registrations: list[dict[str, Any]] = []
+        # For browser journeys: the tool's address, and what each login_hint launches as (claims() keywords).
+        self.tool_url = ""
+        self.launches: dict[str, dict[str, Any]] = {}
+        self.deep_link_answers: list[str] = []
 
     def close(self) -> None:
         """Stop the server."""
@@ -128,7 +134,15 @@ class FixturePlatform:
         """Answer the JWKS, token and score endpoints."""
         request = Request(environ)
         path = request.path
-        if path == "/jwks":
+        if path == "/start":
+            response = self._start(request)
+        elif path == "/auth":
+            response = self._auth(request)
+        elif path == "/deep-link-return" and request.method == "POST":
+            self.deep_link_answers.append(request.form["JWT"])
+            response = Response('<!doctype html><html lang="en"><head><title>Links received</title></head>'
+                                '<body><main><h1>Links received</h1></main></body></html>', content_type="text/html")
+        elif path == "/jwks":
             self.jwks_hits += 1
             response = Response(json.dumps(self.jwks()), content_type="application/json")
         elif path == "/token" and request.method == "POST":
@@ -155,10 +169,32 @@ class FixturePlatform:
             response = Response("not found", status=404)
         return response(environ, start_response)
 
+    def _start(self, request: Request) -> Response:
+        """The LMS's course page: a button that starts the tool's OIDC login for the person `hint` (a form post)."""
+        hint = request.args["hint"]
+        target = self.tool_url + request.args.get("target", "/")
+        fields = {"iss": self.issuer, "login_hint": hint, "target_link_uri": target, "client_id": self.client_id,
+                  "lti_deployment_id": self.launches[hint].get("deployment", "deploy-1")}
+        return Response(_form_page("Fixture LMS course", f"{self.tool_url}/lti/login", fields, "Open the tool"),
+                        content_type="text/html")
+
+    def _auth(self, request: Request) -> Response:
+        """The OIDC authorisation endpoint: sign the launch for the login_hint and post it back to redirect_uri."""
+        args = request.args
+        assert args["redirect_uri"] == f"{self.tool_url}/lti/launch" and args["client_id"] == self.client_id
+        claims = self.claims(args["nonce"], **self.launches[args["login_hint"]])
+        fields = {"id_token": self.sign(claims), "state": args["state"]}
+        return Response(_form_page("Fixture LMS sign-in", args["redirect_uri"], fields, "Continue to the tool"),
+                        content_type="text/html")
+
     def _token(self, request: Request) -> Response:
         """Client credentials with a JWT assertion signed by the tool (checked against the tool's key set)."""
         form = request.form
         self.token_requests.append(dict(form))
+        if self.tool_url:
+            # A live tool: read its key set over HTTP, as an LMS does.
+            with urllib.request.urlopen(f"{self.tool_url}/lti/jwks.json", timeout=10) as resp:  # noqa: S310
+                self.tool_jwks = json.loads(resp.read())
         try:
             header = jwt.get_unverified_header(form["client_assertion"])
             jwk = next(k for k in self.tool_jwks["keys"] if k["kid"] == header["kid"])
@@ -200,3 +236,11 @@ class FixturePlatform:
                   "status": status}
         self.scores.append(record)
         return Response("" if status < 300 else "down for maintenance", status=status)
+
+
+def _form_page(title: str, action: str, fields: dict[str, str], button: str) -> str:
+    """Return a small HTML page holding one form that posts `fields` to `action` when its button is pressed."""
+    inputs = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in fields.items())
+    return (f'<!doctype html><html lang="en"><head><title>{escape(title)}</title></head><body><main>'
+            f'<h1>{escape(title)}</h1><form method="post" action="{escape(action)}">{inputs}'
+            f'<button type="submit">{escape(button)}</button></form></main></body></html>')

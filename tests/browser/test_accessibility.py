@@ -117,6 +117,9 @@ def pages(course: Course) -> list[tuple[str, str, str, int]]:
         ("instructor-item", "instructor", f"/instructor/cohorts/{{cohort}}/items/{first_of_type(course, 'text')}", 200),
         ("instructor-learner", "instructor", "/instructor/cohorts/{cohort}/learners/{learner}", 200),
         ("admin-users", "admin", "/admin/", 200),
+        # LTI pages reached only through a launch (picker, new window, sync with scores) are in test_lti_journey.py.
+        ("lti-refused", "anonymous", "/lti/login", 400),
+        ("lti-sync-unlinked", "instructor", "/lti/cohorts/{cohort}", 200),
     ]
     for kind in EXERCISE_TYPES:
         rows.append((f"exercise-{kind}", "newcomer", f"/exercises/{first_of_type(course, kind)}", 200))
