@@ -74,6 +74,8 @@ ACCESS: dict[tuple[str, str], tuple[Any, Any, Any, Any, Any]] = {
     ("GET", "/lti/cohorts/<id:cohort_id>"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
     ("POST", "/lti/cohorts/<id:cohort_id>/roster"): (LOGIN, FORBIDDEN, NOT_FOUND, 303, 303),  # not linked: a notice
     ("GET", "/lti/canvas.json"): (OK, OK, OK, OK, OK),
+    ("GET", "/lti/admin"): (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
+    ("POST", "/lti/admin"): (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, 422),  # empty form: fields named
     ("GET", "/lti/register"): (BAD, BAD, BAD, BAD, BAD),  # no registration key
     ("GET", "/lti/deep-link"): (LOGIN, BAD, BAD, BAD, BAD),  # no deep-linking request open in these sessions
     ("POST", "/lti/deep-link"): (LOGIN, BAD, BAD, BAD, BAD),

@@ -640,3 +640,27 @@ def test_canvas_json_configuration(app, client) -> None:
     assert {p["placement"] for p in placements} == {"link_selection", "assignment_selection"}
     assert all(p["message_type"] == "LtiDeepLinkingRequest" and p["target_link_uri"].endswith("/lti/launch")
                for p in placements)
+
+
+# ------------------------------------------------------------------------------------------- admin page
+
+
+def test_admin_registers_a_platform_on_the_admin_page(app, client, make_user) -> None:
+    """An admin adds a platform through the form; a bad URL is named and the typed values stay."""
+    login_as(client, make_user("admin"))
+    page = client.get("/lti/admin").get_data(as_text=True)
+    assert "No LMS is registered yet" in page and "http://localhost/lti/jwks.json" in page
+    fields = {"csrf_token": csrf_token_from(page), "name": "Uni Moodle", "issuer": "https://moodle.uni.example",
+              "client_id": "AbC123", "auth_login_url": "https://moodle.uni.example/mod/lti/auth.php",
+              "token_url": "https://moodle.uni.example/mod/lti/token.php", "jwks_url": "ftp://moodle.uni.example/k",
+              "deployment_ids": "3\n4\n", "frame_origins": ""}
+    bad = client.post("/lti/admin", data=fields)
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "the jwks-url must be an https address" in html and "AbC123" in html
+    assert svc.platforms() == []
+    fields["jwks_url"] = "https://moodle.uni.example/mod/lti/certs.php"
+    good = client.post("/lti/admin", data=fields, follow_redirects=True)
+    assert "“Uni Moodle” is registered with 2 deployment id(s)." in good.get_data(as_text=True)
+    (platform,) = svc.platforms()
+    assert [d.deployment_id for d in platform.deployments] == ["3", "4"]
+    assert platform.frame_origins == ["https://moodle.uni.example"]

@@ -25,13 +25,17 @@ from flask import (
 )
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import login_required, login_user
+from flask_wtf import FlaskForm
+from wtforms import StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
 
 from web.extensions import csrf, limiter
-from web.instructor import instructor_required, managed_cohort
+from web.instructor import instructor_required, managed_cohort, role_required
 from web.security import policy_for, public_url
 from web.services import lti as svc
 
 bp = Blueprint("lti", __name__, url_prefix="/lti")
+admin_required = role_required(lambda user: user.is_admin)
 # The session key that marks a session begun by a launch: {"platform": id, "frame": [origins allowed to frame it]}.
 SESSION_KEY = "lti"
 # Set at login initiation, compared at launch: proves the launch comes back to the browser that started the login.
@@ -70,6 +74,8 @@ def frame_ancestors() -> list[str] | None:
     """Return the origins that may frame this response (a launched session's LMS), or None for 'none'."""
     if FRAME_ENVIRON_KEY in request.environ:
         return request.environ[FRAME_ENVIRON_KEY]
+    if request.endpoint in ("static", "core.brand_css"):
+        return None  # never framed, and reading the session would add Vary: Cookie to cacheable files
     marker = launched_session()
     return list(marker.get("frame") or []) if marker else None
 
@@ -254,3 +260,61 @@ def register() -> tuple[str, int]:
         return render_template("lti/error.html", message=str(exc), title="The registration did not finish"), 400
     request.environ[FRAME_ENVIRON_KEY] = list(platform.frame_origins or [])
     return render_template("lti/registered.html", platform=platform), 200
+
+
+class PlatformForm(FlaskForm):
+    """An LMS registration, as `course lti add-platform` takes it."""
+
+    name = StringField("Name", validators=[Optional(), Length(max=200)],
+                       description="For people, e.g. University Canvas.")
+    issuer = StringField("Issuer (iss)", validators=[DataRequired(), Length(max=255)],
+                         description="e.g. https://canvas.instructure.com")
+    client_id = StringField("Client id", validators=[DataRequired(), Length(max=255)])
+    auth_login_url = StringField("Authorisation (OIDC login) URL", validators=[DataRequired(), Length(max=500)])
+    token_url = StringField("Token URL", validators=[DataRequired(), Length(max=500)])
+    jwks_url = StringField("Key set (JWKS) URL", validators=[DataRequired(), Length(max=500)])
+    deployment_ids = TextAreaField("Deployment ids", validators=[Optional(), Length(max=5000)], render_kw={"rows": 3},
+                                   description="One per line. Ids already registered stay.")
+    frame_origins = TextAreaField("Origins that frame the tool", validators=[Optional(), Length(max=5000)],
+                                  render_kw={"rows": 3},
+                                  description="One per line, e.g. https://school.instructure.com. Empty: the "
+                                              "issuer's and the login URL's origins (or those set before).")
+    token_audience = StringField("Client assertion audience", validators=[Optional(), Length(max=500)],
+                                 description="Only when the LMS names one other than its token URL (Brightspace).")
+
+
+def _lines(text: str | None) -> list[str]:
+    """Split a text area into its non-empty lines."""
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def _platforms_page(form: PlatformForm, error: str = "", status: int = 200) -> tuple[str, int]:
+    """Render the admin's list of platforms with the registration form."""
+    return render_template("lti/platforms.html", platforms=svc.platforms(), form=form, error=error,
+                           tool=svc.tool_configuration()), status
+
+
+@bp.get("/admin")
+@admin_required
+def platforms() -> tuple[str, int]:
+    """List the registered LMS platforms and the tool's own addresses, with a form to add or update one."""
+    return _platforms_page(PlatformForm())
+
+
+@bp.post("/admin")
+@admin_required
+def platforms_post() -> tuple[str, int] | Response:
+    """Register an LMS, or update the one with the same issuer and client id."""
+    form = PlatformForm()
+    if not form.validate_on_submit():
+        return _platforms_page(form, status=422)
+    try:
+        platform = svc.add_platform(
+            issuer=form.issuer.data, client_id=form.client_id.data, auth_login_url=form.auth_login_url.data,
+            auth_token_url=form.token_url.data, jwks_url=form.jwks_url.data,
+            deployment_ids=_lines(form.deployment_ids.data), name=form.name.data or "",
+            frame_origins=_lines(form.frame_origins.data), token_audience=form.token_audience.data or "")
+    except svc.LtiError as exc:
+        return _platforms_page(form, str(exc).replace("--", "the "), 422)
+    flash(f"“{platform.name}” is registered with {len(platform.deployments)} deployment id(s).", "success")
+    return redirect(url_for("lti.platforms"), code=303)
