@@ -97,11 +97,11 @@ def submit(user: User, exercise: Exercise, raw_answer: Any, idempotency_key: str
         idempotency_key=idempotency_key,
         attempt_number=next_number,
     )
+    # The LMS gradebook's copy of the best score joins the same transaction (the outbox, web/services/lti.py).
+    lti.queue_scores(user.id, exercise.id, also=result.score)
     db.session.add(attempt)
     try:
         db.session.flush()
-        # The LMS gradebook's copy of the best score joins the same transaction (the outbox, web/services/lti.py).
-        lti.queue_scores(user.id, exercise.id)
         _pause_inside_transaction()
         db.session.commit()
     except IntegrityError:

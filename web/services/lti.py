@@ -487,6 +487,16 @@ def deep_link_response(request: dict[str, Any], items: list[dict[str, Any]]) -> 
 # --------------------------------------------------------------------------------------------------- people
 
 
+def _committed() -> bool:
+    """Commit; when a concurrent request stored the same unique key first, roll back and return False (read again)."""
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    return True
+
+
 def _email_for(platform: LtiPlatform, claims: dict[str, Any]) -> str:
     """Return the platform's email for the person when it is free here, else a unique address that is no one's."""
     email = str(claims.get("email") or "").strip().lower()
@@ -524,13 +534,9 @@ def _user_for(platform: LtiPlatform, claims: dict[str, Any], instructor: bool) -
         db.session.add(user)
         db.session.flush()
         db.session.add(LtiUser(platform_id=platform.id, sub=sub, user_id=user.id))
-        try:
-            db.session.commit()
-        except IntegrityError:
-            # The same person's first launch in another tab or worker won the race: use their account.
-            db.session.rollback()
-            continue
-        return user
+        # Not committed: the same person's first launch in another tab or worker won the race; use their account.
+        if _committed():
+            return user
     raise LtiError("The account for this launch could not be created; try again.")
 
 
@@ -561,12 +567,8 @@ def _context_for(platform: LtiPlatform, claims: dict[str, Any], user: User, inst
         nrps = claims.get(NRPS_CLAIM)
         if isinstance(nrps, dict) and origin_of(str(nrps.get("context_memberships_url") or "")):
             row.memberships_url = str(nrps["context_memberships_url"])[:500]
-        try:
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            continue
-        return row
+        if _committed():
+            return row
     raise LtiError("The LMS course could not be linked to a cohort; try again.")
 
 
@@ -606,12 +608,8 @@ def _record_link(context: LtiContext, claims: dict[str, Any], target: str) -> No
         row.exercise_id = exercise_id
         if lineitem:
             row.lineitem_url = lineitem
-        try:
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            continue
-        return
+        if _committed():
+            return
 
 
 def new_handoff(launch: Launch) -> str:
@@ -642,11 +640,11 @@ def _best_score(user_id: int, exercise_id: str) -> float | None:
         Attempt.user_id == user_id, Attempt.exercise_id == exercise_id, Attempt.status != "invalid"))
 
 
-def queue_scores(user_id: int, exercise_id: str) -> int:
+def queue_scores(user_id: int, exercise_id: str, also: float | None = None) -> int:
     """Put the learner's best score on every LMS line item linked to this exercise into the outbox; return how many.
 
     Called inside the transaction that stores (or regrades) an attempt, so the score and the outbox row commit
-    together. One query when the learner came from no LMS.
+    together; `also` is the score of an attempt about to be stored there. One query when the learner came from no LMS.
     """
     links = list(db.session.scalars(
         select(LtiResourceLink.id)
@@ -658,9 +656,10 @@ def queue_scores(user_id: int, exercise_id: str) -> int:
     ))
     if not links:
         return 0
-    best = _best_score(user_id, exercise_id)
-    if best is None:
+    scores = [s for s in (_best_score(user_id, exercise_id), also) if s is not None]
+    if not scores:
         return 0
+    best = max(scores)
     table = LtiScore.__table__
     now = utcnow()
     insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
@@ -949,13 +948,10 @@ def sync_roster(cohort: Cohort) -> RosterReport:
                     report.already += 1
                     continue
                 db.session.add(CohortMembership(cohort_id=cohort.id, user_id=user.id))
-                try:
-                    db.session.commit()
-                except IntegrityError:
-                    db.session.rollback()  # the learner launched at this very moment
-                    report.already += 1
-                    continue
-                report.added += 1
+                if _committed():
+                    report.added += 1
+                else:
+                    report.already += 1  # the learner launched at this very moment
     return report
 
 
