@@ -96,6 +96,20 @@ ACCESS: dict[tuple[str, str], tuple[Any, Any, Any, Any, Any]] = {
     ("POST", "/password/reset/<token>"): (BAD, BAD, BAD, BAD, BAD),
     ("POST", "/account/delete"): (LOGIN, BAD, BAD, BAD, BAD),  # no password given: nothing deleted
     ("POST", "/account/logout-everywhere"): (LOGIN, LOGIN, LOGIN, LOGIN, LOGIN),  # done, then back to log in
+    # ---- LTI 1.3: the platform's endpoints answer everyone (the signed token decides); an empty request is refused
+    ("GET", "/lti/jwks.json"): (OK, OK, OK, OK, OK),
+    ("GET", "/lti/login"): (BAD, BAD, BAD, BAD, BAD),
+    ("POST", "/lti/login"): (BAD, BAD, BAD, BAD, BAD),
+    ("POST", "/lti/launch"): (BAD, BAD, BAD, BAD, BAD),
+    ("GET", "/lti/continue/<token>"): (BAD, BAD, BAD, BAD, BAD),  # the fixture's pass is made up
+    ("GET", "/lti/cohorts/<id:cohort_id>"): (LOGIN, FORBIDDEN, NOT_FOUND, OK, OK),
+    ("POST", "/lti/cohorts/<id:cohort_id>/roster"): (LOGIN, FORBIDDEN, NOT_FOUND, 303, 303),  # not linked: a notice
+    ("GET", "/lti/canvas.json"): (OK, OK, OK, OK, OK),
+    ("GET", "/lti/admin"): (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
+    ("POST", "/lti/admin"): (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, 422),  # empty form: fields named
+    ("GET", "/lti/register"): (BAD, BAD, BAD, BAD, BAD),  # no registration key
+    ("GET", "/lti/deep-link"): (LOGIN, BAD, BAD, BAD, BAD),  # no deep-linking request open in these sessions
+    ("POST", "/lti/deep-link"): (LOGIN, BAD, BAD, BAD, BAD),
     # ---- site-wide
     ("GET", "/static/<path:filename>"): (OK, OK, OK, OK, OK),
     ("GET", "/healthz"): (OK, OK, OK, OK, OK),

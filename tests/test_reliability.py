@@ -14,12 +14,13 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, func, inspect, select, table, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 
 from tests.servers import (
     BIN,
@@ -233,7 +234,32 @@ def seed_rows(engine: Engine) -> dict[str, int]:
                                                           fields=[["answer", "x"]], created_at=now))
         conn.execute(Certificate.__table__.insert().values(user_id=user_id, code=uuid.uuid4().hex, completed_at=now,
                                                            created_at=now))
+        seed_lti_rows(conn, user_id, cohort_id, now)
     return snapshot(engine)
+
+
+def seed_lti_rows(conn: Connection, user_id: int, cohort_id: int, now: datetime) -> None:
+    """Write one row into every LTI table (web/services/lti.py)."""
+    from web import models as m  # the LTI tables, kept apart from the core ones imported above
+
+    platform_id = conn.execute(m.LtiPlatform.__table__.insert().values(
+        name="Mig LMS", issuer="https://lms.example", client_id="c1", auth_login_url="https://lms.example/a",
+        auth_token_url="https://lms.example/t", jwks_url="https://lms.example/k", token_audience="",
+        frame_origins=["https://lms.example"], created_at=now)).inserted_primary_key[0]
+    conn.execute(m.LtiDeployment.__table__.insert().values(platform_id=platform_id, deployment_id="d1"))
+    conn.execute(m.LtiKey.__table__.insert().values(kid=uuid.uuid4().hex, private_pem="-", created_at=now))
+    conn.execute(m.LtiState.__table__.insert().values(token=uuid.uuid4().hex, kind="login", platform_id=platform_id,
+                                                    nonce="n", target="/", created_at=now))
+    conn.execute(m.LtiUser.__table__.insert().values(platform_id=platform_id, sub="s1", user_id=user_id))
+    context_id = conn.execute(m.LtiContext.__table__.insert().values(
+        platform_id=platform_id, context_id="ctx", cohort_id=cohort_id, title="Course",
+        memberships_url="")).inserted_primary_key[0]
+    link_id = conn.execute(m.LtiResourceLink.__table__.insert().values(
+        context_ref=context_id, resource_link_id="l1", title="Link", exercise_id="why-close-quiz",
+        lineitem_url="https://lms.example/li/1")).inserted_primary_key[0]
+    conn.execute(m.LtiScore.__table__.insert().values(
+        link_id=link_id, user_id=user_id, score=0.5, status="pending", tries=0, next_try_at=now, last_error="",
+        updated_at=now))
 
 
 def snapshot(engine: Engine) -> dict[str, int]:

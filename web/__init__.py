@@ -10,12 +10,13 @@ from flask import Flask
 
 from course.loader import load_course
 from course.model import Course
-from web import admin, auth, cohorts, core, exercises, inputs, instructor, learn, progress, reviews, security
+from web import admin, auth, cohorts, core, exercises, inputs, instructor, learn, lti, progress, reviews, security
 from web.config import build_config
 from web.extensions import csrf, db, limiter, login_manager, mail
 
 # Each area of the site is one module holding its own `bp`.
-BLUEPRINTS = (core.bp, auth.bp, learn.bp, exercises.bp, progress.bp, cohorts.bp, instructor.bp, admin.bp, reviews.bp)
+BLUEPRINTS = (core.bp, auth.bp, learn.bp, exercises.bp, progress.bp, cohorts.bp, instructor.bp, admin.bp, reviews.bp,
+              lti.bp)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -32,6 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     mail.init_app(app)
     security.init_app(app)
+    lti.init_app(app)
     if app.config.get("PASSWORD_HASH_FAST"):
         # Test suites only: argon2id with minimal cost, so hundreds of logins take milliseconds.
         app.extensions["password_hasher"] = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)

@@ -27,15 +27,16 @@ from sqlalchemy.engine import Connection, make_url
 from course import cases
 from course.errors import ContentErrors
 from course.loader import load_course
-from web import create_app
+from web import create_app, lti_cli
 from web.config import ConfigError, database_url
 from web.extensions import db
 from web.models import Cohort, CohortMembership, User
 from web.services.accounts import AccountError, create_user, find_user
 from web.services.case_export import reviewed_cases
+from web.services.lti import LtiError
 from web.services.regrade import UnknownExercise, regrade_exercise
 
-COMMANDS = {"db", "user", "demo", "serve", "regrade", "cases"}
+COMMANDS = {"db", "user", "demo", "serve", "regrade", "cases", "lti"}
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 DEMO_LEARNER = ("learner@demo.example", "demo-learner-pass", "Demo Learner")
@@ -281,7 +282,7 @@ def _guard(func: Any) -> Any:
         """Run the command, turning operator errors into messages."""
         try:
             return func(args)
-        except (CommandError, AccountError, ConfigError) as exc:
+        except (CommandError, AccountError, ConfigError, LtiError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         except ContentErrors as exc:
@@ -339,6 +340,8 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
     p.set_defaults(func=_guard(cmd_serve))
+
+    lti_cli.add_commands(subparsers, _guard, _app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -393,3 +393,130 @@ class SavedDraft(Base):
     # The posted answer fields as [name, value] pairs, replayed into the form after login.
     fields: Mapped[Any] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+# ------------------------------------------------------------------------------------------- LTI 1.3 (web/lti.py)
+
+
+class LtiPlatform(Base):
+    """An LMS registered to launch the site over LTI 1.3: where its login, token and key-set endpoints are."""
+
+    __tablename__ = "lti_platforms"
+    __table_args__ = (UniqueConstraint("issuer", "client_id", name="uq_lti_platforms_issuer_client"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    issuer: Mapped[str] = mapped_column(String(255))
+    client_id: Mapped[str] = mapped_column(String(255))
+    auth_login_url: Mapped[str] = mapped_column(String(500))
+    auth_token_url: Mapped[str] = mapped_column(String(500))
+    jwks_url: Mapped[str] = mapped_column(String(500))
+    # The audience of client assertions when the platform's token endpoint wants one other than its URL (Moodle).
+    token_audience: Mapped[str] = mapped_column(String(500), default="")
+    # Origins allowed to frame LTI-launched pages (Canvas frames from the school's own host, not the issuer's).
+    frame_origins: Mapped[Any] = mapped_column(JSONType, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    deployments: Mapped[list[LtiDeployment]] = relationship(
+        back_populates="platform", cascade="all, delete-orphan", passive_deletes=True, order_by="LtiDeployment.id"
+    )
+
+
+class LtiDeployment(Base):
+    """One deployment id of a platform: the tool installed in one place (an account, a course) of that LMS."""
+
+    __tablename__ = "lti_deployments"
+    __table_args__ = (UniqueConstraint("platform_id", "deployment_id", name="uq_lti_deployments_platform_dep"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    deployment_id: Mapped[str] = mapped_column(String(255))
+
+    platform: Mapped[LtiPlatform] = relationship(back_populates="deployments")
+
+
+class LtiKey(Base):
+    """One of the tool's RSA signing keys; a retired key is still published until `expires_at`."""
+
+    __tablename__ = "lti_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    private_pem: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class LtiState(Base):
+    """A one-time value kept on the server: a login's state (with its nonce), or a hand-off to a new window."""
+
+    __tablename__ = "lti_states"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "login" or "handoff"
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    nonce: Mapped[str] = mapped_column(String(64), default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), default=None)
+    target: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class LtiUser(Base):
+    """A platform's user (iss + sub) mapped to the one site account made at their first launch."""
+
+    __tablename__ = "lti_users"
+    __table_args__ = (UniqueConstraint("platform_id", "sub", name="uq_lti_users_platform_sub"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    sub: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+
+
+class LtiContext(Base):
+    """An LMS course (context) mapped to the cohort made at its first launch."""
+
+    __tablename__ = "lti_contexts"
+    __table_args__ = (UniqueConstraint("platform_id", "context_id", name="uq_lti_contexts_platform_context"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    context_id: Mapped[str] = mapped_column(String(255))
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(255), default="")
+    # The course's roster (Names and Role Provisioning Services), when the platform offers it.
+    memberships_url: Mapped[str] = mapped_column(String(500), default="")
+
+
+class LtiResourceLink(Base):
+    """A link placed in an LMS course: what it opens, and the line item its scores go to (AGS)."""
+
+    __tablename__ = "lti_resource_links"
+    __table_args__ = (UniqueConstraint("context_ref", "resource_link_id", name="uq_lti_links_context_link"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    context_ref: Mapped[int] = mapped_column(ForeignKey("lti_contexts.id", ondelete="CASCADE"))
+    resource_link_id: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(255), default="")
+    exercise_id: Mapped[str | None] = mapped_column(String(100), default=None, index=True)
+    lineitem_url: Mapped[str] = mapped_column(String(500), default="")
+
+
+class LtiScore(Base):
+    """The outbox: a learner's best score on a linked exercise, waiting until the platform accepts it."""
+
+    __tablename__ = "lti_scores"
+    __table_args__ = (UniqueConstraint("link_id", "user_id", name="uq_lti_scores_link_user"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("lti_resource_links.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    score: Mapped[float]
+    # pending (to send, at next_try_at), sent, or failed (refused by the platform; not retried by itself).
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_error: Mapped[str] = mapped_column(String(500), default="")
+    sent_score: Mapped[float | None] = mapped_column(default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -63,12 +63,26 @@ def load_user(token: str) -> User | None:
     return db.session.scalar(select(User).where(User.id == int(user_id), User.session_version == int(version)))
 
 
+def policy_for(ancestors: list[str] | None, form_targets: tuple[str, ...] = ()) -> str:
+    """Return the site's CSP, framable by `ancestors` (None: by no one) and posting forms to `form_targets` too."""
+    csp = current_app.extensions["content_security_policy"]
+    if ancestors is not None:
+        csp = csp.replace("frame-ancestors 'none'", " ".join(["frame-ancestors 'self'", *ancestors]))
+    if form_targets:
+        csp = csp.replace("form-action 'self'", " ".join(["form-action 'self'", *form_targets]))
+    return csp
+
+
 def add_security_headers(response: Response) -> Response:
     """Add CSP and the other protective headers to every response."""
-    response.headers.setdefault("Content-Security-Policy", current_app.extensions["content_security_policy"])
+    # A session launched from an LMS (web/lti.py) may be framed by that LMS only; every other page by no one.
+    framing = current_app.extensions.get("frame_ancestors")
+    ancestors = framing() if framing else None
+    response.headers.setdefault("Content-Security-Policy", policy_for(ancestors))
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("X-Frame-Options", "DENY")
+    if ancestors is None:
+        response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     hsts = current_app.extensions["strict_transport_security"]
     if hsts:

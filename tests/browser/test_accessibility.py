@@ -145,6 +145,10 @@ def pages(course: Course) -> list[tuple[str, str, str, int]]:
         ("review-item", "instructor", "/instructor/cohorts/{cohort}/review/{attempt_text}", 200),
         ("review-admin", "admin", "/admin/review", 200),
         ("review-self-paced", "admin", "/admin/review/self-paced", 200),
+        # LTI pages reached only through a launch (picker, new window, sync with scores) are in test_lti_journey.py.
+        ("lti-refused", "anonymous", "/lti/login", 400),
+        ("lti-sync-unlinked", "instructor", "/lti/cohorts/{cohort}", 200),
+        ("lti-platforms", "admin", "/lti/admin", 200),
     ]
     for kind in EXERCISE_TYPES:
         rows.append((f"exercise-{kind}", "newcomer", f"/exercises/{first_of_type(course, kind)}", 200))

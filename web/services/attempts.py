@@ -18,7 +18,7 @@ import graders
 from course.model import Exercise
 from web.extensions import db
 from web.models import Attempt, ExerciseState, User, utcnow
-from web.services import summaries
+from web.services import lti, summaries
 
 IDEMPOTENCY_KEY = re.compile(r"^[0-9a-f]{32}$")
 
@@ -96,7 +96,11 @@ def submit(user: User, exercise: Exercise, raw_answer: Any, idempotency_key: str
         return Submission(result=result_of(existing), attempt=existing)
     _pause_inside_transaction()
     summaries.refresh(session, exercise.id, [user.id], locked=True)
+    # The LMS gradebook's copy of the best score (read from the summary just refreshed) joins the same
+    # transaction: the outbox, web/services/lti.py.
+    lti.queue_scores(user.id, exercise.id)
     session.commit()
+    lti.after_attempt(user.id)
     return Submission(result=result, attempt=Attempt(id=new_id, **values))
 
 

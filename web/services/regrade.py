@@ -20,7 +20,7 @@ from sqlalchemy import insert, select, update
 import graders
 from web.extensions import db
 from web.models import Attempt, AttemptGrade, ExerciseState, utcnow
-from web.services import summaries
+from web.services import lti, summaries
 from web.services.attempts import grading_context, learner_view
 
 BATCH_SIZE = 500
@@ -195,6 +195,8 @@ def regrade_exercise(
                 _apply(todo, reason)
         # The summaries of every learner whose attempts changed, in the same transaction as the changes.
         summaries.refresh(session, exercise_id, changed_users)
+        # A best score a regrade moved is moved in the LMS gradebooks too: the outbox rows commit with it.
+        lti.queue_regraded(exercise_id)
         session.commit()
     except BaseException:
         session.rollback()

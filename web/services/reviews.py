@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from web.extensions import db
 from web.models import Appeal, Attempt, AttemptOverride, Cohort, CohortMembership, ReviewDecision, User, utcnow
-from web.services import summaries
+from web.services import lti, summaries
 from web.services.attempts import own_attempt
 from web.services.outcomes import effective_result
 
@@ -242,7 +242,10 @@ def decide(reviewer: User, attempt: Attempt, decision: Decision) -> ReviewDecisi
     db.session.flush()
     # The roster, item analysis and progress read summaries: recompute this learner's in the same transaction.
     summaries.refresh(db.session, attempt.exercise_id, [attempt.user_id])
+    # An override moves the learner's best score in the LMS gradebook too (the outbox, web/services/lti.py).
+    lti.queue_scores(attempt.user_id, attempt.exercise_id)
     db.session.commit()
+    lti.after_attempt(attempt.user_id)
     return audit
 
 

@@ -1,7 +1,7 @@
 """Exercise summaries: one row per learner and exercise, so instructor pages stop reading every attempt.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-02
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from web.services.summaries import refresh_all
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
