@@ -183,15 +183,20 @@ def _page_params() -> list:
     return [pytest.param(row, id=row[0]) for row in pages(load_course())]
 
 
+def page_path(template: str, seed: Seed) -> str:
+    """Fill a page type's URL template with the seeded ids (this file's test and the phone-width test share it)."""
+    values = {"cohort": seed.cohort_id, "learner": seed.learner_id, "token": seed.confirm_token,
+              "reset": seed.reset_token, "certificate": seed.certificate_code}
+    values.update({f"attempt_{kind}": attempt_id for kind, attempt_id in seed.attempts.items()})
+    return template.format(**values)
+
+
 @pytest.mark.parametrize("row", _page_params())
 def test_page_has_no_wcag_violations(row: tuple[str, str, str, int], contexts: dict[str, BrowserContext],
                                      seed: Seed) -> None:
     """The page answers with its expected status and axe finds no WCAG 2.1 A/AA violation on it."""
     name, role, template, expected = row
-    values = {"cohort": seed.cohort_id, "learner": seed.learner_id, "token": seed.confirm_token,
-              "reset": seed.reset_token, "certificate": seed.certificate_code}
-    values.update({f"attempt_{kind}": attempt_id for kind, attempt_id in seed.attempts.items()})
-    path = template.format(**values)
+    path = page_path(template, seed)
     page = contexts[role].new_page()
     try:
         response = page.goto(path)

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import BrowserContext
 
 from tests.browser.helpers import shoot
-from tests.browser.test_accessibility import Seed, _page_params, check_page
+from tests.browser.test_accessibility import Seed, _page_params, check_page, page_path
 from tests.browser.test_accessibility import contexts as contexts  # noqa: F401, PLC0414 - shared fixtures
 from tests.browser.test_accessibility import seed as seed  # noqa: F401, PLC0414
 
@@ -28,12 +28,10 @@ def test_page_fits_a_390px_phone(row: tuple[str, str, str, int], contexts: dict[
                                  seed: Seed) -> None:  # noqa: F811
     """At 390 px the page is no wider than the screen, tables that need more scroll in their own box, and axe agrees."""
     name, role, template, expected = row
-    values = {"cohort": seed.cohort_id, "learner": seed.learner_id, "token": seed.confirm_token}
-    values.update({f"attempt_{kind}": attempt_id for kind, attempt_id in seed.attempts.items()})
     page = contexts[role].new_page()
     try:
         page.set_viewport_size(PHONE)
-        response = page.goto(template.format(**values))
+        response = page.goto(page_path(template, seed))
         assert response is not None and response.status == expected, name
         widths = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
         shoot(page, f"phone-{name}")
