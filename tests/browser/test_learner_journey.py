@@ -60,6 +60,12 @@ def test_register_to_certificate(page: Page, course: Course) -> None:
     expect(page.locator("main")).to_contain_text("Ada Lovelace")
     expect(page.locator("main")).to_contain_text(course.title)
     shoot(page, "journey-certificate")
+    # The certificate's public page is what an employer opens: the learner's name and the course, nothing more.
+    page.locator("#verify-heading ~ p a").first.click()
+    assert "/certificates/" in page.url
+    expect(page.locator("main")).to_contain_text("Ada Lovelace")
+    expect(page.locator("main")).to_contain_text(course.title)
+    expect(page.locator("main")).not_to_contain_text("@example")
 
 
 def test_whole_journey_without_javascript(new_context, course: Course) -> None:
