@@ -30,58 +30,21 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sqlalchemy import func, insert, select  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 from bench.graders import DOC, write_section  # noqa: E402 - needs the path fix above
+
+# One cohort seeder for both benches: members, attempts with rubric checks, lesson reads.
+from bench.instructor_pages import seed  # noqa: E402
 from web import create_app  # noqa: E402
 from web.extensions import db  # noqa: E402
 from web.manage import upgrade  # noqa: E402
-from web.models import Attempt, Cohort, CohortMembership, LessonProgress, User, utcnow  # noqa: E402
+from web.models import Attempt, User  # noqa: E402
 from web.services import gradebook  # noqa: E402
 
 SECTION = "## Gradebook"
 TARGET_PEAK_MIB = 20.0
 MIB = 1024 * 1024
-
-
-def seed(app, learners: int, rng: random.Random) -> tuple[int, int]:
-    """Create an instructor, a cohort of `learners` members and their attempts; return (cohort id, owner id)."""
-    course = app.extensions["course"]
-    exercises = course.exercise_order()
-    lessons = course.lesson_order()
-    now = utcnow()
-    with app.app_context():
-        owner = User(email="bench-instructor@example.org", display_name="Bench", role="instructor", password_hash="x")
-        db.session.add(owner)
-        cohort = Cohort(name="Bench intake", owner=owner, join_code="BNCH-1000")
-        db.session.add(cohort)
-        db.session.commit()
-        for start in range(0, learners, 1000):
-            batch = range(start, min(start + 1000, learners))
-            db.session.execute(insert(User), [
-                {"email": f"learner{i:06d}@example.org", "display_name": f"Learner {i:06d}", "password_hash": "x",
-                 "role": "learner", "session_version": 1, "created_at": now} for i in batch])
-            ids = list(db.session.scalars(select(User.id).where(User.email.in_(
-                [f"learner{i:06d}@example.org" for i in batch]))))
-            db.session.execute(insert(CohortMembership),
-                               [{"cohort_id": cohort.id, "user_id": uid, "joined_at": now} for uid in ids])
-            attempts, reads = [], []
-            for uid in ids:
-                for eid in exercises:
-                    for n in range(rng.choice((0, 1, 1, 2))):
-                        score = rng.random()
-                        attempts.append({"user_id": uid, "exercise_id": eid, "answer": "x", "score": score,
-                                         "passed": score >= 0.8, "status": "partial", "checks": [],
-                                         "grader_version": "bench/1", "message": "", "answer_text": "",
-                                         "created_at": now, "idempotency_key": f"{uid}-{eid}-{n}",
-                                         "attempt_number": n + 1})
-                reads += [{"user_id": uid, "lesson_id": lid, "first_read_at": now, "last_read_at": now}
-                          for lid in lessons if rng.random() < 0.7]
-            if attempts:
-                db.session.execute(insert(Attempt), attempts)
-            db.session.execute(insert(LessonProgress), reads)
-            db.session.commit()
-        return cohort.id, owner.id
 
 
 def download(client, url: str) -> int:
