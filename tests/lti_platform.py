@@ -61,6 +61,8 @@ class FixturePlatform:
         self.registrations: list[dict[str, Any]] = []
         # For browser journeys: the tool's address, and what each login_hint launches as (claims() keywords).
         self.tool_url = ""
+        # Where its own server reaches the tool, when the browser's address (tool_url) resolves only in the browser.
+        self.tool_backchannel = ""
         self.launches: dict[str, dict[str, Any]] = {}
         self.deep_link_answers: list[str] = []
 
@@ -193,7 +195,8 @@ class FixturePlatform:
         self.token_requests.append(dict(form))
         if self.tool_url:
             # A live tool: read its key set over HTTP, as an LMS does.
-            with urllib.request.urlopen(f"{self.tool_url}/lti/jwks.json", timeout=10) as resp:  # noqa: S310
+            tool = self.tool_backchannel or self.tool_url
+            with urllib.request.urlopen(f"{tool}/lti/jwks.json", timeout=10) as resp:  # noqa: S310
                 self.tool_jwks = json.loads(resp.read())
         try:
             header = jwt.get_unverified_header(form["client_assertion"])
