@@ -3,7 +3,8 @@ reaches the LMS, a browser without the site's cookie gets the new-window path, a
 linking. Every LTI page is checked with axe.
 
 The LMS and the site are both on 127.0.0.1 (other ports), so these launches are top-level, not in a cross-site
-iframe: what they prove is the protocol and the pages; the iframe itself is covered by the header tests.
+iframe: what they prove is the protocol and the pages. The launch inside a cross-site iframe, over HTTPS on two
+host names, is tests/browser/test_lti_frame_journey.py.
 """
 
 from __future__ import annotations
