@@ -664,3 +664,17 @@ def test_admin_registers_a_platform_on_the_admin_page(app, client, make_user) ->
     (platform,) = svc.platforms()
     assert [d.deployment_id for d in platform.deployments] == ["3", "4"]
     assert platform.frame_origins == ["https://moodle.uni.example"]
+
+
+def test_an_override_sends_the_new_best_score_to_the_lms(app, lms, make_user) -> None:
+    """A reviewer's override of the learner's only attempt changes their best score, so the LMS gets it too."""
+    from web.services import reviews
+
+    client = lms_learner_with_link(app, lms)
+    assert post_answer(app, client, "freshest-memory").status_code == 303
+    assert [s["body"]["scoreGiven"] for s in lms.scores] == [100]
+    attempt = user_for(lms, "stu-1").attempts[0]
+    reviews.decide(make_user("admin"), attempt, reviews.Decision("override", False, 0.4, "Half right, really."))
+    assert [s["body"]["scoreGiven"] for s in lms.scores] == [100, 40]
+    row = db.session.scalar(select(LtiScore))
+    assert (row.status, row.sent_score) == ("sent", 0.4)
