@@ -303,3 +303,14 @@ def test_forgot_password_refuses_a_malformed_address_by_name(client):
     """Not an email: the form says so and sends nothing."""
     response = ask_reset(client, "not an email")
     assert response.status_code == 400 and "Email address:" in response.get_data(as_text=True)
+
+
+def test_certificate_dates_are_in_the_site_time_zone(app, client, make_user):
+    """A course finished late on 1 December UTC was finished on 2 December where the site is (UTC+14)."""
+    from datetime import UTC, datetime  # noqa: PLC0415 - only this test builds a time by hand
+
+    user = make_user(display_name="Late Finisher")
+    certificate = certificates.ensure(user, datetime(2026, 12, 1, 12, 30, tzinfo=UTC))
+    app.config["SITE_TIMEZONE"] = "Pacific/Kiritimati"
+    main = client.get(f"/certificates/{certificate.code}").get_data(as_text=True).split("<main", 1)[1]
+    assert "02 December 2026" in main and "01 December 2026" not in main
