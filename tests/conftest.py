@@ -7,11 +7,13 @@ rolled back afterwards (the site's sessions commit to savepoints inside it).
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ from web import create_app
 from web.answers import OptionTokens
 from web.extensions import db, make_engine, normalise_database_url
 from web.manage import upgrade
-from web.models import Attempt, User, utcnow
+from web.models import Attempt, Cohort, User, utcnow
 from web.services import summaries
 
 TEST_PASSWORD = "correct horse battery"
@@ -173,6 +175,37 @@ def make_user(app: Flask) -> Callable[..., User]:
         return user
 
     return factory
+
+
+@pytest.fixture
+def cohort_name() -> str:
+    """The `cohort` fixture's name (a module may override this fixture to test names of its own)."""
+    return "Careers Seminar, Spring"
+
+
+@pytest.fixture
+def instructor(make_user: Callable[..., User]) -> User:
+    """An instructor account."""
+    return make_user("instructor", display_name="Ines Instructor")
+
+
+@pytest.fixture
+def cohort(instructor: User, cohort_name: str) -> Cohort:
+    """A cohort owned by `instructor`."""
+    c = Cohort(name=cohort_name, owner_id=instructor.id, join_code="ABCD-EFGH")
+    db.session.add(c)
+    db.session.commit()
+    return c
+
+
+def course_with_correct_option(course: Course, exercise_id: str, option_id: str) -> Course:
+    """Return a copy of the course whose choice exercise's only correct option is `option_id` (an edited rule)."""
+    ex = course.exercises[exercise_id]
+    raw = copy.deepcopy(ex.raw_spec)
+    for option in raw["options"]:
+        option["correct"] = option["id"] == option_id
+    changed = replace(ex, raw_spec=raw, spec=graders.compile_spec(ex.type, raw))
+    return replace(course, exercises={**course.exercises, exercise_id: changed})
 
 
 @pytest.fixture

@@ -19,18 +19,9 @@ pytestmark = pytest.mark.db
 
 
 @pytest.fixture
-def instructor(make_user):
-    """An instructor account."""
-    return make_user("instructor", display_name="Ines Instructor")
-
-
-@pytest.fixture
-def cohort(instructor):
-    """A cohort owned by `instructor`."""
-    c = Cohort(name="Agency intake, January", owner_id=instructor.id, join_code="ABCD-EFGH")
-    db.session.add(c)
-    db.session.commit()
-    return c
+def cohort_name() -> str:
+    """This module's cohort, named as an agency names an intake."""
+    return "Agency intake, January"
 
 
 def member(cohort, user):

@@ -27,20 +27,6 @@ def post(client, url, data=None, form_page="/join", **kwargs):
     return client.post(url, data={**(data or {}), "csrf_token": token}, **kwargs)
 
 
-@pytest.fixture
-def instructor(make_user):
-    """An instructor account."""
-    return make_user("instructor", display_name="Ines Instructor")
-
-
-@pytest.fixture
-def cohort(instructor):
-    """A cohort owned by `instructor`."""
-    c = Cohort(name="Careers Seminar, Spring", owner_id=instructor.id, join_code="ABCD-EFGH")
-    db.session.add(c)
-    db.session.commit()
-    return c
-
 
 def add_member(cohort, user, days_ago=0):
     """Put a user in a cohort, joined `days_ago` days ago."""

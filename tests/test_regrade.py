@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import copy
 import shutil
 import threading
 import uuid
-from dataclasses import replace
 
 import pytest
 import yaml
@@ -14,7 +12,7 @@ from sqlalchemy import func, select
 
 import graders
 from course.cli import main
-from tests.conftest import login_as
+from tests.conftest import course_with_correct_option, login_as
 from web import create_app
 from web.extensions import db
 from web.manage import upgrade
@@ -44,12 +42,7 @@ def store(user, exercise, answer) -> Attempt:
 
 def with_correct_option(course, option_id: str):
     """Return a copy of the course where EXERCISE's only correct option is `option_id` (an edited rule)."""
-    ex = course.exercises[EXERCISE]
-    raw = copy.deepcopy(ex.raw_spec)
-    for option in raw["options"]:
-        option["correct"] = option["id"] == option_id
-    edited = replace(ex, raw_spec=raw, spec=graders.compile_spec(ex.type, raw))
-    return replace(course, exercises={**course.exercises, EXERCISE: edited})
+    return course_with_correct_option(course, EXERCISE, option_id)
 
 
 def audit_rows() -> int:

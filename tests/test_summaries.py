@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import random
-from dataclasses import replace
 
 import pytest
 from sqlalchemy import select, update
 
-import graders
+from tests.conftest import course_with_correct_option
 from web.extensions import db
 from web.manage import downgrade, upgrade
 from web.models import Attempt, AttemptOverride, Cohort, CohortMembership, ExerciseSummary, LessonProgress, User, utcnow
@@ -70,16 +68,6 @@ def stored_summaries() -> dict[tuple[int, str], dict]:
             "last_failed": json.loads(s.last_failed), "stuck": json.loads(s.stuck) if s.stuck else None,
         }
     return out
-
-
-def edited(course, option_id: str):
-    """Return a copy of the course whose choice exercise's only correct option is `option_id`."""
-    ex = course.exercises[CHOICE]
-    raw = copy.deepcopy(ex.raw_spec)
-    for option in raw["options"]:
-        option["correct"] = option["id"] == option_id
-    changed = replace(ex, raw_spec=raw, spec=graders.compile_spec(ex.type, raw))
-    return replace(course, exercises={**course.exercises, CHOICE: changed})
 
 
 def item_reference(outline, cohort) -> dict[str, tuple]:
@@ -153,7 +141,8 @@ def test_summaries_match_a_recomputation_after_random_submits_and_regrades(app, 
                 overridden += 1
             continue
         if step % 15 == 14:
-            regraded += regrade_exercise(edited(course, rng.choice(options)), CHOICE).changed
+            edited = course_with_correct_option(course, CHOICE, rng.choice(options))
+            regraded += regrade_exercise(edited, CHOICE).changed
             continue
         user, exercise = db.session.get(User, rng.choice(learners)), rng.choice(exercises)
         answer = rng.choice(list(exercise.samples.passing) + list(exercise.samples.failing))
