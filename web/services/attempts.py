@@ -98,9 +98,10 @@ def submit(user: User, exercise: Exercise, raw_answer: Any, idempotency_key: str
     summaries.refresh(session, exercise.id, [user.id], locked=True)
     # The LMS gradebook's copy of the best score (read from the summary just refreshed) joins the same
     # transaction: the outbox, web/services/lti.py.
-    lti.queue_scores(user.id, exercise.id)
+    queued = lti.queue_scores(user.id, exercise.id)
     session.commit()
-    lti.after_attempt(user.id)
+    if queued:  # a learner from no LMS costs one query here, not two
+        lti.after_attempt(user.id)
     return Submission(result=result, attempt=Attempt(id=new_id, **values))
 
 

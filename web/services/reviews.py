@@ -243,9 +243,10 @@ def decide(reviewer: User, attempt: Attempt, decision: Decision) -> ReviewDecisi
     # The roster, item analysis and progress read summaries: recompute this learner's in the same transaction.
     summaries.refresh(db.session, attempt.exercise_id, [attempt.user_id])
     # An override moves the learner's best score in the LMS gradebook too (the outbox, web/services/lti.py).
-    lti.queue_scores(attempt.user_id, attempt.exercise_id)
+    queued = lti.queue_scores(attempt.user_id, attempt.exercise_id)
     db.session.commit()
-    lti.after_attempt(attempt.user_id)
+    if queued:  # a learner from no LMS costs one query here, not two
+        lti.after_attempt(attempt.user_id)
     return audit
 
 
