@@ -51,9 +51,14 @@ def start_login(client, lms: FixturePlatform, **params: str) -> dict[str, str]:
 
 
 def launch(client, lms: FixturePlatform, *, kid: str | None = None, state: str | None = None,
-           **claims: Any) -> Any:
-    """Log in through the LMS and post the signed launch; return the site's answer to the launch."""
+           blocked: bool = False, **claims: Any) -> Any:
+    """Log in through the LMS and post the signed launch; return the site's answer to the launch.
+
+    `blocked` drops the state cookie before the launch, as a frame that refuses third-party cookies does.
+    """
     auth = start_login(client, lms)
+    if blocked:
+        client.delete_cookie("lti_state", path="/lti/launch")
     token = lms.sign(lms.claims(auth["nonce"], **claims), kid=kid)
     return client.post("/lti/launch", data={"id_token": token, "state": state or auth["state"]})
 
@@ -483,12 +488,13 @@ def test_login_without_site_url_in_production_says_what_to_set(app, client, lms)
 # ---------------------------------------------------------------------------------------------- deep linking
 
 
-def deep_link_launch(client, lms: FixturePlatform, *, roles=(INSTRUCTOR_ROLE,), multiple: bool = True) -> Any:
+def deep_link_launch(client, lms: FixturePlatform, *, roles=(INSTRUCTOR_ROLE,), multiple: bool = True,
+                     blocked: bool = False) -> Any:
     """Launch a deep-linking request from the LMS; return the site's answer."""
     settings = {"deep_link_return_url": f"{lms.base}/deep-link-return?course=101", "accept_types": ["ltiResourceLink"],
                 "accept_presentation_document_targets": ["iframe", "window"], "accept_multiple": multiple,
                 "data": "opaque-platform-data"}
-    return launch(client, lms, sub="prof-1", roles=roles,
+    return launch(client, lms, sub="prof-1", roles=roles, blocked=blocked,
                   **{svc.CLAIM + "message_type": "LtiDeepLinkingRequest", svc.CLAIM + "resource_link": None,
                      svc.DL_CLAIM + "deep_linking_settings": settings})
 
@@ -521,6 +527,34 @@ def test_deep_linking_response_is_a_jwt_the_platform_can_verify(app, client, lms
     assert lesson["custom"] == {"lesson": "l-one"} and "lineItem" not in lesson
     # The request is answered once.
     assert client.get("/lti/deep-link").status_code == 400
+
+
+def test_deep_linking_with_blocked_cookies_finishes_in_a_new_window(app, lms) -> None:
+    """A frame that refuses cookies gets the new-window pass; the window opens the picker and posts to the LMS."""
+    frame = app.test_client()
+    page = deep_link_launch(frame, lms, blocked=True)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Open the course in a new window" in html and "Pick the lessons" in html
+    assert "_user_id" not in page.headers.get("Set-Cookie", "")
+    window = app.test_client()
+    opened = window.get("/lti/continue/" + html.split('href="/lti/continue/')[1].split('"')[0])
+    assert opened.status_code == 303 and opened.headers["Location"].endswith("/lti/deep-link")
+    picker = window.get("/lti/deep-link").get_data(as_text=True)
+    sent = window.post("/lti/deep-link", data={"csrf_token": csrf_token_from(picker), "item": ["lesson:l-one"]})
+    body = sent.get_data(as_text=True)
+    assert sent.status_code == 200 and f'action="{lms.base}/deep-link-return?course=101"' in body
+    assert "close this window" in body
+    token = body.split('name="JWT" value="')[1].split('"')[0]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert [item["custom"] for item in claims[svc.DL_CLAIM + "content_items"]] == [{"lesson": "l-one"}]
+    assert claims[svc.DL_CLAIM + "data"] == "opaque-platform-data"
+    # The framed path (cookie kept) never shows the new-window hint.
+    framed = app.test_client()
+    deep_link_launch(framed, lms)
+    framed_picker = framed.get("/lti/deep-link").get_data(as_text=True)
+    framed_sent = framed.post("/lti/deep-link", data={"csrf_token": csrf_token_from(framed_picker),
+                                                      "item": ["lesson:l-one"]})
+    assert framed_sent.status_code == 200 and "close this window" not in framed_sent.get_data(as_text=True)
 
 
 def test_deep_linking_refuses_learners_and_bad_picks(app, client, lms) -> None:

@@ -138,16 +138,14 @@ def launch() -> Response | tuple[str, int]:
         result = svc.complete_launch(request.form.to_dict())
     except svc.LtiError as exc:
         return _error(exc)
-    if cookie is None and result.deep_link:
-        return _error(svc.LtiError("Adding links needs the course's cookie inside the LMS page, and this browser "
-                                   "blocks it. Allow cookies for this site, or use a browser that keeps "
-                                   "partitioned cookies (Chrome, Edge, Firefox)."))
     if cookie is None:
         # Third-party cookies are blocked in this frame: no session could stick here. A one-time pass opens the
-        # site in a window of its own, where the ordinary first-party cookie works.
+        # site in a window of its own, where the ordinary first-party cookie works; a deep-linking request travels
+        # with it, and the picker's answer is then posted to the LMS from that window.
         token = svc.new_handoff(result)
         _framed_by_any_platform()
-        return render_template("lti/new_window.html", url=url_for("lti.handoff", token=token)), 200
+        return render_template("lti/new_window.html", url=url_for("lti.handoff", token=token),
+                               deep_link=bool(result.deep_link)), 200
     session.clear()
     login_user(result.user, remember=False)
     session[SESSION_KEY] = {"platform": result.platform.id, "frame": list(result.platform.frame_origins or [])}
@@ -163,11 +161,13 @@ def launch() -> Response | tuple[str, int]:
 def handoff(token: str) -> Response | tuple[str, int]:
     """Spend a one-time pass from a launch whose frame blocked cookies, logging its person in at the top level."""
     try:
-        user, target = svc.take_handoff(token)
+        user, target, deep_link = svc.take_handoff(token)
     except svc.LtiError as exc:
         return _error(exc)
     session.clear()
     login_user(user, remember=False)
+    if deep_link:
+        session[DEEP_LINK_KEY] = deep_link
     return redirect(target, code=303)
 
 
@@ -235,7 +235,7 @@ def deep_link_post() -> tuple[str, int] | Response:
         return _picker(str(exc), picked, 422)
     session.pop(DEEP_LINK_KEY, None)
     response = make_response(render_template("lti/deep_link_return.html", return_url=pending["return_url"],
-                                             token=token, items=items))
+                                             token=token, items=items, window=launched_session() is None))
     # The answer is a form posted to the LMS, which the site's CSP allows only for this page and this LMS.
     response.headers["Content-Security-Policy"] = policy_for(frame_ancestors(),
                                                              (svc.origin_of(pending["return_url"]),))

@@ -458,6 +458,8 @@ class LtiState(Base):
     nonce: Mapped[str] = mapped_column(String(64), default="")
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), default=None)
     target: Mapped[str] = mapped_column(String(500), default="")
+    # A hand-off from a deep-linking launch carries the open request, so the new window can finish it.
+    deep_link: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 

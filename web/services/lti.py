@@ -618,18 +618,18 @@ def new_handoff(launch: Launch) -> str:
     token = secrets.token_urlsafe(32)
     db.begin_write()
     db.session.add(LtiState(token=token, kind="handoff", platform_id=launch.platform.id, user_id=launch.user.id,
-                            target=launch.target))
+                            target=launch.target, deep_link=launch.deep_link))
     db.session.commit()
     return token
 
 
-def take_handoff(token: str) -> tuple[User, str]:
-    """Spend a hand-off pass; return (user, target path) or raise LtiError."""
+def take_handoff(token: str) -> tuple[User, str, dict[str, Any] | None]:
+    """Spend a hand-off pass; return (user, target path, open deep-linking request or None) or raise LtiError."""
     row = _take_state(token, "handoff", HANDOFF_MAX_AGE)
     user = db.session.get(User, row.user_id) if row.user_id else None
     if user is None:
         raise LtiError("This link is no longer valid. Open the tool again from the LMS.")
-    return user, row.target or "/"
+    return user, row.target or "/", row.deep_link if isinstance(row.deep_link, dict) else None
 
 
 # ------------------------------------------------------------------------------------- scores (AGS) outbox
