@@ -5,7 +5,8 @@ a certificate made here), a learner launches and does an exercise in the frame, 
 Run twice. With third-party cookies blocked (Chromium's default in 156, pinned by a flag) the launch still logs in
 inside the frame, because the site's launch cookies are Partitioned: Chromium keeps those even then. With the site's
 cookies refused inside the LMS altogether (Safari's way; here a per-site cookie block under lms.test, which also
-refuses partitioned cookies), the frame offers "Open the course in a new window", and that window is logged in.
+refuses partitioned cookies), the frame offers "Open the course in a new window", and that window is logged in; an
+instructor adding content (deep linking) from such a frame picks the items in that window and sends them to the LMS.
 
 Only the browser sees the two host names: the site and the LMS talk to each other (key sets, tokens, scores) on
 their plain loopback ports, since Python's resolver does not know lms.test or tool.test.
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -211,3 +213,38 @@ def test_framed_launch_on_another_host_reaches_the_exercise_and_the_lms_gets_the
     expect(where.get_by_role("navigation", name="Main")).to_contain_text("Log out")
     score = next(s for s in framed.lms.scores if s["body"]["userId"] == hint)
     assert score["path"] == f"/lineitems/{line}/scores" and score["body"]["scoreGiven"] == 100
+
+
+@pytest.mark.parametrize("framing_browser", ["refused"], indirect=True)
+def test_deep_linking_in_a_frame_that_refuses_cookies_finishes_in_a_new_window(
+        framing_browser: BrowserContext, framed: FramedSetup) -> None:
+    """An instructor adding content from a cookie-refusing LMS frame picks in the new window and the LMS gets it."""
+    hint = "prof-frame-refused"
+    framed.lms.launches[hint] = {
+        "sub": hint, "roles": ("http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor",),
+        "context_id": "course-frame-dl", "name": "Grace Hopper",
+        svc.CLAIM + "message_type": "LtiDeepLinkingRequest", svc.CLAIM + "resource_link": None,
+        svc.DL_CLAIM + "deep_linking_settings": {
+            "deep_link_return_url": f"{framed.lms_front}/deep-link-return", "accept_types": ["ltiResourceLink"],
+            "accept_multiple": True, "data": "frame-dl"}}
+    frame = launch_in_frame(framing_browser, framed, hint)
+    expect(frame.get_by_role("heading", level=1)).to_have_text("Open the course in a new window")
+    expect(frame.get_by_text("Pick the lessons and exercises in the new window")).to_be_visible()
+    with framing_browser.expect_page() as opened:
+        frame.get_by_role("link", name="Open the course in a new window").click()
+    window = opened.value
+    window.wait_for_url(re.compile(f"^{re.escape(framed.tool)}/lti/deep-link$"))
+    expect(window.get_by_role("heading", level=1)).to_have_text("Add course items to the LMS")
+    window.locator("input[name=item][value^='lesson:']").first.check()
+    window.get_by_role("button", name="Add to the LMS course").click()
+    expect(window.get_by_role("heading", level=1)).to_have_text("Send the items to the LMS")
+    expect(window.get_by_text("close this window")).to_be_visible()
+    expect(window.get_by_text("This item will be added to your LMS course")).to_be_visible()
+    shoot(window, "lti-frame-deep-link-window")
+    answers = len(framed.lms.deep_link_answers)
+    window.get_by_role("button", name="Send to the LMS").click()
+    expect(window.get_by_role("heading", level=1)).to_have_text("Links received")
+    assert len(framed.lms.deep_link_answers) == answers + 1
+    claims = jwt.decode(framed.lms.deep_link_answers[-1], options={"verify_signature": False})
+    assert claims[svc.DL_CLAIM + "data"] == "frame-dl"
+    assert [list(item["custom"]) for item in claims[svc.DL_CLAIM + "content_items"]] == [["lesson"]]
