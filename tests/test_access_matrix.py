@@ -107,6 +107,7 @@ ACCESS: dict[tuple[str, str], tuple[Any, Any, Any, Any, Any]] = {
     ("GET", "/lti/canvas.json"): (OK, OK, OK, OK, OK),
     ("GET", "/lti/admin"): (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
     ("POST", "/lti/admin"): (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, 422),  # empty form: fields named
+    ("POST", "/lti/admin/switch"): (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, BAD),  # no platform named
     ("GET", "/lti/register"): (BAD, BAD, BAD, BAD, BAD),  # no registration key
     ("GET", "/lti/deep-link"): (LOGIN, BAD, BAD, BAD, BAD),  # no deep-linking request open in these sessions
     ("POST", "/lti/deep-link"): (LOGIN, BAD, BAD, BAD, BAD),

@@ -700,6 +700,44 @@ def test_admin_registers_a_platform_on_the_admin_page(app, client, make_user) ->
     assert platform.frame_origins == ["https://moodle.uni.example"]
 
 
+def test_admin_switches_a_platform_off_and_on_again(app, lms, make_user) -> None:
+    """Off: its logins and launches are refused with a reason and its scores wait untried; on: they go out."""
+    learner = lms_learner_with_link(app, lms)
+    (platform,) = svc.platforms()
+    admin = app.test_client()
+    login_as(admin, make_user("admin"))
+    page = admin.get("/lti/admin").get_data(as_text=True)
+    assert f"Switch “{platform.name}” off" in page
+    begun = start_login(app.test_client(), lms)  # a login under way when the platform is switched off
+    off = admin.post("/lti/admin/switch", data={"csrf_token": csrf_token_from(page), "platform_id": platform.id,
+                                                "enabled": "0"}, follow_redirects=True)
+    html = off.get_data(as_text=True)
+    assert "is off: its launches are refused" in html and f"Switch “{platform.name}” on" in html
+    refused(app.test_client().post("/lti/login", data={"iss": lms.issuer, "login_hint": "x", "client_id":
+                                                       lms.client_id, "target_link_uri": "http://localhost/"}),
+            "has switched")
+    refused(app.test_client().post("/lti/launch", data={"id_token": lms.sign(lms.claims(begun["nonce"],
+                                                                                         sub="stu-9")),
+                                                         "state": begun["state"]}), "has switched")
+    lms.score_answers = []
+    assert post_answer(app, learner, "freshest-memory").status_code == 303  # the site itself keeps working
+    assert lms.scores == [] and svc.push_due().sent == 0
+    row = db.session.scalar(select(LtiScore))
+    assert (row.status, row.tries) == ("pending", 0)
+    on = admin.post("/lti/admin/switch", data={"csrf_token": csrf_token_from(html), "platform_id": platform.id,
+                                               "enabled": "1"}, follow_redirects=True)
+    assert "is on: it can launch the course again" in on.get_data(as_text=True)
+    assert svc.push_due().sent == 1 and [s["body"]["scoreGiven"] for s in lms.scores] == [100]
+    assert launch(app.test_client(), lms, sub="stu-9").status_code == 303
+    # An unknown id, or no choice at all, is named, and changes nothing.
+    token = csrf_token_from(on.get_data(as_text=True))
+    missing = admin.post("/lti/admin/switch", data={"csrf_token": token, "platform_id": 999999, "enabled": "0"})
+    assert missing.status_code == 404 and "no LMS platform with id 999999" in missing.get_data(as_text=True)
+    assert admin.post("/lti/admin/switch", data={"csrf_token": token}).status_code == 400
+    db.session.refresh(platform)
+    assert platform.enabled
+
+
 def test_an_override_sends_the_new_best_score_to_the_lms(app, lms, make_user) -> None:
     """A reviewer's override of the learner's only attempt changes their best score, so the LMS gets it too."""
     from web.services import reviews

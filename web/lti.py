@@ -26,8 +26,8 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import login_required, login_user
 from flask_wtf import FlaskForm
-from wtforms import StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import IntegerField, StringField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
 
 from web.extensions import csrf, limiter
 from web.instructor import instructor_required, managed_cohort, role_required
@@ -283,6 +283,13 @@ class PlatformForm(FlaskForm):
                                  description="Only when the LMS names one other than its token URL (Brightspace).")
 
 
+class SwitchPlatformForm(FlaskForm):
+    """Switch one registered platform on or off (a button on each row of the admin's list)."""
+
+    platform_id = IntegerField(validators=[InputRequired()])
+    enabled = StringField(validators=[InputRequired(), AnyOf(["0", "1"])])  # "1" on, "0" off
+
+
 def _lines(text: str | None) -> list[str]:
     """Split a text area into its non-empty lines."""
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
@@ -291,7 +298,7 @@ def _lines(text: str | None) -> list[str]:
 def _platforms_page(form: PlatformForm, error: str = "", status: int = 200) -> tuple[str, int]:
     """Render the admin's list of platforms with the registration form."""
     return render_template("lti/platforms.html", platforms=svc.platforms(), form=form, error=error,
-                           tool=svc.tool_configuration()), status
+                           switch=SwitchPlatformForm(formdata=None), tool=svc.tool_configuration()), status
 
 
 @bp.get("/admin")
@@ -317,4 +324,24 @@ def platforms_post() -> tuple[str, int] | Response:
     except svc.LtiError as exc:
         return _platforms_page(form, str(exc).replace("--", "the "), 422)
     flash(f"“{platform.name}” is registered with {len(platform.deployments)} deployment id(s).", "success")
+    return redirect(url_for("lti.platforms"), code=303)
+
+
+@bp.post("/admin/switch")
+@admin_required
+def switch_platform() -> tuple[str, int] | Response:
+    """Switch a platform off (its launches refused, its scores held) or on again."""
+    form = SwitchPlatformForm()
+    if not form.validate_on_submit():
+        return _platforms_page(PlatformForm(formdata=None), "Choose a platform and whether to switch it on or off.",
+                               400)
+    try:
+        platform = svc.switch_platform(form.platform_id.data, form.enabled.data == "1")
+    except svc.LtiError as exc:
+        return _platforms_page(PlatformForm(formdata=None), str(exc), 404)
+    if platform.enabled:
+        flash(f"“{platform.name}” is on: it can launch the course again, and its waiting scores go out.", "success")
+    else:
+        flash(f"“{platform.name}” is off: its launches are refused and its scores wait until it is on again.",
+              "success")
     return redirect(url_for("lti.platforms"), code=303)

@@ -12,6 +12,7 @@ from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -415,6 +416,8 @@ class LtiPlatform(Base):
     token_audience: Mapped[str] = mapped_column(String(500), default="")
     # Origins allowed to frame LTI-launched pages (Canvas frames from the school's own host, not the issuer's).
     frame_origins: Mapped[Any] = mapped_column(JSONType, default=list)
+    # Switched off by an admin: its launches are refused and its scores wait in the outbox until it is on again.
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     deployments: Mapped[list[LtiDeployment]] = relationship(

@@ -17,7 +17,7 @@ from course.model import Course
 from tests.browser.helpers import PASSWORD, LiveServer, finish_course, login, sample_answer, shoot, unique_email
 from web.extensions import db
 from web.models import AttemptGrade, User, utcnow
-from web.services import accounts, attempts, certificates, cohorts, reviews
+from web.services import accounts, attempts, certificates, cohorts, lti, reviews
 
 pytestmark = pytest.mark.browser
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -81,6 +81,12 @@ def seed(live_server: LiveServer, course: Course) -> Seed:
         # An appealed text attempt, so the queue and its item have something to show.
         # Its reason holds a 240-letter word, so the phone-width test sees learner text that cannot break at a space.
         reviews.submit_appeal(learner, by_type["text"], "I think my email did say why I fit: " + "really" * 40)
+        # Two LMSs on the admin's platform list, one switched off, so both row states and their buttons are checked.
+        for name in ("Axe Canvas", "Axe Moodle (retired)"):
+            host = f"https://{name.split()[1].lower()}.axe.example"
+            platform = lti.add_platform(issuer=host, client_id="axe", name=name, auth_login_url=f"{host}/auth",
+                                        auth_token_url=f"{host}/token", jwks_url=f"{host}/jwks", deployment_ids=["1"])
+        lti.switch_platform(platform.id, False)
         return Seed(learner.email, newcomer.email, instructor.email, admin.email, learner.id, cohort.id, by_type,
                     confirm_token, accounts.reset_token(learner), certificate.code)
 

@@ -162,8 +162,32 @@ def add_platform(*, issuer: str, client_id: str, auth_login_url: str, auth_token
 
 
 def all_frame_origins() -> list[str]:
-    """Return every registered platform's framing origins (for pages shown before a launch is known)."""
-    return sorted({o for p in db.session.scalars(select(LtiPlatform)) for o in (p.frame_origins or [])})
+    """Return every switched-on platform's framing origins (for pages shown before a launch is known)."""
+    return sorted({o for p in db.session.scalars(select(LtiPlatform).where(LtiPlatform.enabled))
+                   for o in (p.frame_origins or [])})
+
+
+def switch_platform(platform_id: int, enabled: bool) -> LtiPlatform:
+    """Switch a platform on or off; return it, or raise LtiError for an unknown id.
+
+    Off refuses its logins and launches and holds its scores in the outbox; nothing is deleted, so switching it on
+    again resumes where it stopped (its users, courses and waiting scores are all still there).
+    """
+    db.begin_write()
+    platform = db.session.get(LtiPlatform, platform_id)
+    if platform is None:
+        db.session.rollback()
+        raise LtiError(f"There is no LMS platform with id {platform_id}.")
+    platform.enabled = enabled
+    db.session.commit()
+    return platform
+
+
+def _check_enabled(platform: LtiPlatform) -> None:
+    """Refuse a switched-off platform's login or launch with what to do about it."""
+    if not platform.enabled:
+        raise LtiError(f"The site's administrator has switched “{platform.name or platform.issuer}” off, so it "
+                       "cannot open the course now. Ask them to switch it on again.")
 
 
 def platforms() -> list[LtiPlatform]:
@@ -311,6 +335,7 @@ def begin_login(params: dict[str, str], redirect_uri: str) -> tuple[str, str]:
     if missing:
         raise LtiError(f"The LMS's login request lacks {', '.join(missing)}.")
     platform = find_platform(params["iss"], params.get("client_id"))
+    _check_enabled(platform)
     deployment = params.get("lti_deployment_id")
     if deployment and deployment not in {d.deployment_id for d in platform.deployments}:
         raise LtiError("This deployment of the tool is not registered (unknown lti_deployment_id).")
@@ -420,6 +445,7 @@ def complete_launch(form: dict[str, str]) -> Launch:
         raise LtiError("The launch carries no id_token.")
     state = _take_state(form.get("state", ""), "login", STATE_MAX_AGE)
     platform = db.session.get(LtiPlatform, state.platform_id)
+    _check_enabled(platform)  # switched off between the login and the launch
     claims = verify_id_token(platform, form["id_token"], state.nonce)
     instructor = bool(INSTRUCTOR_ROLES.intersection(claims.get(CLAIM + "roles") or []))
     deep_link = None
@@ -626,6 +652,7 @@ def new_handoff(launch: Launch) -> str:
 def take_handoff(token: str) -> tuple[User, str, dict[str, Any] | None]:
     """Spend a hand-off pass; return (user, target path, open deep-linking request or None) or raise LtiError."""
     row = _take_state(token, "handoff", HANDOFF_MAX_AGE)
+    _check_enabled(db.session.get(LtiPlatform, row.platform_id))
     user = db.session.get(User, row.user_id) if row.user_id else None
     if user is None:
         raise LtiError("This link is no longer valid. Open the tool again from the LMS.")
@@ -797,7 +824,11 @@ def push_due(user_id: int | None = None, *, include_failed: bool = False, limit:
     report = SyncReport()
     now = utcnow()
     statuses = ("pending", "failed") if include_failed else ("pending",)
-    query = select(LtiScore).where(LtiScore.status.in_(statuses), LtiScore.next_try_at <= now) \
+    # A switched-off platform's scores wait, untried, until it is switched on again.
+    query = select(LtiScore).join(LtiResourceLink, LtiResourceLink.id == LtiScore.link_id) \
+        .join(LtiContext, LtiContext.id == LtiResourceLink.context_ref) \
+        .join(LtiPlatform, LtiPlatform.id == LtiContext.platform_id) \
+        .where(LtiScore.status.in_(statuses), LtiScore.next_try_at <= now, LtiPlatform.enabled) \
         .order_by(LtiScore.next_try_at, LtiScore.id).limit(limit)
     if user_id is not None:
         query = query.where(LtiScore.user_id == user_id)
@@ -930,6 +961,7 @@ def sync_roster(cohort: Cohort) -> RosterReport:
     report = RosterReport()
     for context in contexts:
         platform = db.session.get(LtiPlatform, context.platform_id)
+        _check_enabled(platform)
         url: str | None = context.memberships_url
         origin = origin_of(url)
         while url and report.pages < MAX_ROSTER_PAGES:
