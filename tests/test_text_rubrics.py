@@ -168,9 +168,10 @@ CLOSE_ROWS = [
     # No punctuation at all.
     ("i am very keen on this role and i wonder if you have any concerns about my background and what the next "
      "steps in your process are and when i will hear back", False, ALL_GUARDED, {}),
-    # The candidate's own worries are not an invitation to hear the interviewer's.
+    # The candidate's own worries are not an invitation to hear the interviewer's; hung on the interest with
+    # "although", they also take it back (the backhanded-concession tone rule).
     ("I am keen on the role, although I do have some concerns about the commute. What are the next steps?",
-     False, {"concerns-or-fit"}, {}),
+     False, {"concerns-or-fit", "tone"}, {}),
     # Asking about the interviewer's interest is not stating your own.
     ("Are you interested in seeing my portfolio? Do you have any concerns about my fit? What are the next "
      "steps?", False, {"interest"}, {}),
