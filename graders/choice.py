@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from graders.base import Check, Context, Grader, InvalidAnswer, Result, SpecIssue, register
-from graders.schema import SpecModel, compile_model, unique_ids
-from graders.structured import EntryModel, check_id, decode_json, entries_field, entry_ids, finish, listed, shuffled
+from graders.schema import SpecModel, compile_model, listed, unique_ids
+from graders.structured import EntryModel, check_id, decode_json, entries_field, entry_ids, finish, shuffled
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from typing import Any, Literal
 from pydantic import Field
 
 from graders.base import Check, Context, Grader, InvalidAnswer, Result, SpecIssue, normalise_text, register
-from graders.schema import SpecId, SpecModel, Text, compile_model, unique_ids
-from graders.structured import check_id, decode_json, finish, listed
+from graders.schema import SpecId, SpecModel, Text, compile_model, listed, unique_ids
+from graders.structured import check_id, decode_json, finish
 
 BLANK = re.compile(r"\{\{\s*([A-Za-z0-9_-]+)\s*\}\}")
 # Only answers longer than this may use typo tolerance: "card" vs "cart" must stay different.

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from graders.base import Check, Context, Grader, InvalidAnswer, Result, SpecIssue, register
-from graders.schema import SpecModel, Text, compile_model, unique_ids
-from graders.structured import EntryModel, check_id, entries_field, entry_ids, finish, listed
+from graders.schema import SpecModel, Text, compile_model, listed, unique_ids
+from graders.structured import EntryModel, check_id, entries_field, entry_ids, finish
 
 # More steps than this is not one exercise; the cap also bounds the matching's recursion depth.
 MAX_ITEMS = 40

@@ -40,6 +40,7 @@ MESSAGES: dict[str, str] = {
     "dict_type": "expected a mapping of keys, got {got}",
     "model_type": "expected a mapping of keys, got {got}",
     "model_attributes_type": "expected a mapping of keys, got {got}",
+    "file_type": "expected the file to be a mapping of keys, got {got}",
     "too_short": "needs at least {min_length} entries, got {actual_length}",
     "too_long": "has {actual_length} entries; at most {max_length} are allowed",
     "greater_than_equal": "must be {ge} or more, got {input}",
@@ -168,7 +169,13 @@ def _shown(value: Any) -> dict[str, str]:
 
 def issues_from(exc: ValidationError, model: type[BaseModel], prefix: str = "") -> list[SpecIssue]:
     """Turn every error of a ValidationError into a SpecIssue with its key path and the project's wording."""
-    return [SpecIssue(key_path(prefix, err["loc"]), message(err, model)) for err in exc.errors(include_url=False)]
+    out = []
+    for err in exc.errors(include_url=False):
+        # Without a prefix the data is a whole file, and a file that is no mapping is worded as such.
+        if not prefix and not err["loc"] and err["type"] == "model_type":
+            err = {**err, "type": "file_type"}
+        out.append(SpecIssue(key_path(prefix, err["loc"]), message(err, model)))
+    return out
 
 
 def message(err: Mapping[str, Any], model: type[BaseModel]) -> str:
@@ -301,12 +308,18 @@ def _salvage_value(model: type[BaseModel], name: str, annotation: Any, value: An
         item = _unwrap(typing.get_args(tp)[0])
         if isinstance(item, type) and issubclass(item, BaseModel):
             return [salvage(item, v) for v in value]
+        return [_valid_or_none(_item_adapter(model, name), v) for v in value]
     if origin in (dict, Mapping) and isinstance(value, Mapping):
         item = _unwrap(typing.get_args(tp)[1])
         if isinstance(item, type) and issubclass(item, BaseModel):
             return {k: salvage(item, v) for k, v in value.items() if isinstance(k, str)}
+    return _valid_or_none(_field_adapter(model, name), value)
+
+
+def _valid_or_none(adapter: TypeAdapter[Any], value: Any) -> Any:
+    """The value validated strictly, or None when it is not valid."""
     try:
-        return _field_adapter(model, name).validate_python(value, strict=True)
+        return adapter.validate_python(value, strict=True)
     except ValidationError:
         return None
 
@@ -319,7 +332,18 @@ def _field_adapter(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
     return TypeAdapter(tp)
 
 
+@functools.cache
+def _item_adapter(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
+    """A validator for one entry of a list field (list[Text] -> Text), so a salvage keeps the valid entries."""
+    return TypeAdapter(typing.get_args(_unwrap(model.model_fields[name].annotation))[0])
+
+
 # --------------------------------------------------------------------------------------------------- shared checks
+
+
+def listed(entries: Sequence[Any] | None) -> list[tuple[int, Any]]:
+    """The (position, entry) pairs of a list that may come from a salvage, leaving out unreadable entries."""
+    return [(i, e) for i, e in enumerate(entries or ()) if e is not None]
 
 
 def unique_ids(items: list[tuple[str, str]], issues: list[SpecIssue]) -> None:

@@ -11,14 +11,12 @@ import json
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
 from graders.base import Check, Context, Grader, InvalidAnswer, Result, SpecIssue
-from graders.schema import MAX_ID_CHARS, SpecId, SpecModel, Text, compile_model, unique_ids
-
-M = TypeVar("M", bound=SpecModel)
+from graders.schema import MAX_ID_CHARS, SpecId, SpecModel, Text, compile_model, listed, unique_ids
 
 # Scores are rounded so that 0.8 stays 0.8 after (right - wrong) / n arithmetic.
 SCORE_DIGITS = 6
@@ -29,11 +27,6 @@ class EntryModel(SpecModel):
 
     id: SpecId
     text: Text
-
-
-def listed(entries: Sequence[M | None] | None) -> list[tuple[int, M]]:
-    """The (position, entry) pairs of a list that may come from a salvage, leaving out unreadable entries."""
-    return [(i, e) for i, e in enumerate(entries or ()) if e is not None]
 
 
 def entry_ids(path: str, entries: Sequence[EntryModel | None] | None) -> list[tuple[str, str]]:

@@ -98,7 +98,8 @@ def test_lists_and_mappings():
     assert issues({"entries": [GOOD["entries"][0]]}) == ["spec.entries: needs at least 2 entries, got 1"]
     assert issues({"entries": ["a", None]}) == ["spec.entries[0]: expected a mapping of keys, got text",
                                                 "spec.entries[1]: expected a mapping of keys, got nothing"]
-    assert issues([1], prefix="") == ["expected a mapping of keys, got a list"]
+    assert issues([1]) == ["spec: expected a mapping of keys, got a list"]
+    assert issues([1], prefix="") == ["expected the file to be a mapping of keys, got a list"]
 
 
 def test_compile_model_runs_problems_on_a_salvage_too():
@@ -119,6 +120,8 @@ def test_salvage_keeps_what_is_valid_and_positions():
     spec, _ = validate(Spec, {"entries": [{"id": "a b", "text": "A", "correct": True}, 7], "shuffle": "no"})
     assert spec.entries[0].id is None and spec.entries[0].text == "A" and spec.entries[1] is None
     assert spec.shuffle is None and spec.mode == "lcs"
+    spec, _ = validate(Spec, {**GOOD, "tags": ["a", 3, "c"]})
+    assert spec.tags == ["a", None, "c"] and spec.entries[1].id == "b"
     assert validate(Spec, "text")[0] is None
 
 
