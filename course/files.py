@@ -55,6 +55,11 @@ ShowSolution = Annotated[Any, AfterValidator(solution_rule), WithJsonSchema({
 })]
 
 
+def _course_default(description: str) -> Any:
+    """A key that, left out, takes course.yaml's value: the loader fills it in, so the schema shows no default."""
+    return Field(None, description=description, json_schema_extra=lambda schema: schema.pop("default", None))
+
+
 class SourceEntry(SpecModel):
     """One article the course draws on; lessons cite it by title."""
 
@@ -85,7 +90,8 @@ class Manifest(SpecModel):
     description: Text = ""
     pass_threshold: Fraction = DEFAULT_PASS_THRESHOLD
     completion: dict[str, Any] = {}
-    show_solution: ShowSolution = SolutionRule()
+    show_solution: ShowSolution = Field(SolutionRule(), json_schema_extra={"default": {
+        SolutionRule().when: SolutionRule().attempts}})
     sources: list[SourceEntry] = []
     modules: list[ModuleEntry] = Field(json_schema_extra={"minItems": 1})
 
@@ -122,7 +128,6 @@ class ExerciseFile(SpecModel):
     spec: dict[str, Any]
     hints: list[Text] = []
     explanation: Text
-    # Left out: the course's own (course.yaml), filled in by the loader.
-    pass_threshold: Fraction = None
-    show_solution: ShowSolution = None
+    pass_threshold: Fraction = _course_default("The share of points that passes; left out, course.yaml's.")
+    show_solution: ShowSolution = _course_default("When the solution shows; left out, course.yaml's.")
     samples: SampleAnswers = SampleAnswers()
