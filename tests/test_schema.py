@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import pytest
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from graders.base import SpecError, SpecIssue
 from graders.schema import (
@@ -59,7 +59,7 @@ def test_valid_data_gives_the_model_and_no_issues():
     """A valid spec validates into a frozen model with its defaults."""
     spec, found = validate(Spec, GOOD, "spec")
     assert found == [] and spec.shuffle is True and spec.entries[1].id == "b"
-    with pytest.raises(Exception):  # noqa: B017 - pydantic's frozen error
+    with pytest.raises(ValidationError, match="frozen"):
         spec.shuffle = False
 
 
