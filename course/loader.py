@@ -12,28 +12,30 @@ import dataclasses
 import difflib
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel
 
 import graders
 from course.errors import ContentError, ContentErrors
+from course.files import DEFAULT_PASS_THRESHOLD, ExerciseFile, LessonFront, Manifest, Overlay
 from course.model import Course, Exercise, Lesson, Module, Samples, SolutionRule, Source
+from graders import schema
+from graders.schema import child_key, listed, parent_key
+
+M = TypeVar("M", bound=BaseModel)
 
 MANIFEST = "course.yaml"
 LESSON_DIR = "lessons"
 EXERCISE_DIR = "exercises"
-DEFAULT_PASS_THRESHOLD = 0.8
 
-# Ids appear in URLs and file names, so they are kept to a portable, readable slug form.
-ID_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 # `[text](exercise:ID)` inline links and `[ref]: lesson:ID` reference definitions.
 LINK_RE = re.compile(r"(?:\]\(\s*<?|^\s{0,3}\[[^\]]+\]:\s*<?)(exercise|lesson):([^)\s>]*)")
 _LESSON_PREFIX_RE = re.compile(r"^[0-9]+(?:-[0-9]+)*-")
-_LAST_KEY_RE = re.compile(r"(?:\.[^.\[]+|\[\d+\])$")
 
 # The PyYAML C loader is much faster and behaves the same; fall back when libyaml is missing.
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -67,19 +69,6 @@ class YamlDoc:
 def linked_ids(text: str, kind: str) -> set[str]:
     """Return the ids a Markdown text links to with `(kind:ID)` links, e.g. the exercises a lesson names."""
     return {ident for k, ident in LINK_RE.findall(text) if k == kind}
-
-
-def parent_key(key: str) -> str:
-    """Return the parent of a dotted key path: `a.b[2].c` -> `a.b[2]` -> `a.b` -> `a` -> ``."""
-    parent = _LAST_KEY_RE.sub("", key)
-    return "" if parent == key else parent
-
-
-def child_key(prefix: str, name: str | int) -> str:
-    """Return the key path of a mapping key or list index below `prefix`."""
-    if isinstance(name, int):
-        return f"{prefix}[{name}]"
-    return f"{prefix}.{name}" if prefix else name
 
 
 def parse_yaml(text: str, report: FileReport, line_offset: int = 0) -> YamlDoc | None:
@@ -157,167 +146,12 @@ class FileReport:
             line = self.doc.line(key) if self.doc is not None else None
         self.errors.append(ContentError(self.display, line or None, key, message))
 
-
-class _Bad(ValueError):
-    """A value has the wrong type or form; the message says what was expected."""
-
-
-def _kind(value: Any) -> str:
-    """Name a YAML value's type the way an author would."""
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int | float):
-        return f"the number {value}"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    return type(value).__name__
-
-
-def as_text(value: Any) -> str:
-    """Accept non-empty text."""
-    if not isinstance(value, str):
-        raise _Bad(f"expected text, got {_kind(value)}")
-    if not value.strip():
-        raise _Bad("must not be empty")
-    return value
-
-
-def as_id(value: Any) -> str:
-    """Accept an id: lowercase letters, digits and single hyphens."""
-    value = as_text(value)
-    if not ID_RE.fullmatch(value):
-        raise _Bad(f"{value!r} is not a valid id (use lowercase letters, digits and hyphens, e.g. 'thank-you-note')")
-    return value
-
-
-def as_count(value: Any) -> int:
-    """Accept a whole number of 1 or more."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _Bad(f"expected a whole number, got {_kind(value)}")
-    if value < 1:
-        raise _Bad(f"must be 1 or more, got {value}")
-    return value
-
-
-def as_int(value: Any) -> int:
-    """Accept any whole number."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _Bad(f"expected a whole number, got {_kind(value)}")
-    return value
-
-
-def as_fraction(value: Any) -> float:
-    """Accept a number between 0 and 1."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Bad(f"expected a number between 0 and 1, got {_kind(value)}")
-    if not 0 <= value <= 1:
-        raise _Bad(f"must be between 0 and 1, got {value}")
-    return float(value)
-
-
-def as_mapping(value: Any) -> Mapping[str, Any]:
-    """Accept a mapping of keys."""
-    if not isinstance(value, Mapping):
-        raise _Bad(f"expected a mapping of keys, got {_kind(value)}")
-    return value
-
-
-def as_list(value: Any) -> list[Any]:
-    """Accept a list."""
-    if not isinstance(value, list):
-        raise _Bad(f"expected a list, got {_kind(value)}")
-    return value
-
-
-def as_solution_rule(value: Any) -> SolutionRule:
-    """Accept `always`, `never`, `after_pass`, or a mapping `after_attempts: N` (N a whole number of 1 or more)."""
-    expected = "expected always, never, after_pass, or a mapping such as 'after_attempts: 3'"
-    if isinstance(value, str):
-        if value in ("always", "never", "after_pass"):
-            return SolutionRule(value)
-        if value.startswith("after_attempts"):
-            raise _Bad(f"{expected}; write the number as a mapping: 'show_solution: {{after_attempts: 3}}' or "
-                       "'after_attempts: 3' on the next line, indented")
-        raise _Bad(f"{expected}, got {value!r}")
-    if isinstance(value, Mapping):
-        if list(value) != ["after_attempts"]:
-            raise _Bad(f"{expected}, got a mapping with the keys {', '.join(map(str, value)) or 'none'}")
-        try:
-            count = as_count(value["after_attempts"])
-        except _Bad as exc:
-            raise _Bad(f"after_attempts {exc}") from None
-        return SolutionRule("after_attempts", count)
-    raise _Bad(f"{expected}, got {_kind(value)}")
-
-
-def as_any(value: Any) -> Any:
-    """Accept anything (checked later by someone who knows the shape)."""
-    return value
-
-
-_MISSING = object()
-
-
-class Keys:
-    """Reads the keys of one mapping, recording wrong types, missing and unknown keys instead of stopping."""
-
-    def __init__(self, report: FileReport, data: Any, prefix: str = ""):
-        """Wrap `data` found at key path `prefix` of the report's file."""
-        self.report = report
-        self.prefix = prefix
-        self.known: list[str] = []
-        self.is_mapping = isinstance(data, Mapping)
-        self.ok = self.is_mapping
-        self.data: Mapping[str, Any] = data if self.is_mapping else {}
-        if not self.is_mapping:
-            what = "the file" if not prefix else "this"
-            report.error(prefix, f"expected {what} to be a mapping of keys, got {_kind(data)}")
-
-    def get(self, name: str, check: Callable[[Any], Any], default: Any = _MISSING) -> Any:
-        """Return a checked value; a key without a default is required. Problems are recorded, not raised."""
-        self.known.append(name)
-        key = child_key(self.prefix, name)
-        if name not in self.data:
-            if default is _MISSING:
-                self.ok = False
-                # Not a mapping at all was already reported once; listing every key as missing is noise.
-                if self.is_mapping:
-                    self.report.error(key, "missing required key", line=self.report.doc.line(self.prefix)
-                                      if self.report.doc else None)
-                return None
-            return default
-        try:
-            return check(self.data[name])
-        except _Bad as exc:
-            self.ok = False
-            self.report.error(key, str(exc))
-            return None if default is _MISSING else default
-
-    def texts(self, name: str, required: bool = True) -> tuple[str, ...]:
-        """Return a list of non-empty texts, reporting each bad item by index."""
-        items = self.get(name, as_list, _MISSING if required else [])
-        out = []
-        for i, item in enumerate(items or []):
-            try:
-                out.append(as_text(item))
-            except _Bad as exc:
-                self.ok = False
-                self.report.error(child_key(child_key(self.prefix, name), i), str(exc))
-        return tuple(out)
-
-    def done(self) -> None:
-        """Report every key that was present but is not known, naming the known ones."""
-        for name in self.data:
-            if name not in self.known:
-                self.ok = False
-                known = ", ".join(self.known)
-                self.report.error(child_key(self.prefix, str(name)), f"unknown key (known keys: {known})")
+    def validate(self, model: type[M], data: Any) -> tuple[M | None, bool]:
+        """Validate data against a model, reporting every issue at its key's line; (the model or a salvage, ok)."""
+        found, issues = schema.validate(model, data)
+        for issue in issues:
+            self.error(issue.key, issue.message)
+        return found, not issues
 
 
 # --------------------------------------------------------------------------------------------------- records
@@ -484,31 +318,35 @@ def _read_manifest(state: _State, d: _Dir) -> None:
     report.doc = None if text is None else parse_yaml(text, report)
     if report.doc is None:
         return
-    keys = Keys(report, report.doc.data)
-    if d.is_base:
-        state.title = keys.get("title", as_text) or ""
-        state.description = keys.get("description", as_text, "")
-        state.pass_threshold = keys.get("pass_threshold", as_fraction, DEFAULT_PASS_THRESHOLD)
-        state.completion = dict(keys.get("completion", as_mapping, {}))
-        state.show_solution = keys.get("show_solution", as_solution_rule, SolutionRule())
-    for i, raw in enumerate(keys.get("sources", as_list, []) or []):
-        item = Keys(report, raw, f"sources[{i}]")
-        sid, title = item.get("id", as_id), item.get("title", as_text)
-        item.done()
-        if sid and title:
-            _add_unique(state.sources, sid, Source(sid, title), report, f"sources[{i}].id", "source")
-    # An overlay may add lessons to existing modules only, so it need not declare any of its own.
-    modules = keys.get("modules", as_list) if d.is_base else keys.get("modules", as_list, [])
-    if d.is_base and modules == []:
-        report.error("modules", "must list at least one module")
-    for i, raw in enumerate(modules or []):
-        item = Keys(report, raw, f"modules[{i}]")
-        mid, title = item.get("id", as_id), item.get("title", as_text)
-        summary = item.get("summary", as_text, "")
-        item.done()
-        if mid and title:
-            _add_unique(state.modules, mid, Module(mid, title, summary, ()), report, f"modules[{i}].id", "module")
-    keys.done()
+    manifest, _ = report.validate(Manifest if d.is_base else Overlay, report.doc.data)
+    if manifest is None:
+        return
+    if isinstance(manifest, Manifest):
+        state.title = manifest.title or ""
+        state.description = _or(manifest.description, "")
+        state.pass_threshold = _or(manifest.pass_threshold, DEFAULT_PASS_THRESHOLD)
+        state.completion = dict(manifest.completion or {})
+        state.show_solution = _or(manifest.show_solution, SolutionRule())
+        if manifest.modules == []:
+            report.error("modules", "must list at least one module")
+    for i, source in listed(manifest.sources):
+        if source.id and source.title:
+            _add_unique(state.sources, source.id, Source(source.id, source.title), report, f"sources[{i}].id",
+                        "source")
+    for i, module in listed(manifest.modules):
+        if module.id and module.title:
+            _add_unique(state.modules, module.id, Module(module.id, module.title, _or(module.summary, ""), ()),
+                        report, f"modules[{i}].id", "module")
+
+
+def _or(value: Any, default: Any) -> Any:
+    """A salvaged field is None where its value was invalid (already reported): use the default there."""
+    return default if value is None else value
+
+
+def _texts(values: Sequence[str | None] | None) -> tuple[str, ...]:
+    """A list of texts as a tuple, leaving out those a salvage could not read (already reported)."""
+    return tuple(v for v in values or () if v is not None)
 
 
 def _add_unique(table: dict[str, tuple[Any, FileReport, str]], ident: str, obj: Any, report: FileReport,
@@ -547,21 +385,15 @@ def _read_lesson(state: _State, path: Path) -> bool:
     if isinstance(parts, str):
         report.error("", parts, line=1)
         return False
-    front, body, body_start = parts
+    front_yaml, body, body_start = parts
     # The front matter YAML starts on line 2 of the file, after the opening `---`.
-    report.doc = parse_yaml(front, report, line_offset=1)
+    report.doc = parse_yaml(front_yaml, report, line_offset=1)
     if report.doc is None:
         return False
-    keys = Keys(report, report.doc.data)
-    lid = keys.get("id", as_id)
-    title = keys.get("title", as_text)
-    module = keys.get("module", as_id)
-    order = keys.get("order", as_count)
-    objectives = keys.texts("objectives")
-    sources = keys.texts("sources")
-    minutes = keys.get("minutes", as_count)
-    summary = keys.get("summary", as_text)
-    keys.done()
+    front, _ = report.validate(LessonFront, report.doc.data)
+    if front is None:
+        return False
+    lid = front.id
     if not body.strip():
         report.error("", "the lesson has no text after its front matter", line=body_start)
     if lid and not lesson_stem_matches(path.stem, lid):
@@ -570,8 +402,9 @@ def _read_lesson(state: _State, path: Path) -> bool:
     # A lesson with other mistakes is still registered under its id, so links to it do not cascade into errors.
     if lid is None:
         return False
-    lesson = Lesson(id=lid, title=title, module=module, order=order, objectives=objectives, sources=sources,
-                    minutes=minutes, summary=summary, body=body, path=path)
+    lesson = Lesson(id=lid, title=front.title, module=front.module, order=front.order,
+                    objectives=_texts(front.objectives), sources=_texts(front.sources), minutes=front.minutes,
+                    summary=front.summary, body=body, path=path)
     if lid in state.lessons:
         report.error("id", f"duplicate lesson id {lid!r} (also in {state.lessons[lid].report.display})")
         return False
@@ -588,20 +421,12 @@ def _read_exercise(state: _State, path: Path, check_samples: bool) -> bool:
     report.doc = parse_yaml(text, report)
     if report.doc is None:
         return False
-    keys = Keys(report, report.doc.data)
-    eid = keys.get("id", as_id)
-    type_name = keys.get("type", as_text)
-    lesson = keys.get("lesson", as_id)
-    title = keys.get("title", as_text)
-    order = keys.get("order", as_int, 0)
-    prompt = keys.get("prompt", as_text)
-    raw_spec = keys.get("spec", as_mapping)
-    hints = keys.texts("hints", required=False)
-    explanation = keys.get("explanation", as_text)
-    threshold = keys.get("pass_threshold", as_fraction, state.pass_threshold)
-    show_solution = keys.get("show_solution", as_solution_rule, state.show_solution)
-    samples = _read_samples(report, keys.get("samples", as_any, None))
-    keys.done()
+    ex, ok = report.validate(ExerciseFile, report.doc.data)
+    if ex is None:
+        return False
+    eid, type_name, raw_spec = ex.id, ex.type, ex.spec
+    answers = ex.samples
+    samples = Samples(tuple(answers.passing or ()), tuple(answers.fail or ())) if answers else Samples()
     if eid and eid != path.stem:
         report.error("id", f"id {eid!r} must equal the file name without .yaml ({path.stem!r})")
     compiled_ok, compiled = False, None
@@ -610,27 +435,18 @@ def _read_exercise(state: _State, path: Path, check_samples: bool) -> bool:
     # Registered even when broken, so lesson links to it and its own lesson key are still checked.
     if eid is None:
         return False
-    exercise = Exercise(id=eid, type=type_name, lesson=lesson, title=title, prompt=prompt, spec=compiled,
-                        raw_spec=raw_spec, hints=hints, explanation=explanation, pass_threshold=threshold,
-                        samples=samples, path=path, order=order, show_solution=show_solution)
+    exercise = Exercise(id=eid, type=type_name, lesson=ex.lesson, title=ex.title, prompt=ex.prompt, spec=compiled,
+                        raw_spec=raw_spec, hints=_texts(ex.hints), explanation=ex.explanation,
+                        pass_threshold=_or(ex.pass_threshold, state.pass_threshold),
+                        samples=samples, path=path, order=_or(ex.order, 0),
+                        show_solution=_or(ex.show_solution, state.show_solution))
     if eid in state.exercises:
         report.error("id", f"duplicate exercise id {eid!r} (also in {state.exercises[eid].report.display})")
         return False
     state.exercises[eid] = _ExerciseRec(exercise, report)
-    if check_samples and compiled_ok and keys.ok:
+    if check_samples and compiled_ok and ok:
         check_exercise_samples(exercise, report)
     return True
-
-
-def _read_samples(report: FileReport, raw: Any) -> Samples:
-    """Read `samples: {pass: [...], fail: [...]}`; answers are checked later by grading them."""
-    if raw is None:
-        return Samples()
-    keys = Keys(report, raw, "samples")
-    passing = keys.get("pass", as_list, [])
-    failing = keys.get("fail", as_list, [])
-    keys.done()
-    return Samples(tuple(passing or ()), tuple(failing or ()))
 
 
 def _compile(report: FileReport, type_name: str, raw_spec: Mapping[str, Any]) -> tuple[bool, Any]:

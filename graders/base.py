@@ -170,6 +170,8 @@ class Grader:
 
     type_name: ClassVar[str] = ""
     version: ClassVar[str] = "0"
+    # The graders.schema.SpecModel of the raw `spec:` mapping; course/schemas.py publishes it as JSON Schema.
+    spec_model: ClassVar[Any] = None
 
     def compile(self, spec: Mapping[str, Any]) -> Any:
         """Validate a raw spec mapping and return an immutable compiled spec; raise SpecError."""

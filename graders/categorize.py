@@ -16,7 +16,24 @@ Answer: `{item_id: group_id}` covering every item. Score = share of items placed
 from __future__ import annotations
 
 from graders.base import register
-from graders.structured import AssignmentGrader, Entry
+from graders.structured import AssignedModel, AssignmentGrader, AssignmentModel, Entry, TargetModel, entries_field
+
+
+class CategorizeItem(AssignedModel):
+    """An item and the group it belongs in."""
+
+    group: str
+
+
+class CategorizeSpec(AssignmentModel):
+    """The `spec:` of a categorize exercise."""
+
+    items_key = "items"
+    targets_key = "groups"
+    link_key = "group"
+    target_label = "group"
+    groups: list[TargetModel] = entries_field()
+    items: list[CategorizeItem] = entries_field()
 
 
 @register
@@ -26,11 +43,8 @@ class CategorizeGrader(AssignmentGrader):
     type_name = "categorize"
     # 2: a target may carry a `misconception`; assigning any item to it fails the exercise.
     version = "2"
-    items_key = "items"
-    targets_key = "groups"
-    link_key = "group"
+    spec_model = CategorizeSpec
     target_word = "group"
-    target_label = "group"
     check_prefix = "item"
     # Groups are the buckets on screen; a stable order is easier to scan than a shuffled one.
     shuffle_targets = False

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from graders.base import Check, Context, Grader, InvalidAnswer, Result, SpecIssue, register
-from graders.spec import SpecReader, raise_if
-from graders.structured import check_id, decode_json, finish, read_entries, shuffled
+from graders.schema import SpecModel, compile_model, listed, unique_ids
+from graders.structured import EntryModel, check_id, decode_json, entries_field, entry_ids, finish, shuffled
 
 
 @dataclass(frozen=True)
@@ -50,33 +50,57 @@ class ChoiceSpec:
         return tuple(o.id for o in self.options)
 
 
-def _read_option(r: SpecReader) -> dict[str, Any]:
-    """Read the choice-specific keys of one option."""
-    return {"correct": r.req("correct", bool, False), "feedback": r.opt("feedback", str, "")}
+class OptionModel(EntryModel):
+    """One option as written: its verdict and the feedback shown for it."""
+
+    correct: bool
+    feedback: str = ""
+
+
+class ChoiceModel(SpecModel):
+    """The `spec:` of a choice exercise (the two types differ only in how many options may be right)."""
+
+    single: ClassVar[bool]
+    options: list[OptionModel] = entries_field()
+    shuffle: bool = True
+
+    def problems(self, path: str) -> list[SpecIssue]:
+        """Ids unique; single_choice needs exactly one right option, multiple_choice at least one."""
+        issues: list[SpecIssue] = []
+        unique_ids(entry_ids(f"{path}.options", self.options), issues)
+        options = listed(self.options)
+        right = [o for _, o in options if o.correct]
+        if len(options) >= 2:
+            if self.single and len(right) != 1:
+                issues.append(SpecIssue(f"{path}.options", f"single_choice needs exactly one correct option, "
+                                                           f"found {len(right)}"))
+            if not self.single and not right:
+                issues.append(SpecIssue(f"{path}.options", "multiple_choice needs at least one correct option"))
+        return issues
+
+
+class SingleChoiceSpec(ChoiceModel):
+    """The `spec:` of a single_choice exercise."""
+
+    single = True
+
+
+class MultipleChoiceSpec(ChoiceModel):
+    """The `spec:` of a multiple_choice exercise."""
+
+    single = False
 
 
 class ChoiceGrader(Grader):
     """Shared spec, learner view and answer key of the two choice types."""
 
-    single: ClassVar[bool]
+    spec_model: ClassVar[type[ChoiceModel]]
 
     def compile(self, spec: Mapping[str, Any]) -> ChoiceSpec:
         """Validate a choice spec; single_choice needs exactly one right option, multiple_choice at least one."""
-        issues: list[SpecIssue] = []
-        r = SpecReader(spec, "spec", issues)
-        entries = read_entries(r, "options", issues, _read_option, minimum=2)
-        shuffle = r.opt("shuffle", bool, True)
-        r.done()
-        right = [e for e in entries if e["correct"]]
-        if len(entries) >= 2:
-            if self.single and len(right) != 1:
-                issues.append(SpecIssue("spec.options", f"single_choice needs exactly one correct option, "
-                                                        f"found {len(right)}"))
-            if not self.single and not right:
-                issues.append(SpecIssue("spec.options", "multiple_choice needs at least one correct option"))
-        raise_if(issues)
-        options = tuple(Option(e["id"], e["text"], e["correct"], e["feedback"]) for e in entries)
-        return ChoiceSpec(options=options, shuffle=shuffle)
+        m = compile_model(self.spec_model, spec)
+        options = tuple(Option(o.id, o.text, o.correct, o.feedback) for o in m.options)
+        return ChoiceSpec(options=options, shuffle=m.shuffle)
 
     def present(self, compiled: ChoiceSpec, seed: int) -> dict[str, Any]:
         """The options as `{id, text}`, shuffled by seed unless the spec says not to; no verdicts."""
@@ -100,7 +124,7 @@ class SingleChoiceGrader(ChoiceGrader):
 
     type_name = "single_choice"
     version = "1"
-    single = True
+    spec_model = SingleChoiceSpec
 
     def parse(self, compiled: ChoiceSpec, raw: Any) -> str:
         """Accept an option id, or a JSON string holding one."""
@@ -127,7 +151,7 @@ class MultipleChoiceGrader(ChoiceGrader):
 
     type_name = "multiple_choice"
     version = "1"
-    single = False
+    spec_model = MultipleChoiceSpec
 
     def parse(self, compiled: ChoiceSpec, raw: Any) -> tuple[str, ...]:
         """Accept a list of option ids, a JSON list, or a comma-separated string; refuse unknown or repeated ids."""

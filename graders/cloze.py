@@ -20,11 +20,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from graders.base import Check, Context, Grader, InvalidAnswer, Result, SpecIssue, normalise_text, register
-from graders.spec import SpecReader, raise_if, unique_ids
-from graders.structured import check_id, check_spec_id, decode_json, finish
+from graders.schema import SpecId, SpecModel, Text, compile_model, listed, unique_ids
+from graders.structured import check_id, decode_json, finish
 
 BLANK = re.compile(r"\{\{\s*([A-Za-z0-9_-]+)\s*\}\}")
 # Only answers longer than this may use typo tolerance: "card" vs "cart" must stay different.
@@ -84,28 +86,49 @@ def within_one_edit(a: str, b: str) -> bool:
     return a[i:] == b[i + 1:]  # one insertion into a
 
 
-def _read_blank(raw: Any, path: str, issues: list[SpecIssue]) -> Blank | None:
-    """Read one entry of `blanks`."""
-    r = SpecReader(raw, path, issues)
-    ident = r.req("id", str, "")
-    check_spec_id(ident, r.key("id"), issues)
-    accept = r.str_list("accept", required=True)
-    typos = r.opt("typos", int, 0)
-    feedback = r.opt("feedback", str, "")
-    r.done()
-    if isinstance(raw, Mapping) and "accept" in raw and isinstance(raw["accept"], list) and not raw["accept"]:
-        issues.append(SpecIssue(r.key("accept"), "needs at least one accepted answer"))
-    if typos not in (0, 1):
-        issues.append(SpecIssue(r.key("typos"), f"must be 0 or 1, got {typos}"))
-        typos = 0
-    if not ident:
-        return None
-    folded = [fold(a) for a in accept]
-    for i, (original, f) in enumerate(zip(accept, folded, strict=True)):
-        if not f:
-            issues.append(SpecIssue(f"{r.key('accept')}[{i}]", f"{original!r} is empty once normalised"))
-    # Duplicates after folding ("Card" and "card") are harmless; keep the first of each.
-    return Blank(id=ident, accept=tuple(dict.fromkeys(folded)), typos=typos, feedback=feedback)
+class BlankModel(SpecModel):
+    """One entry of `blanks` as written."""
+
+    id: SpecId
+    accept: list[Text] = Field(json_schema_extra={"minItems": 1})
+    typos: Literal[0, 1] = 0
+    feedback: str = ""
+
+
+class ClozeModel(SpecModel):
+    """The `spec:` of a cloze exercise."""
+
+    text: str
+    blanks: list[BlankModel]
+
+    def problems(self, path: str) -> list[SpecIssue]:
+        """Blank ids unique, each accepted answer non-empty once folded, and text and blanks naming each other once."""
+        issues: list[SpecIssue] = []
+        blanks = listed(self.blanks)
+        unique_ids([(f"{path}.blanks[{i}].id", b.id) for i, b in blanks if b.id], issues)
+        for i, b in blanks:
+            where = f"{path}.blanks[{i}].accept"
+            if b.accept == []:
+                issues.append(SpecIssue(where, "needs at least one accepted answer"))
+            for k, original in enumerate(b.accept or ()):
+                if not fold(original):
+                    issues.append(SpecIssue(f"{where}[{k}]", f"{original!r} is empty once normalised"))
+        ids = {b.id for _, b in blanks if b.id}
+        in_text = BLANK.findall(self.text or "")
+        seen: set[str] = set()
+        for ident in in_text:
+            if ident in seen:
+                issues.append(SpecIssue(f"{path}.text", f"blank {{{{{ident}}}}} appears more than once"))
+            seen.add(ident)
+            if ident not in ids:
+                issues.append(SpecIssue(f"{path}.text", f"blank {{{{{ident}}}}} has no entry in spec.blanks"))
+        for ident in dict.fromkeys(b.id for _, b in blanks if b.id):
+            if ident not in seen:
+                issues.append(SpecIssue(f"{path}.blanks", f"blank {ident!r} does not appear in spec.text "
+                                                          f"(write it as {{{{{ident}}}}})"))
+        if self.text and not in_text:
+            issues.append(SpecIssue(f"{path}.text", "has no blanks; write them as {{blank-id}}"))
+        return issues
 
 
 @register
@@ -114,37 +137,15 @@ class ClozeGrader(Grader):
 
     type_name = "cloze"
     version = "1"
+    spec_model = ClozeModel
 
     def compile(self, spec: Mapping[str, Any]) -> ClozeSpec:
         """Validate the text and blanks, and that they name each other exactly once."""
-        issues: list[SpecIssue] = []
-        r = SpecReader(spec, "spec", issues)
-        text = r.req("text", str, "")
-        raw_blanks = r.req("blanks", list, [])
-        r.done()
-        blanks: dict[str, Blank] = {}
-        id_paths = []
-        for i, raw in enumerate(raw_blanks or []):
-            blank = _read_blank(raw, f"spec.blanks[{i}]", issues)
-            if blank:
-                id_paths.append((f"spec.blanks[{i}].id", blank.id))
-                blanks.setdefault(blank.id, blank)
-        unique_ids(id_paths, issues)
-        in_text = BLANK.findall(text or "")
-        seen: set[str] = set()
-        for ident in in_text:
-            if ident in seen:
-                issues.append(SpecIssue("spec.text", f"blank {{{{{ident}}}}} appears more than once"))
-            seen.add(ident)
-            if ident not in blanks:
-                issues.append(SpecIssue("spec.text", f"blank {{{{{ident}}}}} has no entry in spec.blanks"))
-        for ident in blanks:
-            if ident not in seen:
-                issues.append(SpecIssue("spec.blanks", f"blank {ident!r} does not appear in spec.text "
-                                                       f"(write it as {{{{{ident}}}}})"))
-        if text and not in_text:
-            issues.append(SpecIssue("spec.text", "has no blanks; write them as {{blank-id}}"))
-        raise_if(issues)
+        model = compile_model(ClozeModel, spec)
+        # Duplicates after folding ("Card" and "card") are harmless; keep the first of each.
+        blanks = {b.id: Blank(id=b.id, accept=tuple(dict.fromkeys(fold(a) for a in b.accept)), typos=b.typos,
+                              feedback=b.feedback) for b in model.blanks}
+        text = model.text
         parts: list[str | Blank] = []
         pos = 0
         for m in BLANK.finditer(text):

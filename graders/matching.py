@@ -16,7 +16,24 @@ Answer: `{left_id: right_id}` covering every left item. Score = share of correct
 from __future__ import annotations
 
 from graders.base import register
-from graders.structured import AssignmentGrader, Entry
+from graders.structured import AssignedModel, AssignmentGrader, AssignmentModel, Entry, TargetModel, entries_field
+
+
+class MatchingItem(AssignedModel):
+    """A left-hand item and the right-hand option it matches."""
+
+    match: str
+
+
+class MatchingSpec(AssignmentModel):
+    """The `spec:` of a matching exercise."""
+
+    items_key = "left"
+    targets_key = "right"
+    link_key = "match"
+    target_label = "right option"
+    left: list[MatchingItem] = entries_field()
+    right: list[TargetModel] = entries_field()
 
 
 @register
@@ -26,11 +43,8 @@ class MatchingGrader(AssignmentGrader):
     type_name = "matching"
     # 2: a target may carry a `misconception`; assigning any item to it fails the exercise.
     version = "2"
-    items_key = "left"
-    targets_key = "right"
-    link_key = "match"
+    spec_model = MatchingSpec
     target_word = "match"
-    target_label = "right option"
     check_prefix = "pair"
     shuffle_targets = True
     key_name = "pairs"

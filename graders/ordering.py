@@ -25,13 +25,12 @@ import json
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from graders.base import Check, Context, Grader, InvalidAnswer, Result, SpecIssue, register
-from graders.spec import SpecReader, raise_if
-from graders.structured import check_id, finish, read_entries
+from graders.schema import SpecModel, Text, compile_model, listed, unique_ids
+from graders.structured import EntryModel, check_id, entries_field, entry_ids, finish
 
-PARTIAL_CREDIT = ("lcs", "none")
 # More steps than this is not one exercise; the cap also bounds the matching's recursion depth.
 MAX_ITEMS = 40
 # present() reshuffles at most this often when a shuffle happens to be a valid order already.
@@ -82,14 +81,63 @@ class OrderingSpec:
         return tuple(d.id for d in self.distractors)
 
 
-def _read_item(r: SpecReader) -> dict[str, Any]:
-    """Read the ordering-specific keys of one step."""
-    return {"after": r.str_list("after"), "feedback": r.opt("feedback", str, "")}
+class StepModel(EntryModel):
+    """One step as written: the steps that must come before it, and what to say when it comes too early."""
+
+    after: list[Text] = []
+    feedback: str = ""
 
 
-def _read_distractor(r: SpecReader) -> dict[str, Any]:
-    """Read the feedback of one distractor."""
-    return {"feedback": r.opt("feedback", str, "")}
+class DistractorModel(EntryModel):
+    """A step that does not belong in the answer."""
+
+    feedback: str = ""
+
+
+class OrderingModel(SpecModel):
+    """The `spec:` of an ordering exercise."""
+
+    items: list[StepModel] = entries_field()
+    distractors: list[DistractorModel] = []
+    partial_credit: Literal["lcs", "none"] = "lcs"
+
+    def problems(self, path: str) -> list[SpecIssue]:
+        """Ids unique across both lists, every `after` a known step, no cycle, not too many steps, some `after`."""
+        issues: list[SpecIssue] = []
+        items, distractors = listed(self.items), listed(self.distractors)
+        unique_ids(entry_ids(f"{path}.items", self.items), issues)
+        unique_ids(entry_ids(f"{path}.distractors", self.distractors), issues)
+        # Ids must be unique across items and distractors, since both arrive in the same answer list.
+        item_ids = [e.id for _, e in items if e.id]
+        distractor_ids = {e.id for _, e in distractors}
+        for i, e in distractors:
+            if e.id in item_ids:
+                issues.append(SpecIssue(f"{path}.distractors[{i}].id",
+                                        f"duplicate id {e.id!r} (also a step in spec.items)"))
+        deps: dict[str, list[str]] = {}
+        for i, e in items:
+            good = []
+            for k, dep in enumerate(e.after or ()):
+                where = f"{path}.items[{i}].after[{k}]"
+                if dep == e.id:
+                    issues.append(SpecIssue(where, f"step {dep!r} cannot come after itself"))
+                elif dep in distractor_ids:
+                    issues.append(SpecIssue(where, f"{dep!r} is a distractor; steps cannot depend on it"))
+                elif dep not in item_ids:
+                    issues.append(SpecIssue(where, f"unknown step {dep!r} (steps are: {', '.join(item_ids)})"))
+                else:
+                    good.append(dep)
+            if e.id:
+                deps.setdefault(e.id, good)
+        cycle = find_cycle(deps)
+        if cycle:
+            issues.append(SpecIssue(f"{path}.items", "the `after` dependencies form a cycle: " + " -> ".join(cycle)))
+        if len(items) > MAX_ITEMS:
+            issues.append(SpecIssue(f"{path}.items", f"has {len(items)} steps; split it, at most {MAX_ITEMS} are "
+                                                     "allowed"))
+        if len(deps) >= 2 and not any(e.after for _, e in items):
+            issues.append(SpecIssue(f"{path}.items", "no step has `after`, so every order would be correct"))
+        return issues
 
 
 def find_cycle(deps: Mapping[str, Sequence[str]]) -> list[str] | None:
@@ -116,45 +164,10 @@ def find_cycle(deps: Mapping[str, Sequence[str]]) -> list[str] | None:
 
 
 def compile_ordering(spec: Mapping[str, Any]) -> OrderingSpec:
-    """Validate the steps, distractors and dependency graph; report dangling deps and cycles by key."""
-    issues: list[SpecIssue] = []
-    r = SpecReader(spec, "spec", issues)
-    items = read_entries(r, "items", issues, _read_item, minimum=2)
-    distractors = read_entries(r, "distractors", issues, _read_distractor, required=False)
-    partial = r.opt("partial_credit", str, "lcs")
-    r.done()
-    if partial not in PARTIAL_CREDIT:
-        issues.append(SpecIssue("spec.partial_credit", f"must be one of {', '.join(PARTIAL_CREDIT)}, got {partial!r}"))
-    # Ids must be unique across items and distractors, since both arrive in the same answer list.
-    # read_entries already reports duplicates within each list; here only a distractor reusing a step id.
-    item_ids = [e["id"] for e in items if e["id"]]
-    distractor_ids = {e["id"] for e in distractors}
-    for e in distractors:
-        if e["id"] in item_ids:
-            issues.append(SpecIssue(f"{e['path']}.id", f"duplicate id {e['id']!r} (also a step in spec.items)"))
-    deps: dict[str, list[str]] = {}
-    for e in items:
-        good = []
-        for k, dep in enumerate(e["after"]):
-            where = f"{e['path']}.after[{k}]"
-            if dep == e["id"]:
-                issues.append(SpecIssue(where, f"step {dep!r} cannot come after itself"))
-            elif dep in distractor_ids:
-                issues.append(SpecIssue(where, f"{dep!r} is a distractor; steps cannot depend on it"))
-            elif dep not in item_ids:
-                issues.append(SpecIssue(where, f"unknown step {dep!r} (steps are: {', '.join(item_ids)})"))
-            else:
-                good.append(dep)
-        if e["id"]:
-            deps.setdefault(e["id"], good)
-    cycle = find_cycle(deps)
-    if cycle:
-        issues.append(SpecIssue("spec.items", "the `after` dependencies form a cycle: " + " -> ".join(cycle)))
-    if len(items) > MAX_ITEMS:
-        issues.append(SpecIssue("spec.items", f"has {len(items)} steps; split it, at most {MAX_ITEMS} are allowed"))
-    if len(deps) >= 2 and not any(e["after"] for e in items):
-        issues.append(SpecIssue("spec.items", "no step has `after`, so every order would be correct"))
-    raise_if(issues)
+    """Validate the steps, distractors and dependency graph (see OrderingModel); precompute predecessors."""
+    m = compile_model(OrderingModel, spec)
+    item_ids = [e.id for e in m.items]
+    deps = {e.id: list(e.after) for e in m.items}
     pos = {ident: i for i, ident in enumerate(item_ids)}
     before = [0] * len(item_ids)
     # Closure in topological order: a step's predecessors are its deps plus their predecessors.
@@ -164,9 +177,9 @@ def compile_ordering(spec: Mapping[str, Any]) -> OrderingSpec:
             mask |= (1 << pos[dep]) | before[pos[dep]]
         before[pos[ident]] = mask
     return OrderingSpec(
-        items=tuple(Step(e["id"], e["text"], e["after"], e["feedback"]) for e in items),
-        distractors=tuple(Distractor(e["id"], e["text"], e["feedback"]) for e in distractors),
-        partial_credit=partial,
+        items=tuple(Step(e.id, e.text, tuple(e.after), e.feedback) for e in m.items),
+        distractors=tuple(Distractor(e.id, e.text, e.feedback) for e in m.distractors),
+        partial_credit=m.partial_credit,
         index=tuple(pos.items()),
         before=tuple(before),
     )
@@ -263,6 +276,7 @@ class OrderingGrader(Grader):
 
     type_name = "ordering"
     version = "2"  # 2: learner-facing messages name steps by their text only
+    spec_model = OrderingModel
 
     def compile(self, spec: Mapping[str, Any]) -> OrderingSpec:
         """Validate the spec and precompute each step's transitive predecessors."""

@@ -9,62 +9,29 @@ from __future__ import annotations
 
 import json
 import random
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from pydantic import Field
+
 from graders.base import Check, Context, Grader, InvalidAnswer, Result, SpecIssue
-from graders.spec import SpecReader, raise_if, unique_ids
+from graders.schema import MAX_ID_CHARS, SpecId, SpecModel, Text, compile_model, listed, unique_ids
 
 # Scores are rounded so that 0.8 stays 0.8 after (right - wrong) / n arithmetic.
 SCORE_DIGITS = 6
 
-# Ids are short slugs; anything else in an answer is refused before it reaches a message.
-MAX_ID_CHARS = 80
-# Slugs only: answers arrive as "a,b,c" lists, form field names and {{blank}} markers, so no spaces or commas.
-ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+class EntryModel(SpecModel):
+    """One `{id, text}` entry of a spec's list (options, items, groups, steps, ...)."""
+
+    id: SpecId
+    text: Text
 
 
-def check_spec_id(ident: str, path: str, issues: list[SpecIssue]) -> None:
-    """Record an issue when a spec id is not a short slug a learner's answer can name."""
-    if ident and (not ID_PATTERN.fullmatch(ident) or len(ident) > MAX_ID_CHARS):
-        issues.append(SpecIssue(path, f"{ident!r} is not a valid id: use up to {MAX_ID_CHARS} letters, digits, "
-                                      "hyphens or underscores, starting with a letter or digit"))
-
-
-def read_entries(
-    reader: SpecReader,
-    name: str,
-    issues: list[SpecIssue],
-    read_extra: Callable[[SpecReader], dict[str, Any]],
-    required: bool = True,
-    minimum: int = 1,
-) -> list[dict[str, Any]]:
-    """Read a list of `{id, text, ...}` mappings; `read_extra` reads the type-specific keys of each entry."""
-    raw = (reader.req if required else reader.opt)(name, list, [])
-    path = reader.key(name)
-    if raw is not None and required and len(raw) < minimum:
-        issues.append(SpecIssue(path, f"needs at least {minimum} entries, got {len(raw)}"))
-    entries: list[dict[str, Any]] = []
-    id_paths: list[tuple[str, str]] = []
-    for i, item in enumerate(raw or []):
-        r = SpecReader(item, f"{path}[{i}]", issues)
-        ident = r.req("id", str, "")
-        text = r.req("text", str, "")
-        if isinstance(item, Mapping) and "id" in item and isinstance(ident, str) and not ident.strip():
-            issues.append(SpecIssue(r.key("id"), "must not be empty"))
-        elif isinstance(ident, str):
-            check_spec_id(ident, r.key("id"), issues)
-        if isinstance(item, Mapping) and "text" in item and isinstance(text, str) and not text.strip():
-            issues.append(SpecIssue(r.key("text"), "must not be empty"))
-        extra = read_extra(r)
-        r.done()
-        if ident:
-            id_paths.append((r.key("id"), ident))
-        entries.append({"id": ident, "text": text, "path": r.path, **extra})
-    unique_ids(id_paths, issues)
-    return entries
+def entry_ids(path: str, entries: Sequence[EntryModel | None] | None) -> list[tuple[str, str]]:
+    """The (key path, id) pairs of a list's readable ids, for `unique_ids`."""
+    return [(f"{path}[{i}].id", e.id) for i, e in listed(entries) if e.id]
 
 
 def decode_json(raw: Any) -> Any:
@@ -212,54 +179,89 @@ def _target_key(target: Entry) -> dict[str, str]:
     return shown
 
 
-class AssignmentGrader(Grader):
-    """Shared logic of graders where each item is assigned one target: score = share assigned correctly.
+class AssignedModel(EntryModel):
+    """An item being assigned: matching's `left` entries carry `match`, categorize's `items` carry `group`."""
 
-    Subclasses name the spec keys (`items_key`, `targets_key`, `link_key`), the words used in messages,
-    and how one item's verdict reads (`describe`).
-    """
+    feedback: str = ""
+
+
+class TargetModel(EntryModel):
+    """A target: a right-hand option or a group, optionally a misconception that fails the exercise."""
+
+    misconception: str = ""
+
+
+class AssignmentModel(SpecModel):
+    """The spec of an assignment type; subclasses name the two lists and the link (see AssignmentGrader)."""
 
     items_key: ClassVar[str]
     targets_key: ClassVar[str]
     link_key: ClassVar[str]
+    target_label: ClassVar[str]  # what an author calls a target in spec errors ("right option", "group")
+    shuffle: bool = True
+
+    def problems(self, path: str) -> list[SpecIssue]:
+        """Ids unique in each list, and every item's link names a target that is not a misconception."""
+        issues: list[SpecIssue] = []
+        items, targets = getattr(self, self.items_key), getattr(self, self.targets_key)
+        for key, entries in ((self.items_key, items), (self.targets_key, targets)):
+            unique_ids(entry_ids(f"{path}.{key}", entries), issues)
+        listed_targets = [t for _, t in listed(targets)]
+        target_ids = {t.id for t in listed_targets}
+        misconceptions = {t.id for t in listed_targets if t.misconception}
+        for i, item in listed(items):
+            link = getattr(item, self.link_key)
+            where = f"{path}.{self.items_key}[{i}].{self.link_key}"
+            if link and listed_targets and link not in target_ids:
+                issues.append(SpecIssue(where, f"unknown {self.target_label} {link!r}"))
+            elif link in misconceptions:
+                issues.append(SpecIssue(where, f"{link!r} is marked as a misconception, so it cannot be the "
+                                               f"right {self.target_label}"))
+        return issues
+
+
+def entries_field() -> Any:
+    """A required list of at least two entries (two options or groups are the least that make a choice)."""
+    return Field(min_length=2)
+
+
+class AssignmentGrader(Grader):
+    """Shared logic of graders where each item is assigned one target: score = share assigned correctly.
+
+    Subclasses name their spec model (whose ClassVars name the keys), the words used in messages, and how
+    one item's verdict reads (`describe`).
+    """
+
+    spec_model: ClassVar[type[AssignmentModel]]
     item_word: ClassVar[str] = "item"
     target_word: ClassVar[str]  # what the learner calls a target in messages ("match", "group")
-    target_label: ClassVar[str]  # what an author calls it in spec errors ("right option", "group")
     check_prefix: ClassVar[str]
     shuffle_targets: ClassVar[bool]
     key_name: ClassVar[str]  # name of the {item: target} mapping in the answer key
 
+    @property
+    def items_key(self) -> str:
+        """The spec key of the items being assigned."""
+        return self.spec_model.items_key
+
+    @property
+    def targets_key(self) -> str:
+        """The spec key of the targets."""
+        return self.spec_model.targets_key
+
+    @property
+    def link_key(self) -> str:
+        """The item key naming its target."""
+        return self.spec_model.link_key
+
     def compile(self, spec: Mapping[str, Any]) -> AssignmentSpec:
         """Validate both lists and that every item's link names a known target."""
-        issues: list[SpecIssue] = []
-        r = SpecReader(spec, "spec", issues)
-        link = self.link_key
-
-        def read_item(er: SpecReader) -> dict[str, Any]:
-            """Read the link and feedback of one item."""
-            return {link: er.req(link, str, ""), "feedback": er.opt("feedback", str, "")}
-
-        def read_target(er: SpecReader) -> dict[str, Any]:
-            """Read a target's optional misconception message."""
-            return {"misconception": er.opt("misconception", str, "")}
-
-        items = read_entries(r, self.items_key, issues, read_item, minimum=2)
-        targets = read_entries(r, self.targets_key, issues, read_target, minimum=2)
-        shuffle = r.opt("shuffle", bool, True)
-        r.done()
-        target_ids = {t["id"] for t in targets}
-        misconceptions = {t["id"] for t in targets if t["misconception"]}
-        for e in items:
-            if e[link] and targets and e[link] not in target_ids:
-                issues.append(SpecIssue(f"{e['path']}.{link}", f"unknown {self.target_label} {e[link]!r}"))
-            elif e[link] in misconceptions:
-                issues.append(SpecIssue(f"{e['path']}.{link}", f"{e[link]!r} is marked as a misconception, so it "
-                                                               f"cannot be the right {self.target_label}"))
-        raise_if(issues)
+        m = compile_model(self.spec_model, spec)
         return AssignmentSpec(
-            items=tuple(Entry(e["id"], e["text"], e[link], e["feedback"]) for e in items),
-            targets=tuple(Entry(t["id"], t["text"], misconception=t["misconception"]) for t in targets),
-            shuffle=shuffle,
+            items=tuple(Entry(e.id, e.text, getattr(e, self.link_key), e.feedback)
+                        for e in getattr(m, self.items_key)),
+            targets=tuple(Entry(t.id, t.text, misconception=t.misconception) for t in getattr(m, self.targets_key)),
+            shuffle=m.shuffle,
         )
 
     def parse(self, compiled: AssignmentSpec, raw: Any) -> dict[str, str]:

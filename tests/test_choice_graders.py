@@ -67,9 +67,9 @@ def test_spec_errors_named_by_key(type_name):
     message = spec_error(type_name, spec)
     assert "spec.options[0].feedbak: unknown key" in message
     assert "spec.options[1].id: duplicate id 'a' (first used at spec.options[0].id)" in message
-    assert "spec.options[2].text: is required" in message
-    assert "spec.options[2].correct: expected true/false, got str" in message
-    assert "spec.shuffle: expected true/false, got str" in message
+    assert "spec.options[2].text: missing required key" in message
+    assert "spec.options[2].correct: expected true/false, got text" in message
+    assert "spec.shuffle: expected true/false, got text" in message
 
 
 @pytest.mark.parametrize("bad", ["two words", "a,b", "-lead", "x" * 81, "caf\u00e9?"])
