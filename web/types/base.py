@@ -148,7 +148,14 @@ class PairsType(ExerciseType):
     prefix: ClassVar[str] = ""
     items_key: ClassVar[str] = ""
     targets_key: ClassVar[str] = ""
+    field_names = ()
     answer_shape = dict
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Derive the answer fields and the hidden id lists from the prefix and the two lists, said once."""
+        super().__init_subclass__(**kwargs)
+        cls.field_prefixes = (cls.prefix,)
+        cls.id_lists = (cls.items_key, cls.targets_key)
 
     def draft_from_form(self, view: dict[str, Any], form: MultiDict[str, str]) -> Draft:
         """Return the posted `<prefix><item>` fields whose value is one of the targets."""

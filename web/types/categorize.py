@@ -13,9 +13,6 @@ class Categorize(PairsType):
 
     name = "categorize"
     empty_message = "Choose a group for at least one item before sending."
-    field_names = ()
-    field_prefixes = ("cat-",)
-    id_lists = ("items", "groups")
     prefix = "cat-"
     items_key = "items"
     targets_key = "groups"

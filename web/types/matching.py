@@ -13,9 +13,6 @@ class Matching(PairsType):
 
     name = "matching"
     empty_message = "Choose a match for at least one item before sending."
-    field_names = ()
-    field_prefixes = ("match-",)
-    id_lists = ("left", "right")
     prefix = "match-"
     items_key = "left"
     targets_key = "right"

@@ -67,3 +67,7 @@ class Text(ExerciseType):
     def form_steps(self, view: dict[str, Any], answer: Any) -> list[FormStep]:
         """Type the text into the answer field."""
         return [FormStep("fill", "Your answer", answer)]
+
+    def expresses(self, answer: Any) -> bool:
+        """Say whether `answer` is text as typed (a sample written as JSON, '"..."', is for the command line)."""
+        return isinstance(answer, str) and not answer.lstrip().startswith(('"', "[", "{"))
