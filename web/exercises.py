@@ -141,7 +141,8 @@ def submit(exercise_id: str) -> tuple[str, int] | Response:
     move = request.form.get("move")
     if move and (moved := kind.move(draft, move)) is not None:
         # A no-JavaScript "Move up" / "Leave out" button: re-show the form with the new order, send nothing.
-        return render_exercise(exercise, shown, moved[0], key=key, focus=moved[1])
+        rearranged, focus = moved
+        return render_exercise(exercise, shown, rearranged, key=key, focus=focus)
     answer = tokens.to_ids(exercise.type, kind.answer_from_draft(draft))
     if answer is None:
         return render_exercise(exercise, shown, draft, key=key, message=kind.empty_message, status=422)
