@@ -27,7 +27,7 @@ from sqlalchemy.exc import OperationalError
 import graders
 from course.loader import load_course
 from course.model import Course, Exercise
-from web import create_app
+from web import create_app, types
 from web.answers import OptionTokens
 from web.extensions import db, make_engine, normalise_database_url
 from web.manage import upgrade
@@ -324,16 +324,10 @@ def form_tokens(app: Flask, client: FlaskClient, exercise: Exercise) -> OptionTo
 
 def answer_fields(exercise: Exercise, answer: Any, tokens: OptionTokens | None = None) -> dict[str, Any]:
     """Return the form fields a browser posts for `answer` (written with ids; `tokens` names them as the form does)."""
-    kind = exercise.type
-    every = [i["id"] for i in graders.present(kind, exercise.spec, 0).get("items", [])]
+    view = graders.present(exercise.type, exercise.spec, 0)
     if tokens is not None:
-        answer, every = tokens.to_tokens(kind, answer), tokens.to_tokens("ordering", every)
-    if kind in ("single_choice", "multiple_choice", "text"):
-        return {"answer": answer}
-    if kind == "ordering":
-        return {"order": list(answer), "left_out": [i for i in every if i not in answer]}
-    prefix = {"matching": "match-", "categorize": "cat-", "cloze": "blank-"}[kind]
-    return {f"{prefix}{k}": v for k, v in answer.items()}
+        view, answer = tokens.form_view(view), tokens.to_tokens(exercise.type, answer)
+    return types.get(exercise.type).form_fields(view, answer)
 
 
 def form_fields(app: Flask, client: FlaskClient, exercise_id: str, answer: Any) -> dict[str, Any]:

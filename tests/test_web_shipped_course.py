@@ -7,7 +7,7 @@ import pytest
 from flask import Flask
 
 from tests.conftest import KEY_INPUT, TEST_PASSWORD, answer_fields, csrf_token_from, form_tokens, hidden_value
-from web import create_app
+from web import create_app, types
 
 pytestmark = pytest.mark.db
 
@@ -24,9 +24,7 @@ def shipped_app(app_config, connection):
 
 def form_samples(exercise, samples):
     """Return the samples written in the shape a form posts (skipping CLI-style JSON strings)."""
-    if exercise.type in ("single_choice", "text"):
-        return [s for s in samples if isinstance(s, str) and not s.lstrip().startswith(('"', "[", "{"))]
-    return [s for s in samples if not isinstance(s, str)]
+    return [s for s in samples if types.get(exercise.type).expresses(s)]
 
 
 def test_every_page_of_the_shipped_course_renders_and_samples_grade_as_declared(shipped_app, make_user):

@@ -23,19 +23,8 @@ from werkzeug.wrappers import Response
 import graders
 from course import navigation
 from course.model import Exercise
-from web.answers import (
-    EMPTY_MESSAGES,
-    Draft,
-    OptionTokens,
-    answer_from_draft,
-    apply_move,
-    describe_answer,
-    draft_from_answer,
-    draft_from_form,
-    focus_after_move,
-    form_pairs,
-    initial_draft,
-)
+from web import types
+from web.answers import OptionTokens, form_pairs
 from web.core import CSRF_EXPIRED_MESSAGE, csrf_recovery
 from web.extensions import limiter
 from web.forms import ExerciseForm
@@ -67,7 +56,7 @@ def learner_form(exercise: Exercise) -> tuple[dict[str, Any], dict[str, Any], Op
     return view, tokens.form_view(view), tokens
 
 
-def render_exercise(exercise: Exercise, view: dict[str, Any], draft: Draft, *, key: str | None = None,
+def render_exercise(exercise: Exercise, view: dict[str, Any], draft: types.Draft, *, key: str | None = None,
                     message: str | None = None, status: int = 200, focus: str | None = None) -> tuple[str, int]:
     """Render the exercise page with the learner's current answer and an optional message."""
     form = ExerciseForm()
@@ -79,6 +68,7 @@ def render_exercise(exercise: Exercise, view: dict[str, Any], draft: Draft, *, k
         exercise=exercise,
         lesson=course.lessons[exercise.lesson],
         view=view,
+        kind=types.get(exercise.type),
         draft=draft,
         form=form,
         message=message,
@@ -93,13 +83,13 @@ def render_exercise(exercise: Exercise, view: dict[str, Any], draft: Draft, *, k
     return html, status
 
 
-def _restore_draft(exercise: Exercise, view: dict[str, Any]) -> Draft | None:
+def _restore_draft(exercise: Exercise, view: dict[str, Any]) -> types.Draft | None:
     """Return the answer saved when the login had expired, if it was for this exercise."""
     fields = take_draft(session.get(DRAFT_SESSION_KEY), exercise.id)
     if fields is None:
         return None
     session.pop(DRAFT_SESSION_KEY, None)
-    return draft_from_form(exercise.type, view, MultiDict([(str(k), str(v)) for k, v in fields]))
+    return types.get(exercise.type).draft_from_form(view, MultiDict([(str(k), str(v)) for k, v in fields]))
 
 
 def _stash_and_login(exercise: Exercise) -> Response:
@@ -124,6 +114,7 @@ def show(exercise_id: str) -> tuple[str, int] | Response:
     if not current_user.is_authenticated:
         flash("Log in to do the exercises; your progress is saved to your account.", "info")
         return redirect(url_for("auth.login", next=request.path))
+    kind = types.get(exercise.type)
     _, shown, tokens = learner_form(exercise)
     draft = _restore_draft(exercise, shown)
     message = None
@@ -133,8 +124,8 @@ def show(exercise_id: str) -> tuple[str, int] | Response:
         # "Try again" starts from the learner's previous answer, so they only change what was wrong.
         previous = attempt_service.own_attempt(current_user, retry)
         if previous is not None and previous.exercise_id == exercise.id:
-            draft = draft_from_answer(exercise.type, shown, tokens.to_tokens(exercise.type, previous.answer))
-    return render_exercise(exercise, shown, draft or initial_draft(exercise.type, shown), message=message)
+            draft = kind.draft_from_answer(shown, tokens.to_tokens(exercise.type, previous.answer))
+    return render_exercise(exercise, shown, draft or kind.initial_draft(shown), message=message)
 
 
 @bp.post("/exercises/<exercise_id>")
@@ -144,16 +135,17 @@ def submit(exercise_id: str) -> tuple[str, int] | Response:
     if not current_user.is_authenticated:
         return _stash_and_login(exercise)
     key = attempt_service.clean_idempotency_key(ExerciseForm().idempotency_key.data)
+    kind = types.get(exercise.type)
     view, shown, tokens = learner_form(exercise)
-    draft = draft_from_form(exercise.type, shown, request.form)
+    draft = kind.draft_from_form(shown, request.form)
     move = request.form.get("move")
-    if move and exercise.type == "ordering":
+    if move and (moved := kind.move(draft, move)) is not None:
         # A no-JavaScript "Move up" / "Leave out" button: re-show the form with the new order, send nothing.
-        moved = apply_move(draft, move)
-        return render_exercise(exercise, shown, moved, key=key, focus=focus_after_move(moved, move))
-    answer = tokens.to_ids(exercise.type, answer_from_draft(exercise.type, draft))
+        rearranged, focus = moved
+        return render_exercise(exercise, shown, rearranged, key=key, focus=focus)
+    answer = tokens.to_ids(exercise.type, kind.answer_from_draft(draft))
     if answer is None:
-        return render_exercise(exercise, shown, draft, key=key, message=EMPTY_MESSAGES[exercise.type], status=422)
+        return render_exercise(exercise, shown, draft, key=key, message=kind.empty_message, status=422)
     try:
         outcome = attempt_service.submit(current_user, exercise, answer, key, view=view)
     except graders.GraderCrash:
@@ -175,7 +167,7 @@ def submit_with_expired_token() -> tuple[str, int] | Response:
     if not current_user.is_authenticated:
         return _stash_and_login(exercise)
     _, shown, _ = learner_form(exercise)
-    draft = draft_from_form(exercise.type, shown, request.form)
+    draft = types.get(exercise.type).draft_from_form(shown, request.form)
     key = attempt_service.clean_idempotency_key(request.form.get("idempotency_key"))
     return render_exercise(exercise, shown, draft, key=key, message=CSRF_EXPIRED_MESSAGE, status=400)
 
@@ -192,9 +184,8 @@ def feedback(attempt_id: int) -> str:
     view = attempt_service.learner_view(exercise, attempt_service.exercise_state(current_user, exercise.id))
     # As it counts: a reviewer's override replaces the grader's score and verdict (its checks stay the feedback).
     result = effective_result(attempt)
-    highlighted = None
-    if exercise.type == "text":
-        highlighted = attempt_service.highlight(result.answer_text or str(attempt.answer), result.checks)
+    kind = types.get(exercise.type)
+    highlighted = kind.highlight(attempt.answer, result)
     lessons = {c.lesson: course.lessons[c.lesson] for c in result.checks if c.lesson in course.lessons}
     record = load_progress(course, current_user).exercise(exercise.id)
     return render_template(
@@ -204,7 +195,7 @@ def feedback(attempt_id: int) -> str:
         lesson=course.lessons[exercise.lesson],
         result=result,
         highlighted=highlighted,
-        answer_rows=describe_answer(exercise.type, view, attempt.answer) if highlighted is None else [],
+        answer_rows=kind.describe(view, attempt.answer) if highlighted is None else [],
         check_lessons=lessons,
         record=record,
         result_line=result_words.result_line(exercise.type, result, exercise.pass_threshold),

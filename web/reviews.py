@@ -12,6 +12,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 
 from graders.text import REVIEW_REASONS
+from web import types
 from web.extensions import limiter
 from web.forms import AppealForm, DecisionForm
 from web.inputs import whole_number
@@ -119,9 +120,7 @@ def _review_item(cohort: Cohort | None, attempt_id: int, action_url: str, back_u
     course = current_app.extensions["course"]
     exercise = course.exercises.get(attempt.exercise_id)
     result = attempt_service.result_of(attempt)
-    highlighted = None
-    if exercise is not None and exercise.type == "text":
-        highlighted = attempt_service.highlight(result.answer_text or str(attempt.answer), result.checks)
+    highlighted = types.get(exercise.type).highlight(attempt.answer, result) if exercise is not None else None
     override = outcomes.override_of(attempt)
     return render_template(
         "reviews/item.html", cohort=cohort, attempt=attempt, exercise=exercise, result=result,

@@ -18,7 +18,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 import graders
 from course.model import Exercise
-from web import create_app
+from web import create_app, types
 from web.manage import upgrade
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,16 +26,6 @@ SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 # Every live server writes its email here, through the same outbox backend `./scripts/run` uses.
 OUTBOX = REPO / "test-artifacts" / "outbox"
 PASSWORD = "browser-test-password"
-# Structured answer shapes per type, to pick a sample answer the form can express.
-ANSWER_SHAPES = {
-    "text": str,
-    "single_choice": str,
-    "multiple_choice": list,
-    "ordering": list,
-    "matching": dict,
-    "categorize": dict,
-    "cloze": dict,
-}
 
 
 @dataclass
@@ -158,15 +148,11 @@ def finish_course(user: Any, course: Any) -> dict[str, int]:
 
 def sample_answer(exercise: Exercise) -> Any:
     """Return the first passing sample written in the structured shape a form can express."""
-    shape = ANSWER_SHAPES[exercise.type]
+    kind = types.get(exercise.type)
     for sample in exercise.samples.passing:
-        if not isinstance(sample, shape):
-            continue
-        # A single-choice sample may be written as a JSON string ('"id"'); forms need the bare id.
-        if exercise.type == "single_choice" and not re.fullmatch(r"[\w.-]+", sample):
-            continue
-        return sample
-    raise AssertionError(f"{exercise.id}: no passing sample in {shape.__name__} form to fill the form with")
+        if kind.expresses(sample):
+            return sample
+    raise AssertionError(f"{exercise.id}: no passing sample in {kind.answer_shape.__name__} form to fill the form with")
 
 
 def order_by_buttons(page: Page, target: list[str]) -> None:
@@ -186,11 +172,16 @@ def order_by_buttons(page: Page, target: list[str]) -> None:
 def form_values(page: Page, exercise: Exercise, ids: list[str]) -> list[str]:
     """Return the values the page uses for ordering cards given by id: the form names each card by a token of its
     own, so cards are matched by the text the learner reads."""
-    texts = {i["id"]: " ".join(i["text"].split()) for i in graders.present("ordering", exercise.spec, 0)["items"]}
+    texts = {i["id"]: i["text"] for i in graders.present("ordering", exercise.spec, 0)["items"]}
+    return card_values(page, [texts[i] for i in ids])
+
+
+def card_values(page: Page, texts: list[str]) -> list[str]:
+    """Return the values the page uses for the ordering cards that read `texts`."""
     cards = page.locator(".order-item").evaluate_all(
         "els => els.map(e => [e.querySelector('.item-text').textContent, e.dataset.id])")
     by_text = {" ".join(card_text.split()): value for card_text, value in cards}
-    return [by_text[texts[i]] for i in ids]
+    return [by_text[" ".join(text.split())] for text in texts]
 
 
 def current_order(page: Page) -> list[str]:
@@ -209,33 +200,23 @@ def expect_order_changed(page: Page, before: list[str]) -> None:
 
 
 def fill_exercise(page: Page, exercise: Exercise, answer: Any) -> None:
-    """Fill an exercise form with a structured answer (written with ids) the way a learner would: by the texts."""
-    kind = exercise.type
-    view = graders.present(kind, exercise.spec, 0)
-    text = {key: {e["id"]: e["text"] for e in view.get(key, [])} for key in ("options", "left", "right", "items",
-                                                                              "groups")}
-    if kind == "single_choice":
-        page.get_by_label(text["options"][answer], exact=True).check()
-    elif kind == "multiple_choice":
-        for option in answer:
-            page.get_by_label(text["options"][option], exact=True).check()
-    elif kind == "matching":
-        for left, right in answer.items():
-            page.get_by_label(text["left"][left], exact=True).select_option(label=text["right"][right])
-    elif kind == "categorize":
-        for item, group in answer.items():
-            page.get_by_role("group", name=text["items"][item], exact=True).get_by_label(
-                text["groups"][group], exact=True).check()
-    elif kind == "cloze":
-        blanks = view["blanks"]
-        for blank, typed in answer.items():
-            page.get_by_label(f"Blank {blanks.index(blank) + 1} of {len(blanks)}", exact=True).fill(typed)
-    elif kind == "text":
-        page.locator("textarea[name=answer]").fill(answer)
-    elif kind == "ordering":
-        order_by_buttons(page, form_values(page, exercise, list(answer)))
-    else:
-        raise AssertionError(f"no form filler for exercise type {kind!r}")
+    """Fill an exercise form with a structured answer (written with ids) the way a learner would: by the texts.
+
+    The exercise type says what to do (`form_steps`); this only knows how to check, select, fill and place.
+    """
+    steps = types.get(exercise.type).form_steps(graders.present(exercise.type, exercise.spec, 0), answer)
+    for step in steps:
+        scope = page.get_by_role("group", name=step.group, exact=True) if step.group else page
+        if step.action == "check":
+            scope.get_by_label(step.label, exact=True).check()
+        elif step.action == "select":
+            scope.get_by_label(step.label, exact=True).select_option(label=step.value)
+        elif step.action == "fill":
+            scope.get_by_label(step.label, exact=True).fill(step.value)
+        elif step.action != "place":
+            raise AssertionError(f"no way to {step.action!r} in a form (exercise type {exercise.type!r})")
+    if placed := [step.label for step in steps if step.action == "place"]:
+        order_by_buttons(page, card_values(page, placed))
 
 
 def submit_exercise(page: Page) -> None:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from markupsafe import Markup, escape
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -154,28 +153,3 @@ def result_of(attempt: Attempt) -> graders.Result:
         "review": attempt.review,
         "review_reasons": attempt.review_reasons or [],
     })
-
-
-def highlight(text: str, checks: tuple[graders.Check, ...]) -> Markup:
-    """Return the answer with triggering words in <mark>, every segment escaped.
-
-    A highlight is "lost" when any check that picked those words failed (a forbidden phrase, a negated
-    interest), otherwise "won"; the class colours it and a visually hidden label says it to screen readers.
-    """
-    spans = sorted({(max(0, s), min(len(text), e), c.passed) for c in checks for s, e in c.spans if 0 <= s < e})
-    merged: list[list] = []  # [start, end, all_passed]
-    for start, end, passed in spans:
-        if merged and start < merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-            merged[-1][2] = merged[-1][2] and passed
-        else:
-            merged.append([start, end, passed])
-    out = Markup()
-    pos = 0
-    for start, end, passed in merged:
-        kind, label = ("won", "earned a point") if passed else ("lost", "cost a point")
-        out += escape(text[pos:start])
-        out += Markup('<mark class="hl-{}"><span class="visually-hidden">[{}: </span>{}'
-                      '<span class="visually-hidden">]</span></mark>').format(kind, label, text[start:end])
-        pos = end
-    return out + escape(text[pos:])
