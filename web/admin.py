@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, or_, select
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from web.extensions import db
 from web.inputs import whole_number
 from web.instructor import role_required
-from web.models import ROLES, Cohort, User
+from web.models import ROLES, Cohort
 from web.services import accounts
 from web.services import cohorts as cohort_svc
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-PAGE_SIZE = 50
 
 # Admins only; instructors and learners get 403.
 admin_required = role_required(lambda user: user.is_admin)
@@ -27,29 +25,19 @@ def index() -> str:
     """List users, newest first, filtered by ?q= (email or name) and ?role=, with a role form for each."""
     q = request.args.get("q", "").strip()[:100]
     role = request.args.get("role", "")
-    page = request.args.get("page", 1, type=whole_number)
-    query = select(User)
-    if q:
-        like = f"%{q.lower()}%"
-        query = query.where(or_(func.lower(User.email).like(like), func.lower(User.display_name).like(like)))
-    if role in ROLES:
-        query = query.where(User.role == role)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // PAGE_SIZE))
-    # Past the last page shows the last page (as the roster does), not an empty list.
-    page = min(page, pages)
-    rows = list(db.session.scalars(query.order_by(User.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
-    return render_template("admin/users.html", users=rows, q=q, role=role if role in ROLES else "", roles=ROLES,
-                           total=total, page=page, pages=pages)
+    role = role if role in ROLES else ""
+    users = accounts.find_users(q, role, request.args.get("page", 1, type=whole_number))
+    return render_template("admin/users.html", users=users, q=q, role=role, roles=ROLES)
 
 
 @bp.post("/users/<id:user_id>/role")
 @admin_required
 def set_role(user_id: int) -> Any:
     """Change one user's role from the form, then go back to the list with the same search."""
-    user = db.get_or_404(User, user_id)
     try:
-        accounts.change_role(user, request.form.get("role", ""))
+        user = accounts.change_role_of(user_id, request.form.get("role", ""))
+    except accounts.UnknownUser:
+        abort(404)
     except accounts.AccountError as exc:
         flash(str(exc), "error")
     else:

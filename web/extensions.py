@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from time import monotonic
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from flask import Flask, Response, abort, current_app, g
 from flask_limiter import Limiter
@@ -13,7 +14,7 @@ from flask_login import LoginManager
 from flask_mailman import Mail
 from flask_wtf.csrf import CSRFProtect
 from limits import RateLimitItem
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Select, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session
@@ -87,6 +88,27 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+@dataclass(frozen=True)
+class Page(Generic[RowT]):
+    """One page of a longer list: its rows, how many rows match in all, and where this page is."""
+
+    items: list[RowT]
+    total: int
+    page: int
+    pages: int
+    size: int
+
+    @property
+    def first(self) -> int:
+        """Return how many matching rows come before this page."""
+        return (self.page - 1) * self.size
+
+
+def page_count(total: int, size: int) -> int:
+    """Return how many pages of `size` hold `total` rows (one, even when there are none)."""
+    return max(1, -(-total // size))
+
+
 class Database:
     """A tiny Flask binding for SQLAlchemy 2.0: one engine per app, one session per app context.
 
@@ -139,6 +161,19 @@ class Database:
         if row is None:
             abort(404)
         return row
+
+    def paginate(self, query: Select, page: int, size: int, *, total: int | None = None,
+                 scalars: bool = True) -> Page:
+        """Return one page of an ordered query; a page past the last shows the last page, not an empty list.
+
+        `total` skips the count when the caller already has it; `scalars=False` keeps whole rows (several columns).
+        """
+        if total is None:
+            total = self.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+        pages = page_count(total, size)
+        page = min(max(1, page), pages)
+        result = self.session.execute(query.limit(size).offset((page - 1) * size))
+        return Page(list(result.scalars() if scalars else result), total, page, pages, size)
 
     def add_or_existing(self, row: RowT, key: tuple[Any, ...]) -> RowT:
         """Commit a new row; if a concurrent request stored the same primary key first, return theirs instead.
