@@ -14,10 +14,12 @@ from flask_login import LoginManager
 from flask_mailman import Mail
 from flask_wtf.csrf import CSRFProtect
 from limits import RateLimitItem
-from sqlalchemy import Engine, Select, create_engine, event, func, select
+from sqlalchemy import Engine, Select, String, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.sql.functions import GenericFunction
 
 RowT = TypeVar("RowT")
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -52,6 +54,35 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _casefold(text: str | None) -> str | None:
+    """Python's str.casefold for SQLite's casefold() (NULL stays NULL)."""
+    return None if text is None else text.casefold()
+
+
+def _sqlite_functions(dbapi_conn: Any, _record: Any) -> None:
+    """Give every new SQLite connection the SQL functions the site's queries use that SQLite lacks."""
+    dbapi_conn.create_function("casefold", 1, _casefold, deterministic=True)
+
+
+class casefold(GenericFunction):  # noqa: N801 - named like the SQL function it stands for
+    """Text folded for case-insensitive sorting and searching, ordered by code point as Python orders strings.
+
+    SQLite runs Python's str.casefold (registered on every connection), so a sort or search there equals Python's.
+    PostgreSQL has no casefold before version 18: lower() under the "C" collation is the same but for the few
+    letters that fold to more than one (German ß stays ß instead of becoming ss).
+    """
+
+    type = String()
+    name = "casefold"
+    inherit_cache = True
+
+
+@compiles(casefold, "postgresql")
+def _casefold_postgresql(element: casefold, compiler: Any, **kw: Any) -> str:
+    """Render casefold(x) on PostgreSQL as lower(x) compared by code point."""
+    return f'lower({compiler.process(element.clauses, **kw)}) COLLATE "C"'
+
+
 def _sqlite_begin(conn: Any) -> None:
     """Emit BEGIN ourselves (the sqlite3 module otherwise delays it, which breaks SAVEPOINTs).
 
@@ -83,6 +114,7 @@ def make_engine(url: str) -> Engine:
         # isolation_level=None hands transaction control to SQLAlchemy (SQLAlchemy's documented pysqlite recipe).
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "isolation_level": None})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_functions)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)

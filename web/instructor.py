@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from dataclasses import replace
 from functools import wraps
 from typing import Any
 from urllib.parse import quote
@@ -239,24 +240,19 @@ def roster(cohort_id: int) -> str:
     cohort = managed_cohort(cohort_id)
     out = outline()
     stall_days = int(current_app.config.get("ATTENTION_STALL_DAYS", analytics.DEFAULT_STALL_DAYS))
-    entries = analytics.roster_from_counts(out, svc.learner_rows(cohort), cohort_stats.roster_counts(cohort, out),
-                                           utcnow(), stall_days=stall_days)
     sort = request.args.get("sort", "name")
     sort = sort if sort in analytics.ROSTER_SORTS else "name"
     order = "desc" if request.args.get("order") == "desc" else "asc"
     attention_only = request.args.get("filter") == "attention"
     q = request.args.get("q", "")[:100]
-    rows = analytics.sort_and_filter(entries, sort, order, attention_only, q)
     # A page of learners at a time: 10,000 rows were a multi-megabyte page that browsers and screen readers choke on.
-    size = int(current_app.config.get("ROSTER_PAGE_SIZE", ROSTER_PAGE_SIZE))
-    pages = max(1, -(-len(rows) // size))
-    page = min(request.args.get("page", 1, type=whole_number), pages)
-    first = (page - 1) * size
+    found = cohort_stats.roster(cohort, out, utcnow(), stall_days=stall_days, sort=sort, order=order,
+                                attention_only=attention_only, q=q, page=request.args.get("page", 1, type=whole_number),
+                                size=int(current_app.config.get("ROSTER_PAGE_SIZE", ROSTER_PAGE_SIZE)))
+    lines = replace(found.lines, items=labels.with_named_attention(found.lines.items, out, course_labels()))
     return render_template(
-        "instructor/roster.html", cohort=cohort, outline=out,
-        rows=labels.with_named_attention(rows[first:first + size], out, course_labels()),
-        matching=len(rows), first=first, page=page, pages=pages, total=len(entries),
-        flagged=sum(e.needs_attention for e in entries), sort=sort, order=order, attention_only=attention_only,
+        "instructor/roster.html", cohort=cohort, outline=out, lines=lines, total=found.members,
+        flagged=found.flagged, sort=sort, order=order, attention_only=attention_only,
         q=q, stall_days=stall_days, join_url=public_url("cohorts.join_link", code=cohort.join_code),
         overdue=svc.is_overdue(cohort, svc.site_today()),
         owners=svc.possible_owners() if current_user.is_admin else None,

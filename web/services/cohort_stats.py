@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, literal, or_, select, true
 
-from web.extensions import db
-from web.models import Attempt, Cohort, CohortMembership, ExerciseSummary, LessonProgress
+from web.extensions import Page, casefold, db
+from web.models import Attempt, Cohort, CohortMembership, ExerciseSummary, LessonProgress, User, UTCDateTime
 from web.services import analytics
-from web.services.analytics import FailedCheck, ItemAggregate, LearnerCounts, Outline
+from web.services.analytics import FailedCheck, ItemAggregate, LearnerCounts, LearnerRow, Outline, RosterEntry
 from web.services.cohorts import answer_text
 
 S = ExerciseSummary
@@ -38,10 +40,12 @@ def _count_in(column: Any, ids: tuple[str, ...], also: Any = None) -> Any:
     return func.sum(case((cond, 1), else_=0))
 
 
-def roster_counts(cohort: Cohort, outline: Outline) -> dict[int, LearnerCounts]:
-    """Return every member's LearnerCounts: per-module reads and passes, last activity, stuck checks."""
+def roster_counts(cohort: Cohort, outline: Outline,
+                  user_ids: Sequence[int] | None = None) -> dict[int, LearnerCounts]:
+    """Return the LearnerCounts of every member (or of these members): per-module reads and passes, last activity,
+    stuck checks."""
     modules = outline.modules
-    members = _members(cohort)
+    members = _members(cohort) if user_ids is None else list(user_ids)
     passed = db.session.execute(
         select(S.user_id, func.max(S.last_at), *[_count_in(S.exercise_id, m.exercises, S.passed.is_(True))
                                                   for m in modules])
@@ -68,6 +72,82 @@ def roster_counts(cohort: Cohort, outline: Outline) -> dict[int, LearnerCounts]:
                            last_activity=max((t for t in f["last"] if t is not None), default=None), stuck=f["stuck"])
         for uid, f in found.items()
     }
+
+
+@dataclass(frozen=True)
+class Roster:
+    """One page of a cohort's roster, and the counts its heading gives."""
+
+    lines: Page[RosterEntry]  # the page's learners; lines.total is how many match the filters
+    members: int
+    flagged: int  # members needing attention, whatever the filters
+
+
+def _roster_lines(cohort: Cohort, outline: Outline, now: datetime, stall_days: int):
+    """Return a subquery of one row per member with what the roster sorts and filters on.
+
+    Each value is the one analytics.roster_entry computes from roster_counts (tests/test_cohorts.py compares them):
+    lessons read and exercises passed within the course outline, last activity, and whether the learner needs
+    attention (not complete and inactive for `stall_days`, or stuck on a check).
+    """
+    members = _members(cohort)
+    done = (select(S.user_id, _count_in(S.exercise_id, tuple(outline.exercises), S.passed.is_(True)).label("passed"),
+                   func.max(S.last_at).label("last"), func.max(case((S.stuck.is_not(None), 1), else_=0)).label("stuck"))
+            .where(S.user_id.in_(members)).group_by(S.user_id).subquery())
+    reads = (select(LessonProgress.user_id, _count_in(LessonProgress.lesson_id, tuple(outline.lessons)).label("read"),
+                    func.max(LessonProgress.last_read_at).label("last"))
+             .where(LessonProgress.user_id.in_(members)).group_by(LessonProgress.user_id).subquery())
+    n_passed = func.coalesce(done.c.passed, 0)
+    n_read = func.coalesce(reads.c.read, 0)
+    # The later of the two, either of which may be missing (SQLite's max(a, b) is NULL when one is).
+    last = case((reads.c.last.is_(None), done.c.last), (done.c.last.is_(None), reads.c.last),
+                (done.c.last > reads.c.last, done.c.last), else_=reads.c.last)
+    rule = outline.rule
+    complete = (and_(n_read >= rule.lessons, n_passed >= rule.exercises) if rule
+                else n_read + n_passed == len(outline.lessons) + len(outline.exercises))
+    since = func.coalesce(last, CohortMembership.joined_at)
+    stalled = and_(~complete, since < literal(now - timedelta(days=stall_days), UTCDateTime()))
+    attention = or_(stalled, func.coalesce(done.c.stuck, 0) == 1)
+    return (
+        select(User.id.label("user_id"), func.coalesce(func.nullif(User.display_name, ""), User.email).label("name"),
+               User.email, CohortMembership.joined_at, (n_read + n_passed).label("done"), n_passed.label("passed"),
+               last.label("last"), case((attention, 1), else_=0).label("attention"))
+        .select_from(CohortMembership).join(User, User.id == CohortMembership.user_id)
+        .outerjoin(done, done.c.user_id == User.id).outerjoin(reads, reads.c.user_id == User.id)
+        .where(CohortMembership.cohort_id == cohort.id).subquery("roster_lines")
+    )
+
+
+def roster(cohort: Cohort, outline: Outline, now: datetime, *, stall_days: int = analytics.DEFAULT_STALL_DAYS,
+           sort: str = "name", order: str = "asc", attention_only: bool = False, q: str = "", page: int = 1,
+           size: int = 100) -> Roster:
+    """Return one page of the roster, sorted and filtered in SQL as analytics.sort_and_filter does in Python.
+
+    Only the page's learners get their full lines (per-module counts, stuck checks); the ordering, the filters and
+    the heading's counts come from aggregates over the exercise summaries and lesson reads.
+    """
+    lines = _roster_lines(cohort, outline, now, stall_days)
+    needle = q.strip().casefold()
+    matches = and_(true(), lines.c.attention == 1 if attention_only else true(),
+                   or_(casefold(lines.c.name).contains(needle, autoescape=True),
+                       casefold(lines.c.email).contains(needle, autoescape=True)) if needle else true())
+    members, flagged, matching = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(lines.c.attention), 0),
+               func.coalesce(func.sum(case((matches, 1), else_=0)), 0))).one()
+    name = casefold(lines.c.name)
+    keys = {"name": (name, casefold(lines.c.email)), "completion": (lines.c.done, name),
+            "passed": (lines.c.passed, name), "last_activity": (lines.c.last, name)}[
+        sort if sort in analytics.ROSTER_SORTS else "name"]
+    # Never-active learners sort as the oldest activity; ties keep the members' order (by id) both ways, as
+    # Python's stable sort does with reverse=True.
+    ordering = [k.desc().nulls_last() if order == "desc" else k.asc().nulls_first() for k in keys]
+    found = db.paginate(
+        select(lines.c.user_id, lines.c.name, lines.c.email, lines.c.joined_at).where(matches)
+        .order_by(*ordering, lines.c.user_id), page, size, total=int(matching), scalars=False)
+    learners = [LearnerRow(uid, shown, email, joined) for uid, shown, email, joined in found.items]
+    counts = roster_counts(cohort, outline, [learner.user_id for learner in learners])
+    entries = analytics.roster_from_counts(outline, learners, counts, now, stall_days=stall_days)
+    return Roster(replace(found, items=entries), int(members), int(flagged))
 
 
 def _totals(cohort: Cohort):
