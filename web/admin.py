@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from web.extensions import db
+from web.forms import OwnerForm, RoleForm
 from web.inputs import whole_number
 from web.instructor import role_required
 from web.models import ROLES, Cohort
@@ -34,15 +35,16 @@ def index() -> str:
 @admin_required
 def set_role(user_id: int) -> Any:
     """Change one user's role from the form, then go back to the list with the same search."""
+    form = RoleForm()
     try:
-        user = accounts.change_role_of(user_id, request.form.get("role", ""))
+        user = accounts.change_role_of(user_id, form.role.data)
     except accounts.UnknownUser:
         abort(404)
     except accounts.AccountError as exc:
         flash(str(exc), "error")
     else:
         flash(f"{user.email} is now {'an' if user.role[0] in 'aeiou' else 'a'} {user.role}.", "success")
-    return redirect(url_for("admin.index", q=request.form.get("q") or None))
+    return redirect(url_for("admin.index", q=form.q.data or None))
 
 
 @bp.post("/cohorts/<id:cohort_id>/owner")
@@ -51,7 +53,7 @@ def set_cohort_owner(cohort_id: int) -> Any:
     """Give a cohort to another instructor, e.g. when its owner's account was deleted; back to its roster."""
     cohort = db.get_or_404(Cohort, cohort_id)
     try:
-        owner = cohort_svc.set_owner(cohort, request.form.get("owner_id", type=whole_number))
+        owner = cohort_svc.set_owner(cohort, OwnerForm().owner_id.data)
     except cohort_svc.CohortError as exc:
         flash(str(exc), "error")
     else:

@@ -31,7 +31,7 @@ from flask_login import current_user, login_required
 
 import graders
 from web.core import confirm_page
-from web.forms import CohortSettingsForm
+from web.forms import CohortSettingsForm, NewCohortForm, SwitchForm
 from web.inputs import whole_number
 from web.models import Cohort, utcnow
 from web.security import public_url
@@ -106,7 +106,7 @@ def index() -> str:
 @instructor_required
 def create() -> Any:
     """Create a cohort from the form and go to its page, or re-show the form with the problem."""
-    name = request.form.get("name", "")
+    name = NewCohortForm().name.data
     try:
         cohort = svc.create_cohort(current_user, name)
     except svc.CohortError as exc:
@@ -136,7 +136,7 @@ def archive_confirm(cohort_id: int) -> str:
 def archive(cohort_id: int) -> Any:
     """Archive (archived=1) or unarchive (archived=0) a cohort."""
     cohort = managed_cohort(cohort_id)
-    archived = request.form.get("archived") == "1"
+    archived = SwitchForm().archived.data == "1"
     svc.set_archived(cohort, archived)
     flash(f"Cohort “{cohort.name}” {'archived: no one new can join' if archived else 'reopened for joining'}.",
           "success")
@@ -174,7 +174,7 @@ def settings(cohort_id: int) -> Any:
 def joining(cohort_id: int) -> Any:
     """Open (open=1) or close (open=0) the cohort's join code to new learners."""
     cohort = managed_cohort(cohort_id)
-    join_open = request.form.get("open") == "1"
+    join_open = SwitchForm().open.data == "1"
     try:
         svc.set_join_open(cohort, join_open)
     except svc.CohortError as exc:
