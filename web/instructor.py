@@ -39,7 +39,6 @@ from web.services import analytics, cohort_stats, gradebook, labels, outcomes, r
 from web.services import cohorts as svc
 
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
-ROSTER_PAGE_SIZE = 100
 
 
 def role_required(allowed: Callable[[Any], bool]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -245,10 +244,9 @@ def roster(cohort_id: int) -> str:
     order = "desc" if request.args.get("order") == "desc" else "asc"
     attention_only = request.args.get("filter") == "attention"
     q = request.args.get("q", "")[:100]
-    # A page of learners at a time: 10,000 rows were a multi-megabyte page that browsers and screen readers choke on.
     found = cohort_stats.roster(cohort, out, utcnow(), stall_days=stall_days, sort=sort, order=order,
                                 attention_only=attention_only, q=q, page=request.args.get("page", 1, type=whole_number),
-                                size=int(current_app.config.get("ROSTER_PAGE_SIZE", ROSTER_PAGE_SIZE)))
+                                size=int(current_app.config.get("ROSTER_PAGE_SIZE", cohort_stats.ROSTER_PAGE_SIZE)))
     lines = replace(found.lines, items=labels.with_named_attention(found.lines.items, out, course_labels()))
     return render_template(
         "instructor/roster.html", cohort=cohort, outline=out, lines=lines, total=found.members,

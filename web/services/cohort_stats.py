@@ -25,6 +25,8 @@ from web.services.cohorts import answer_text
 S = ExerciseSummary
 # How many of the latest failing answers are read to find SAMPLES_PER_CHECK distinct ones.
 SAMPLE_ROWS = 25
+# Learners per roster page: 10,000 rows were a multi-megabyte page that browsers and screen readers choke on.
+ROSTER_PAGE_SIZE = 100
 
 
 def _members(cohort: Cohort):
@@ -120,7 +122,7 @@ def _roster_lines(cohort: Cohort, outline: Outline, now: datetime, stall_days: i
 
 def roster(cohort: Cohort, outline: Outline, now: datetime, *, stall_days: int = analytics.DEFAULT_STALL_DAYS,
            sort: str = "name", order: str = "asc", attention_only: bool = False, q: str = "", page: int = 1,
-           size: int = 100) -> Roster:
+           size: int = ROSTER_PAGE_SIZE) -> Roster:
     """Return one page of the roster, sorted and filtered in SQL as analytics.sort_and_filter does in Python.
 
     Only the page's learners get their full lines (per-module counts, stuck checks); the ordering, the filters and
