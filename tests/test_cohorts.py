@@ -15,7 +15,7 @@ from web.extensions import db
 from web.manage import main as manage_main
 from web.manage import upgrade
 from web.models import Cohort, CohortMembership, LessonProgress, User, utcnow
-from web.services import analytics, branding
+from web.services import analytics, branding, cohort_stats
 from web.services import cohorts as svc
 
 pytestmark = pytest.mark.db
@@ -208,6 +208,56 @@ def test_roster_pages_keep_sort_and_filter(client, make_user, make_attempt, inst
     # A page past the end (the roster shrank since the link was made) shows the last page, not an empty table.
     assert "Pat 0" in page(client.get(f"{base}?sort=name&order=desc&page=99"))
     assert "Next page" not in page(client.get(f"{base}?filter=attention"))
+
+
+def test_roster_sorted_and_paged_in_sql_lists_the_lines_of_the_full_computation(make_user, make_attempt, cohort, app):
+    """Every sort, order, filter and page of the roster (SQL) equals sorting every member's line in Python."""
+    course = app.extensions["course"]
+    lesson, other_lesson = course.lesson_order()[:2]
+    quiz = "why-close-quiz"
+    fail = [{"id": "ask", "passed": False, "message": "Ask."}]
+    # Names that tie once case is folded (then emails decide), exact twins (then join order decides), accents,
+    # an email for a name, and learners never active at all (they tie on last activity).
+    names = ["ann", "Ann", "Émile", "zoë", "Bob", "Bob", "", "Yves", "élodie"]
+    people = []
+    for i, name in enumerate(names):
+        user = make_user(email=f"p{i}-{'B' if i % 2 else 'a'}@example.org", display_name=name or "x")
+        if not name:
+            user.display_name = ""
+            db.session.commit()
+        add_member(cohort, user, days_ago=30 if i in (2, 5, 7) else 0)
+        people.append(user)
+    make_attempt(people[0], quiz, score=1.0)
+    make_attempt(people[1], quiz, score=1.0)
+    make_attempt(people[3], "close-myths", score=1.0)
+    for _ in range(3):
+        make_attempt(people[4], "close-myths", score=0.0, checks=fail)
+    stamp = utcnow() - timedelta(days=2)
+    for user, lid, when in ((people[0], lesson, stamp), (people[3], lesson, stamp), (people[3], other_lesson, stamp),
+                            (people[6], lesson, utcnow() - timedelta(days=20)), (people[8], lesson, stamp)):
+        db.session.add(LessonProgress(user_id=user.id, lesson_id=lid, first_read_at=when, last_read_at=when))
+    db.session.commit()
+    outline = analytics.outline_of(course)
+    now = utcnow()
+    full = analytics.roster_from_counts(outline, svc.learner_rows(cohort), cohort_stats.roster_counts(cohort, outline),
+                                        now)
+    assert 0 < sum(e.needs_attention for e in full) < len(full)
+    size = 3
+    cases = [(sort, order, attention_only, q) for sort in analytics.ROSTER_SORTS for order in ("asc", "desc")
+             for attention_only in (False, True) for q in ("", "b")]
+    cases += [("unknown", "desc", False, ""), ("name", "asc", False, "É"), ("name", "asc", False, "-a@"),
+              ("name", "asc", False, "%")]
+    for sort, order, attention_only, q in cases:
+        expected = analytics.sort_and_filter(full, sort, order, attention_only, q)
+        pages = max(1, -(-len(expected) // size))
+        # Every page, then one past the last (which shows the last).
+        for number in range(1, pages + 2):
+            got = cohort_stats.roster(cohort, outline, now, sort=sort, order=order, attention_only=attention_only,
+                                      q=q, page=number, size=size)
+            shown = min(number, pages)
+            assert got.lines.items == expected[(shown - 1) * size:shown * size], (sort, order, attention_only, q)
+            assert (got.lines.total, got.lines.page, got.lines.pages) == (len(expected), shown, pages)
+            assert (got.members, got.flagged) == (len(full), sum(e.needs_attention for e in full))
 
 
 # ---------------------------------------------------------------------------------- item analysis

@@ -185,12 +185,13 @@ def test_the_queue_lists_appealed_first_then_suggested(app, world, make_attempt)
     db.session.commit()
     make_attempt(world["learner"], "next-steps-questions", score=1.0)  # a newer attempt makes `older` moot
     appeal(world)
-    items, total = reviews.queue(world["cohort"])
+    found = reviews.queue(world["cohort"])
+    items, total = found.items, found.total
     assert [i.attempt.id for i in items] == [world["attempt"].id, suggested.id] and total == 2
-    assert reviews.queue(world["cohort"], reason="appealed")[1] == 1
-    assert [i.attempt.id for i in reviews.queue(world["cohort"], reason="near-pass")[0]] == [suggested.id]
-    assert reviews.queue(world["cohort"], exercise_id="why-close-quiz")[1] == 1
-    assert reviews.queue(world["cohort"], state="done")[1] == 0
+    assert reviews.queue(world["cohort"], reason="appealed").total == 1
+    assert [i.attempt.id for i in reviews.queue(world["cohort"], reason="near-pass").items] == [suggested.id]
+    assert reviews.queue(world["cohort"], exercise_id="why-close-quiz").total == 1
+    assert reviews.queue(world["cohort"], state="done").total == 0
     assert reviews.open_count(world["cohort"]) == 2
     assert reviews.open_count(None) == 0  # the self-paced queue holds nobody of this cohort
 
@@ -288,8 +289,8 @@ def test_admins_review_learners_in_no_cohort(app, world, make_user, make_attempt
     """A self-paced learner's appeal is in the admins' queue, not in any cohort's."""
     attempt = make_attempt(world["solo"], "thank-you-email", score=0.5, passed=False)
     reviews.submit_appeal(world["solo"], attempt.id, "Look please.")
-    assert [i.attempt.id for i in reviews.queue(None)[0]] == [attempt.id]
-    assert reviews.queue(world["cohort"])[1] == 0
+    assert [i.attempt.id for i in reviews.queue(None).items] == [attempt.id]
+    assert reviews.queue(world["cohort"]).total == 0
     admin = app.test_client()
     login_as(admin, make_user("admin"))
     assert "Learners in no cohort</a>: 1 open" in admin.get("/admin/review").get_data(as_text=True)

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, or_, select
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from web.extensions import db
+from web.forms import OwnerForm, RoleForm
 from web.inputs import whole_number
 from web.instructor import role_required
-from web.models import ROLES, Cohort, User
+from web.models import ROLES, Cohort
 from web.services import accounts
 from web.services import cohorts as cohort_svc
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-PAGE_SIZE = 50
 
 # Admins only; instructors and learners get 403.
 admin_required = role_required(lambda user: user.is_admin)
@@ -27,34 +26,25 @@ def index() -> str:
     """List users, newest first, filtered by ?q= (email or name) and ?role=, with a role form for each."""
     q = request.args.get("q", "").strip()[:100]
     role = request.args.get("role", "")
-    page = request.args.get("page", 1, type=whole_number)
-    query = select(User)
-    if q:
-        like = f"%{q.lower()}%"
-        query = query.where(or_(func.lower(User.email).like(like), func.lower(User.display_name).like(like)))
-    if role in ROLES:
-        query = query.where(User.role == role)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // PAGE_SIZE))
-    # Past the last page shows the last page (as the roster does), not an empty list.
-    page = min(page, pages)
-    rows = list(db.session.scalars(query.order_by(User.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
-    return render_template("admin/users.html", users=rows, q=q, role=role if role in ROLES else "", roles=ROLES,
-                           total=total, page=page, pages=pages)
+    role = role if role in ROLES else ""
+    users = accounts.find_users(q, role, request.args.get("page", 1, type=whole_number))
+    return render_template("admin/users.html", users=users, q=q, role=role, roles=ROLES)
 
 
 @bp.post("/users/<id:user_id>/role")
 @admin_required
 def set_role(user_id: int) -> Any:
     """Change one user's role from the form, then go back to the list with the same search."""
-    user = db.get_or_404(User, user_id)
+    form = RoleForm()
     try:
-        accounts.change_role(user, request.form.get("role", ""))
+        user = accounts.change_role_of(user_id, form.role.data)
+    except accounts.UnknownUser:
+        abort(404)
     except accounts.AccountError as exc:
         flash(str(exc), "error")
     else:
         flash(f"{user.email} is now {'an' if user.role[0] in 'aeiou' else 'a'} {user.role}.", "success")
-    return redirect(url_for("admin.index", q=request.form.get("q") or None))
+    return redirect(url_for("admin.index", q=form.q.data or None))
 
 
 @bp.post("/cohorts/<id:cohort_id>/owner")
@@ -63,7 +53,7 @@ def set_cohort_owner(cohort_id: int) -> Any:
     """Give a cohort to another instructor, e.g. when its owner's account was deleted; back to its roster."""
     cohort = db.get_or_404(Cohort, cohort_id)
     try:
-        owner = cohort_svc.set_owner(cohort, request.form.get("owner_id", type=whole_number))
+        owner = cohort_svc.set_owner(cohort, OwnerForm().owner_id.data)
     except cohort_svc.CohortError as exc:
         flash(str(exc), "error")
     else:

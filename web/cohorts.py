@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 
 from web.core import CSRF_EXPIRED_MESSAGE, confirm_page, csrf_recovery
 from web.extensions import limiter, login_manager
+from web.forms import JoinForm
 from web.services import cohorts as svc
 
 bp = Blueprint("cohorts", __name__)
@@ -45,7 +46,7 @@ def join_link(code: str) -> tuple[str, int]:
 @login_required
 def join_post() -> Any:
     """Join the cohort whose code was posted, or re-show the form with the problem."""
-    code = request.form.get("code", "")[:40]
+    code = JoinForm().code.data
     try:
         cohort, new = svc.join(current_user, code)
     except svc.CohortError as exc:
@@ -81,4 +82,4 @@ def join_with_expired_token() -> Any:
     """Re-show the join form with the code typed when its CSRF token expired (nobody joined)."""
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
-    return _form(request.form.get("code", "")[:40], CSRF_EXPIRED_MESSAGE, 400)
+    return _form(JoinForm().code.data, CSRF_EXPIRED_MESSAGE, 400)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from time import monotonic
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from flask import Flask, Response, abort, current_app, g
 from flask_limiter import Limiter
@@ -13,10 +14,12 @@ from flask_login import LoginManager
 from flask_mailman import Mail
 from flask_wtf.csrf import CSRFProtect
 from limits import RateLimitItem
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Select, String, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.sql.functions import GenericFunction
 
 RowT = TypeVar("RowT")
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -51,6 +54,35 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _casefold(text: str | None) -> str | None:
+    """Python's str.casefold for SQLite's casefold() (NULL stays NULL)."""
+    return None if text is None else text.casefold()
+
+
+def _sqlite_functions(dbapi_conn: Any, _record: Any) -> None:
+    """Give every new SQLite connection the SQL functions the site's queries use that SQLite lacks."""
+    dbapi_conn.create_function("casefold", 1, _casefold, deterministic=True)
+
+
+class casefold(GenericFunction):  # noqa: N801 - named like the SQL function it stands for
+    """Text folded for case-insensitive sorting and searching, ordered by code point as Python orders strings.
+
+    SQLite runs Python's str.casefold (registered on every connection), so a sort or search there equals Python's.
+    PostgreSQL has no casefold before version 18: lower() under the "C" collation is the same but for the few
+    letters that fold to more than one (German ß stays ß instead of becoming ss).
+    """
+
+    type = String()
+    name = "casefold"
+    inherit_cache = True
+
+
+@compiles(casefold, "postgresql")
+def _casefold_postgresql(element: casefold, compiler: Any, **kw: Any) -> str:
+    """Render casefold(x) on PostgreSQL as lower(x) compared by code point."""
+    return f'lower({compiler.process(element.clauses, **kw)}) COLLATE "C"'
+
+
 def _sqlite_begin(conn: Any) -> None:
     """Emit BEGIN ourselves (the sqlite3 module otherwise delays it, which breaks SAVEPOINTs).
 
@@ -82,9 +114,31 @@ def make_engine(url: str) -> Engine:
         # isolation_level=None hands transaction control to SQLAlchemy (SQLAlchemy's documented pysqlite recipe).
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "isolation_level": None})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_functions)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+@dataclass(frozen=True)
+class Page(Generic[RowT]):
+    """One page of a longer list: its rows, how many rows match in all, and where this page is."""
+
+    items: list[RowT]
+    total: int
+    page: int
+    pages: int
+    size: int
+
+    @property
+    def first(self) -> int:
+        """Return how many matching rows come before this page."""
+        return (self.page - 1) * self.size
+
+
+def page_count(total: int, size: int) -> int:
+    """Return how many pages of `size` hold `total` rows (one, even when there are none)."""
+    return max(1, -(-total // size))
 
 
 class Database:
@@ -139,6 +193,19 @@ class Database:
         if row is None:
             abort(404)
         return row
+
+    def paginate(self, query: Select, page: int, size: int, *, total: int | None = None,
+                 scalars: bool = True) -> Page:
+        """Return one page of an ordered query; a page past the last shows the last page, not an empty list.
+
+        `total` skips the count when the caller already has it; `scalars=False` keeps whole rows (several columns).
+        """
+        if total is None:
+            total = self.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+        pages = page_count(total, size)
+        page = min(max(1, page), pages)
+        result = self.session.execute(query.limit(size).offset((page - 1) * size))
+        return Page(list(result.scalars() if scalars else result), total, page, pages, size)
 
     def add_or_existing(self, row: RowT, key: tuple[Any, ...]) -> RowT:
         """Commit a new row; if a concurrent request stored the same primary key first, return theirs instead.

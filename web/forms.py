@@ -1,4 +1,4 @@
-"""WTForms classes for every form of the learner site (each carries its CSRF token)."""
+"""WTForms classes for every form of the site (each carries its CSRF token)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,31 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
 
+from web.inputs import whole_number
 from web.services.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from web.services.cohorts import MAX_ANNOUNCEMENT_LENGTH, MAX_NAME_LENGTH
+
+# A join code is 9 characters; anything much longer is not one, and is not echoed back in full.
+MAX_CODE_INPUT = 40
+
+
+def _text(value: str | None) -> str:
+    """A posted text field as the services take it: missing is empty."""
+    return value or ""
+
+
+def _code(value: str | None) -> str:
+    """A posted join code, cut to MAX_CODE_INPUT characters."""
+    return (value or "")[:MAX_CODE_INPUT]
+
+
+def _row_id(value: str | None) -> int | None:
+    """A posted row id (`whole_number`), or None when it is missing or not one."""
+    try:
+        return whole_number(value or "")
+    except ValueError:
+        return None
+
 
 PASSWORD_RULE = f"At least {MIN_PASSWORD_LENGTH} characters."
 PASSWORD_LENGTH = Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH,
@@ -130,3 +153,35 @@ class DecisionForm(FlaskForm):
     score = StringField("Score (0 to 100)", validators=[Optional(), Length(max=10)])
     comment = TextAreaField("Comment for the learner", validators=[Optional(), Length(max=1000)],
                             description="The learner sees this on their attempt page. Up to 1000 characters.")
+
+
+class JoinForm(FlaskForm):
+    """A learner's join code for a cohort (the service says what is wrong with a bad one)."""
+
+    code = StringField("Join code", filters=[_code])
+
+
+class NewCohortForm(FlaskForm):
+    """The name of a new cohort (the service refuses an empty or too long one, in words)."""
+
+    name = StringField("Cohort name", filters=[_text])
+
+
+class SwitchForm(FlaskForm):
+    """A button that turns a cohort setting on or off: archived=1/0 (archive) or open=1/0 (joining)."""
+
+    archived = HiddenField(filters=[_text])
+    open = HiddenField(filters=[_text])
+
+
+class RoleForm(FlaskForm):
+    """An admin's choice of role for one user, with the list's search to go back to."""
+
+    role = StringField("Role", filters=[_text])
+    q = HiddenField(filters=[_text])
+
+
+class OwnerForm(FlaskForm):
+    """An admin's choice of a cohort's new owner."""
+
+    owner_id = StringField("Give this cohort to", filters=[_row_id])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from dataclasses import replace
 from functools import wraps
 from typing import Any
 from urllib.parse import quote
@@ -30,7 +31,7 @@ from flask_login import current_user, login_required
 
 import graders
 from web.core import confirm_page
-from web.forms import CohortSettingsForm
+from web.forms import CohortSettingsForm, NewCohortForm, SwitchForm
 from web.inputs import whole_number
 from web.models import Cohort, utcnow
 from web.security import public_url
@@ -38,7 +39,6 @@ from web.services import analytics, cohort_stats, gradebook, labels, outcomes, r
 from web.services import cohorts as svc
 
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
-ROSTER_PAGE_SIZE = 100
 
 
 def role_required(allowed: Callable[[Any], bool]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -105,7 +105,7 @@ def index() -> str:
 @instructor_required
 def create() -> Any:
     """Create a cohort from the form and go to its page, or re-show the form with the problem."""
-    name = request.form.get("name", "")
+    name = NewCohortForm().name.data
     try:
         cohort = svc.create_cohort(current_user, name)
     except svc.CohortError as exc:
@@ -135,7 +135,7 @@ def archive_confirm(cohort_id: int) -> str:
 def archive(cohort_id: int) -> Any:
     """Archive (archived=1) or unarchive (archived=0) a cohort."""
     cohort = managed_cohort(cohort_id)
-    archived = request.form.get("archived") == "1"
+    archived = SwitchForm().archived.data == "1"
     svc.set_archived(cohort, archived)
     flash(f"Cohort “{cohort.name}” {'archived: no one new can join' if archived else 'reopened for joining'}.",
           "success")
@@ -173,7 +173,7 @@ def settings(cohort_id: int) -> Any:
 def joining(cohort_id: int) -> Any:
     """Open (open=1) or close (open=0) the cohort's join code to new learners."""
     cohort = managed_cohort(cohort_id)
-    join_open = request.form.get("open") == "1"
+    join_open = SwitchForm().open.data == "1"
     try:
         svc.set_join_open(cohort, join_open)
     except svc.CohortError as exc:
@@ -239,24 +239,18 @@ def roster(cohort_id: int) -> str:
     cohort = managed_cohort(cohort_id)
     out = outline()
     stall_days = int(current_app.config.get("ATTENTION_STALL_DAYS", analytics.DEFAULT_STALL_DAYS))
-    entries = analytics.roster_from_counts(out, svc.learner_rows(cohort), cohort_stats.roster_counts(cohort, out),
-                                           utcnow(), stall_days=stall_days)
     sort = request.args.get("sort", "name")
     sort = sort if sort in analytics.ROSTER_SORTS else "name"
     order = "desc" if request.args.get("order") == "desc" else "asc"
     attention_only = request.args.get("filter") == "attention"
     q = request.args.get("q", "")[:100]
-    rows = analytics.sort_and_filter(entries, sort, order, attention_only, q)
-    # A page of learners at a time: 10,000 rows were a multi-megabyte page that browsers and screen readers choke on.
-    size = int(current_app.config.get("ROSTER_PAGE_SIZE", ROSTER_PAGE_SIZE))
-    pages = max(1, -(-len(rows) // size))
-    page = min(request.args.get("page", 1, type=whole_number), pages)
-    first = (page - 1) * size
+    found = cohort_stats.roster(cohort, out, utcnow(), stall_days=stall_days, sort=sort, order=order,
+                                attention_only=attention_only, q=q, page=request.args.get("page", 1, type=whole_number),
+                                size=int(current_app.config.get("ROSTER_PAGE_SIZE", cohort_stats.ROSTER_PAGE_SIZE)))
+    lines = replace(found.lines, items=labels.with_named_attention(found.lines.items, out, course_labels()))
     return render_template(
-        "instructor/roster.html", cohort=cohort, outline=out,
-        rows=labels.with_named_attention(rows[first:first + size], out, course_labels()),
-        matching=len(rows), first=first, page=page, pages=pages, total=len(entries),
-        flagged=sum(e.needs_attention for e in entries), sort=sort, order=order, attention_only=attention_only,
+        "instructor/roster.html", cohort=cohort, outline=out, lines=lines, total=found.members,
+        flagged=found.flagged, sort=sort, order=order, attention_only=attention_only,
         q=q, stall_days=stall_days, join_url=public_url("cohorts.join_link", code=cohort.join_code),
         overdue=svc.is_overdue(cohort, svc.site_today()),
         owners=svc.possible_owners() if current_user.is_admin else None,

@@ -85,11 +85,9 @@ def _filters() -> dict[str, Any]:
 def _render_queue(cohort: Cohort | None, item_endpoint: str, **endpoint_args: Any) -> str:
     """Render one queue page (a cohort's, or the self-paced one with cohort None)."""
     filters = _filters()
-    page = request.args.get("page", 1, type=whole_number)
-    items, total = svc.queue(cohort, page=page, **filters)
-    pages = max(1, -(-total // svc.QUEUE_PAGE_SIZE))
+    found = svc.queue(cohort, page=request.args.get("page", 1, type=whole_number), **filters)
     return render_template(
-        "reviews/queue.html", cohort=cohort, items=items, total=total, page=min(page, pages), pages=pages,
+        "reviews/queue.html", cohort=cohort, found=found,
         filters=filters, reasons=REVIEW_REASONS, appealed=svc.APPEALED, item_endpoint=item_endpoint,
         endpoint_args=endpoint_args, course=current_app.extensions["course"], open_count=svc.open_count(cohort),
         here="review",

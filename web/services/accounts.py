@@ -13,11 +13,11 @@ from typing import Any
 from argon2.exceptions import VerificationError
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from web import mail
-from web.extensions import db
+from web.extensions import Page, db
 from web.models import (
     ROLES,
     Appeal,
@@ -43,10 +43,15 @@ RESET_MAX_AGE = 3600
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+USERS_PAGE_SIZE = 50
 
 
 class AccountError(ValueError):
     """A request about an account cannot be carried out; the message says why, for the user."""
+
+
+class UnknownUser(LookupError):
+    """No user has this id."""
 
 
 def validate_email(email: str) -> str:
@@ -316,6 +321,26 @@ def change_password(user: User, current: str, new: str) -> None:
 def locked_admin_ids() -> set[int]:
     """Return the ids of every admin, their rows locked until the transaction ends (FOR UPDATE; SQLite ignores it)."""
     return set(db.session.scalars(select(User.id).where(User.role == "admin").with_for_update()))
+
+
+def find_users(q: str, role: str, page: int, size: int = USERS_PAGE_SIZE) -> Page[User]:
+    """Return one page of users, newest first, whose email or name holds `q`, of `role` when it is a role."""
+    query = select(User)
+    if q:
+        like = f"%{q.lower()}%"
+        query = query.where(or_(func.lower(User.email).like(like), func.lower(User.display_name).like(like)))
+    if role in ROLES:
+        query = query.where(User.role == role)
+    return db.paginate(query.order_by(User.id.desc()), page, size)
+
+
+def change_role_of(user_id: int, role: str) -> User:
+    """Give the user with this id a new role (as `change_role`) and return them; UnknownUser when there is none."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise UnknownUser(user_id)
+    change_role(user, role)
+    return user
 
 
 def change_role(user: User, role: str) -> None:

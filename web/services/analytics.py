@@ -296,7 +296,10 @@ NEVER = datetime.min.replace(tzinfo=UTC)
 def sort_and_filter(
     entries: Sequence[RosterEntry], sort: str = "name", order: str = "asc", attention_only: bool = False, q: str = ""
 ) -> list[RosterEntry]:
-    """Apply the roster's GET parameters; unknown sort keys fall back to name, never to an error page."""
+    """Apply the roster's GET parameters; unknown sort keys fall back to name, never to an error page.
+
+    The roster page sorts and filters in SQL (web.services.cohort_stats.roster); this is the reference it must equal.
+    """
     needle = q.strip().casefold()
     rows = [
         e for e in entries

@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, literal, or_, select, true
 
-from web.extensions import db
-from web.models import Attempt, Cohort, CohortMembership, ExerciseSummary, LessonProgress
+from web.extensions import Page, casefold, db, page_count
+from web.models import Attempt, Cohort, CohortMembership, ExerciseSummary, LessonProgress, User, UTCDateTime
 from web.services import analytics
-from web.services.analytics import FailedCheck, ItemAggregate, LearnerCounts, Outline
+from web.services.analytics import FailedCheck, ItemAggregate, LearnerCounts, LearnerRow, Outline, RosterEntry
 from web.services.cohorts import answer_text
 
 S = ExerciseSummary
 # How many of the latest failing answers are read to find SAMPLES_PER_CHECK distinct ones.
 SAMPLE_ROWS = 25
+# Learners per roster page: 10,000 rows were a multi-megabyte page that browsers and screen readers choke on.
+ROSTER_PAGE_SIZE = 100
 
 
 def _members(cohort: Cohort):
@@ -38,10 +42,12 @@ def _count_in(column: Any, ids: tuple[str, ...], also: Any = None) -> Any:
     return func.sum(case((cond, 1), else_=0))
 
 
-def roster_counts(cohort: Cohort, outline: Outline) -> dict[int, LearnerCounts]:
-    """Return every member's LearnerCounts: per-module reads and passes, last activity, stuck checks."""
+def roster_counts(cohort: Cohort, outline: Outline,
+                  user_ids: Sequence[int] | None = None) -> dict[int, LearnerCounts]:
+    """Return the LearnerCounts of every member (or of these members): per-module reads and passes, last activity,
+    stuck checks."""
     modules = outline.modules
-    members = _members(cohort)
+    members = _members(cohort) if user_ids is None else list(user_ids)
     passed = db.session.execute(
         select(S.user_id, func.max(S.last_at), *[_count_in(S.exercise_id, m.exercises, S.passed.is_(True))
                                                   for m in modules])
@@ -68,6 +74,109 @@ def roster_counts(cohort: Cohort, outline: Outline) -> dict[int, LearnerCounts]:
                            last_activity=max((t for t in f["last"] if t is not None), default=None), stuck=f["stuck"])
         for uid, f in found.items()
     }
+
+
+@dataclass(frozen=True)
+class Roster:
+    """One page of a cohort's roster, and the counts its heading gives."""
+
+    lines: Page[RosterEntry]  # the page's learners; lines.total is how many match the filters
+    members: int
+    flagged: int  # members needing attention, whatever the filters
+
+
+def _roster_lines(cohort: Cohort, outline: Outline, now: datetime, stall_days: int):
+    """Return a subquery of one row per member with what the roster sorts and filters on.
+
+    Each value is the one analytics.roster_entry computes from roster_counts (tests/test_cohorts.py compares them):
+    lessons read and exercises passed within the course outline, last activity, and whether the learner needs
+    attention (not complete and inactive for `stall_days`, or stuck on a check).
+    """
+    # Joined from the cohort's memberships (in user id order, as the summaries' primary key is), not filtered by
+    # `user_id IN (members)`: SQLite then walks both indexes together and groups without sorting, twice as fast.
+    done = (select(CohortMembership.user_id,
+                   _count_in(S.exercise_id, tuple(outline.exercises), S.passed.is_(True)).label("passed"),
+                   func.max(S.last_at).label("last"), func.max(case((S.stuck.is_not(None), 1), else_=0)).label("stuck"))
+            .join(S, S.user_id == CohortMembership.user_id).where(CohortMembership.cohort_id == cohort.id)
+            .group_by(CohortMembership.user_id).subquery())
+    reads = (select(CohortMembership.user_id,
+                    _count_in(LessonProgress.lesson_id, tuple(outline.lessons)).label("read"),
+                    func.max(LessonProgress.last_read_at).label("last"))
+             .join(LessonProgress, LessonProgress.user_id == CohortMembership.user_id)
+             .where(CohortMembership.cohort_id == cohort.id).group_by(CohortMembership.user_id).subquery())
+    n_passed = func.coalesce(done.c.passed, 0)
+    n_read = func.coalesce(reads.c.read, 0)
+    # The later of the two, either of which may be missing (SQLite's max(a, b) is NULL when one is).
+    last = case((reads.c.last.is_(None), done.c.last), (done.c.last.is_(None), reads.c.last),
+                (done.c.last > reads.c.last, done.c.last), else_=reads.c.last)
+    rule = outline.rule
+    complete = (and_(n_read >= rule.lessons, n_passed >= rule.exercises) if rule
+                else n_read + n_passed == len(outline.lessons) + len(outline.exercises))
+    since = func.coalesce(last, CohortMembership.joined_at)
+    stalled = and_(~complete, since < literal(now - timedelta(days=stall_days), UTCDateTime()))
+    attention = or_(stalled, func.coalesce(done.c.stuck, 0) == 1)
+    return (
+        select(User.id.label("user_id"), func.coalesce(func.nullif(User.display_name, ""), User.email).label("name"),
+               User.email, CohortMembership.joined_at, (n_read + n_passed).label("done"), n_passed.label("passed"),
+               last.label("last"), case((attention, 1), else_=0).label("attention"))
+        .select_from(CohortMembership).join(User, User.id == CohortMembership.user_id)
+        .outerjoin(done, done.c.user_id == User.id).outerjoin(reads, reads.c.user_id == User.id)
+        .where(CohortMembership.cohort_id == cohort.id).subquery("roster_lines")
+    )
+
+
+def roster(cohort: Cohort, outline: Outline, now: datetime, *, stall_days: int = analytics.DEFAULT_STALL_DAYS,
+           sort: str = "name", order: str = "asc", attention_only: bool = False, q: str = "", page: int = 1,
+           size: int = ROSTER_PAGE_SIZE) -> Roster:
+    """Return one page of the roster, sorted and filtered in SQL as analytics.sort_and_filter does in Python.
+
+    Only the page's learners get their full lines (per-module counts, stuck checks); the ordering, the filters and
+    the heading's counts come from aggregates over the exercise summaries and lesson reads.
+    """
+    lines = _roster_lines(cohort, outline, now, stall_days)
+    needle = q.strip().casefold()
+    matches = and_(true(), lines.c.attention == 1 if attention_only else true(),
+                   or_(casefold(lines.c.name).contains(needle, autoescape=True),
+                       casefold(lines.c.email).contains(needle, autoescape=True)) if needle else true())
+    name = casefold(lines.c.name)
+    keys = {"name": (name, casefold(lines.c.email)), "completion": (lines.c.done, name),
+            "passed": (lines.c.passed, name), "last_activity": (lines.c.last, name)}[
+        sort if sort in analytics.ROSTER_SORTS else "name"]
+    # Never-active learners sort as the oldest activity; ties keep the members' order (by id) both ways, as
+    # Python's stable sort does with reverse=True.
+    ordering = [k.desc().nulls_last() if order == "desc" else k.asc().nulls_first() for k in keys]
+    matched = case((matches, 1), else_=0)
+    # One pass over the aggregates: the heading's counts ride on every row, `position` numbers the matching rows in
+    # roster order, and `probe` keeps one row when the page is empty, so that the counts still arrive.
+    ranked = select(
+        lines.c.user_id, lines.c.name, lines.c.email, lines.c.joined_at, matched.label("matched"),
+        func.count().over().label("members"), func.sum(lines.c.attention).over().label("flagged"),
+        func.sum(matched).over().label("matching"),
+        func.row_number().over(partition_by=matched, order_by=(*ordering, lines.c.user_id)).label("position"),
+        func.row_number().over().label("probe"),
+    ).subquery()
+
+    def fetch(number: int) -> tuple[list[Any], int, int, int]:
+        """Return page `number`'s rows in order and the members, flagged and matching counts."""
+        first = (number - 1) * size
+        rows = db.session.execute(
+            select(ranked).where(or_(and_(ranked.c.matched == 1, ranked.c.position > first,
+                                          ranked.c.position <= first + size), ranked.c.probe == 1))).all()
+        counts = (int(rows[0].members), int(rows[0].flagged), int(rows[0].matching)) if rows else (0, 0, 0)
+        shown = [r for r in rows if r.matched == 1 and first < r.position <= first + size]
+        return sorted(shown, key=lambda r: r.position), *counts
+
+    number = max(1, page)
+    rows, members, flagged, matching = fetch(number)
+    pages = page_count(matching, size)
+    if number > pages:
+        # A page past the last (the roster shrank since the link was made) shows the last one.
+        number = pages
+        rows, members, flagged, matching = fetch(number)
+    learners = [LearnerRow(r.user_id, r.name, r.email, r.joined_at) for r in rows]
+    counts = roster_counts(cohort, outline, [learner.user_id for learner in learners])
+    entries = analytics.roster_from_counts(outline, learners, counts, now, stall_days=stall_days)
+    return Roster(Page(entries, matching, number, pages, size), members, flagged)
 
 
 def _totals(cohort: Cohort):

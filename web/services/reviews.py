@@ -11,12 +11,12 @@ a missing one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import String, and_, cast, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from web.extensions import db
+from web.extensions import Page, db
 from web.models import Appeal, Attempt, AttemptOverride, Cohort, CohortMembership, ReviewDecision, User, utcnow
 from web.services import lti, summaries
 from web.services.attempts import own_attempt
@@ -139,14 +139,13 @@ def _queue_query(cohort: Cohort | None, exercise_id: str | None, reason: str | N
 
 
 def queue(cohort: Cohort | None, *, exercise_id: str | None = None, reason: str | None = None,
-          state: str = "open", page: int = 1, page_size: int = QUEUE_PAGE_SIZE) -> tuple[list[QueueItem], int]:
-    """Return one page of a queue and how many items match; `cohort` None is the self-paced queue."""
+          state: str = "open", page: int = 1, page_size: int = QUEUE_PAGE_SIZE) -> Page[QueueItem]:
+    """Return one page of a queue, with how many items match; `cohort` None is the self-paced queue."""
     query = _queue_query(cohort, exercise_id, reason, state if state in STATES else "open")
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = db.session.execute(
-        query.order_by(Appeal.id.is_(None), Appeal.created_at, Attempt.created_at.desc(), Attempt.id.desc())
-        .limit(page_size).offset((max(1, page) - 1) * page_size)
-    ).all()
+    found = db.paginate(
+        query.order_by(Appeal.id.is_(None), Appeal.created_at, Attempt.created_at.desc(), Attempt.id.desc()),
+        page, page_size, scalars=False)
+    rows = found.items
     ids = [a.id for a, _ in rows]
     overrides = {o.attempt_id: o for o in db.session.scalars(
         select(AttemptOverride).where(AttemptOverride.attempt_id.in_(ids)))} if ids else {}
@@ -155,8 +154,8 @@ def queue(cohort: Cohort | None, *, exercise_id: str | None = None, reason: str 
     names = {uid: name for uid, name in db.session.execute(
         select(User.id, func.coalesce(func.nullif(User.display_name, ""), User.email))
         .where(User.id.in_({a.user_id for a, _ in rows})))} if ids else {}
-    return [QueueItem(a, names.get(a.user_id, ""), appeal, overrides.get(a.id), a.id in decided)
-            for a, appeal in rows], total
+    return replace(found, items=[QueueItem(a, names.get(a.user_id, ""), appeal, overrides.get(a.id), a.id in decided)
+                                 for a, appeal in rows])
 
 
 def open_count(cohort: Cohort | None) -> int:
