@@ -7,7 +7,8 @@ from typing import Any
 
 import re2
 
-from graders.base import SpecError, SpecIssue
+from graders.base import SpecIssue
+from graders.schema import raise_if, unique_ids  # noqa: F401 - still read from here by graders/text.py
 
 _MISSING = object()
 # Case-insensitive, and quiet: a refused pattern is reported as a spec issue, not logged to stderr.
@@ -116,22 +117,6 @@ class SpecReader:
             if name not in self.seen:
                 known = ", ".join(sorted(self.seen))
                 self.issues.append(SpecIssue(self.key(str(name)), f"unknown key (known keys: {known})"))
-
-
-def unique_ids(items: list[tuple[str, str]], issues: list[SpecIssue]) -> None:
-    """Record an issue for every duplicate id; `items` holds (key path, id) pairs."""
-    seen: dict[str, str] = {}
-    for path, ident in items:
-        if ident in seen:
-            issues.append(SpecIssue(path, f"duplicate id {ident!r} (first used at {seen[ident]})"))
-        else:
-            seen[ident] = path
-
-
-def raise_if(issues: list[SpecIssue]) -> None:
-    """Raise SpecError carrying every issue, if there are any."""
-    if issues:
-        raise SpecError(issues)
 
 
 def _names(types: type | tuple[type, ...]) -> str:
