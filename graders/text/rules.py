@@ -1,0 +1,358 @@
+"""The `text` grader's shared rules: graders/rules/*.yaml read, validated and compiled once per process.
+
+english.yaml is the language data (contractions, negation, the guard's thresholds, ...), concepts.yaml the
+shared concept lexicons, tone.yaml the tone rules. Every problem is reported at once with its file and key path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import AfterValidator, Field
+
+from graders.base import SpecIssue
+from graders.schema import SpecModel, Text, raise_if, unique_ids, validate
+from graders.spec import SpecReader
+from graders.text.analysis import WORD_RE, Language, Narration
+from graders.text.phrases import Pattern, PhraseError, compile_phrase, inflections, normalise_phrase_word
+
+RULES_DIR = Path(__file__).parents[1] / "rules"
+RULE_FILES = ("english.yaml", "concepts.yaml", "tone.yaml")
+SCOPES = ("any", "question", "statement", "opening", "closing")
+
+
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
+def _lower(words: list[str]) -> list[str]:
+    """Labels are compared in lower case."""
+    return [w.lower() for w in words]
+
+
+class GuardSettings(SpecModel):
+    """The guard's thresholds (english.yaml `guard:`); each comment says what passes it."""
+
+    min_function_share: Share  # share of words that must be function words
+    min_sentence_words: Annotated[int, Field(ge=1, le=20)]  # a sentence shorter than this is a fragment
+    min_real_share: Share  # share of the words that must sit in real sentences
+    max_repeats: Annotated[int, Field(ge=0, le=100)]  # sentences repeated word for word beyond this fail
+    max_concept_share: Share  # share of words that may be rubric phrases before it looks stuffed ...
+    stuffing_min_hits: Annotated[int, Field(ge=1, le=100)]  # ... when one concept is said this many times
+    max_hits_per_sentence: Annotated[int, Field(ge=1, le=100)]  # one concept in more clauses is stuffing
+    max_adjacent_hits: Annotated[int, Field(ge=1, le=100)]  # more phrases of one concept side by side is a list
+    min_words_for_shares: Annotated[int, Field(ge=1, le=100)]  # the share tests apply from this many words on
+    unpunctuated_words: Annotated[int, Field(ge=1, le=1000)]  # this many words with no . ! ? is no sentence
+    max_label_lines: Annotated[int, Field(ge=0, le=100)]  # more "Label: value" sentences than this are a form
+    max_placeholders: Annotated[int, Field(ge=0, le=100)]  # more "[name]" placeholders than this: a template
+    contact_labels: Annotated[list[Text], AfterValidator(_lower)]  # "Subject:", "Phone:": not a form's labels
+    max_narrated_share: Share  # this share of sentences describing the answer is not the answer
+    chain_conjunctions: Annotated[int, Field(ge=1, le=100)]  # a sentence with this many "and"/"or" ...
+    chain_concepts: Annotated[int, Field(ge=1, le=100)]  # ... joining this many rubric concepts is a chain
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys instead of silently keeping the last one."""
+
+
+def _no_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    """Build a mapping, raising on a key that appears twice."""
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
+
+
+@dataclass(frozen=True)
+class Examples:
+    """Sentences a rule or lexicon must match, must leave alone, or must find only negated."""
+
+    match: tuple[str, ...] = ()
+    ok: tuple[str, ...] = ()
+    negated: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConceptDef:
+    """One concept as written: compiled phrases and regexes plus the names of concepts it `use`s."""
+
+    name: str
+    patterns: tuple[Pattern, ...]
+    except_patterns: tuple[Pattern, ...]
+    regex: tuple[Any, ...]
+    raw_regex: tuple[Any, ...]
+    scope: str
+    negation: bool
+    use: tuple[str, ...]
+    phrases: tuple[str, ...]  # as written, for the instructor's answer key
+    description: str = ""
+    examples: Examples = Examples()
+    # `together`: groups of phrases that must all occur in one sentence ("another offer" + "by Friday").
+    groups: tuple[tuple[Pattern, ...], ...] = ()
+    # `synonyms: false`: the phrases name different things (the topics of the interview), so several of them
+    # in one sentence are a description, not synonym stuffing.
+    synonyms: bool = True
+    # `without`: phrases that rule a sentence out ("when", "next" in a question make it about timing, not fit).
+    without: tuple[Pattern, ...] = ()
+
+
+@dataclass(frozen=True)
+class ToneRule:
+    """A tone rule (proselint/Vale style): what it catches, the message, and examples that pin it down."""
+
+    id: str
+    category: str
+    message: str
+    concept: ConceptDef
+    caps_share: float | None
+    caps_min_words: int
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Everything loaded from graders/rules/: the language data, shared lexicons and tone rules."""
+
+    lang: Language
+    lexicons: Mapping[str, ConceptDef]
+    tone: tuple[ToneRule, ...]
+    digest: str
+
+    def categories(self) -> list[str]:
+        """Tone categories defined by the rules, sorted."""
+        return sorted({r.category for r in self.tone})
+
+
+def _read_yaml(path: Path, issues: list[SpecIssue]) -> Any:
+    """Parse one rules file, recording a YAML error as an issue that names the file."""
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        issues.append(SpecIssue(path.name, f"is not valid YAML: {exc}"))
+    except OSError as exc:
+        issues.append(SpecIssue(path.name, f"cannot be read: {exc.strerror}"))
+    return None
+
+
+def _word_tuple(items: tuple[str, ...], lang_expand: Callable[[str], tuple[str, ...]]) -> tuple[tuple[str, ...], ...]:
+    """Split phrases into canonical word tuples (contractions expanded), as answers are."""
+    out = []
+    for item in items:
+        words: list[str] = []
+        for w in WORD_RE.findall(normalise_phrase_word(item)):
+            words.extend(lang_expand(w))
+        out.append(tuple(words))
+    return tuple(out)
+
+
+def lang_words(item: str) -> list[str]:
+    """The canonical words of a list item as written ("'d" is expanded later; here only case and quotes)."""
+    return WORD_RE.findall(normalise_phrase_word(item))
+
+
+def _read_language(raw: Any, issues: list[SpecIssue]) -> Language:
+    """Read english.yaml into a Language."""
+    r = SpecReader(raw, "english.yaml", issues)
+    contractions: dict[str, tuple[str, ...]] = {}
+    for word, value in (r.req("contractions", dict, {}) or {}).items():
+        if not isinstance(value, str) or not value.split():
+            issues.append(SpecIssue(f"{r.key('contractions')}.{word}", "expected the words it stands for"))
+            continue
+        contractions[str(word).lower()] = tuple(value.lower().split())
+    suffixes = []
+    for suffix, value in (r.req("suffixes", dict, {}) or {}).items():
+        if not isinstance(value, str) or not value.split():
+            issues.append(SpecIssue(f"{r.key('suffixes')}.{suffix}", "expected the words it stands for"))
+            continue
+        suffixes.append((str(suffix), tuple(value.split())))
+    s_is = frozenset(r.str_list("s_is", required=True))
+    abbreviations = frozenset(a.lower() for a in r.str_list("abbreviations", required=True))
+    numeric_abbreviations = frozenset(a.lower() for a in r.str_list("numeric_abbreviations", required=True))
+    neg = SpecReader(r.req("negation", dict, {}), r.key("negation"), issues)
+    cues = frozenset(neg.str_list("cues", required=True))
+    window = neg.number("window", 4, lo=1, hi=10, required=True)
+    clause_words = frozenset(neg.str_list("clause_words", required=True))
+    not_negating_raw = neg.str_list("not_negating")
+    neg.done()
+    function_words = frozenset(r.str_list("function_words", required=True))
+    no_inflect = frozenset(r.str_list("no_inflect", required=True))
+    indirect_raw = r.str_list("indirect_questions")
+    requests_raw = r.str_list("requests", required=True)
+    r.seen.add("guard")
+    guard, guard_issues = validate(GuardSettings, r.raw.get("guard"), r.key("guard"))
+    issues.extend(guard_issues)
+    sp = SpecReader(r.req("spelling", dict, {}), r.key("spelling"), issues)
+    spelling = {
+        "min_length": sp.number("min_length", 5, lo=3, hi=20, required=True),
+        "long_from": sp.number("long_from", 8, lo=4, hi=30, required=True),
+    }
+    sp.done()
+    lead_ins = frozenset(r.str_list("lead_ins", required=True))
+    modifiers = frozenset(w for m in r.str_list("modifiers", required=True) for w in lang_words(m))
+    nr = SpecReader(r.req("narration", dict, {}), r.key("narration"), issues)
+    narration = Narration(
+        *(frozenset(nr.str_list(k, required=True)) for k in ("modals", "adverbs")),
+        frozenset(f for v in nr.str_list("verbs", required=True) for f in inflections(v)),
+        *(frozenset(nr.str_list(k, required=True)) for k in ("listeners", "markers")), ())
+    task_raw = nr.str_list("about_the_task", required=True)
+    checking_raw = nr.str_list("checking", required=True)
+    openings_raw = nr.str_list("openings", required=True)
+    nr.done()
+    r.done()
+    base = Language(contractions, tuple(suffixes), s_is, abbreviations, cues, int(window or 4),
+                            clause_words, (), function_words, no_inflect, (), guard, spelling=spelling,
+                            lead_ins=lead_ins, narration=narration, modifiers=modifiers,
+                            numeric_abbreviations=numeric_abbreviations)
+    return replace(base, not_negating=_word_tuple(not_negating_raw, base.expand),
+                   indirect_questions=_word_tuple(indirect_raw, base.expand),
+                   requests=_word_tuple(requests_raw, base.expand),
+                   narration=replace(narration, checking=_word_tuple(checking_raw, base.expand),
+                                     about_the_task=_word_tuple(task_raw, base.expand),
+                                     openings=_word_tuple(openings_raw, base.expand)))
+
+
+def read_concept(r: SpecReader, name: str, lang: Language, issues: list[SpecIssue],
+                 with_docs: bool = False) -> ConceptDef:
+    """Read and compile one concept mapping (phrases inflected, regexes compiled and vetted)."""
+    phrases = r.str_list("phrases")
+    patterns = _compile_phrases(r, "phrases", phrases, lang, issues)
+    excepts = _compile_phrases(r, "except", r.str_list("except"), lang, issues)
+    regex = _compile_regexes(r, "regex")
+    raw_regex = _compile_regexes(r, "raw_regex")
+    scope = r.opt("scope", str, "any")
+    if scope not in SCOPES:
+        issues.append(SpecIssue(r.key("scope"), f"must be one of {', '.join(SCOPES)}, got {scope!r}"))
+        scope = "any"
+    negation = r.opt("negation", bool, True)
+    synonyms = r.opt("synonyms", bool, True)
+    without = _compile_phrases(r, "without", r.str_list("without"), lang, issues)
+    use = r.str_list("use")
+    description = ""
+    examples = Examples()
+    if with_docs:
+        description = r.opt("description", str, "")
+        examples = read_examples(r, issues)
+    groups = []
+    for i, group in enumerate(r.opt("together", list, []) or []):
+        if not isinstance(group, list) or not group or not all(isinstance(g, str) for g in group):
+            issues.append(SpecIssue(f"{r.key('together')}[{i}]", "expected a list of phrases"))
+            continue
+        gr = SpecReader({"phrases": group}, f"{r.key('together')}[{i}]", issues)
+        groups.append(_compile_phrases(gr, "phrases", tuple(group), lang, issues))
+    if len(groups) == 1:
+        issues.append(SpecIssue(r.key("together"), "needs at least two groups of phrases (one is just phrases)"))
+    # Judged on what was written, so a regex that failed to compile is not also reported as missing.
+    written = phrases or use or r.raw.get("regex") or r.raw.get("raw_regex") or r.raw.get("together")
+    if not written:
+        issues.append(SpecIssue(r.path, "needs at least one of phrases, together, regex, raw_regex or use"))
+    return ConceptDef(name, patterns, excepts, regex, raw_regex, scope, negation, use, phrases, description,
+                      examples, tuple(groups), synonyms, without)
+
+
+def read_examples(r: SpecReader, issues: list[SpecIssue]) -> Examples:
+    """Read an `examples: {match: [...], ok: [...], negated: [...]}` block."""
+    ex = SpecReader(r.opt("examples", dict, {}), r.key("examples"), issues)
+    out = Examples(ex.str_list("match"), ex.str_list("ok"), ex.str_list("negated"))
+    ex.done()
+    return out
+
+
+def _compile_phrases(r: SpecReader, key: str, phrases: tuple[str, ...], lang: Language,
+                     issues: list[SpecIssue]) -> tuple[Pattern, ...]:
+    """Expand every phrase of a list, recording a bad one with its index."""
+    out: list[Pattern] = []
+    for i, phrase in enumerate(phrases):
+        try:
+            out.extend(compile_phrase(phrase, lang))
+        except PhraseError as exc:
+            issues.append(SpecIssue(f"{r.key(key)}[{i}]", str(exc)))
+    return tuple(out)
+
+
+def _compile_regexes(r: SpecReader, key: str) -> tuple[Any, ...]:
+    """Compile a list of regexes at load time (on RE2, so none can backtrack catastrophically)."""
+    compiled = (r.regex(f"{key}[{i}]", pattern) for i, pattern in enumerate(r.opt(key, list, []) or []))
+    return tuple(c for c in compiled if c is not None)
+
+
+def _read_lexicons(raw: Any, lang: Language, issues: list[SpecIssue]) -> dict[str, ConceptDef]:
+    """Read concepts.yaml: shared concept lexicons, each with a description and examples."""
+    r = SpecReader(raw, "concepts.yaml", issues)
+    out: dict[str, ConceptDef] = {}
+    for name, body in (r.req("concepts", dict, {}) or {}).items():
+        cr = SpecReader(body, f"{r.key('concepts')}.{name}", issues)
+        out[str(name)] = read_concept(cr, str(name), lang, issues, with_docs=True)
+        cr.done()
+    r.done()
+    for name, concept in out.items():
+        for i, used in enumerate(concept.use):
+            if used not in out:
+                issues.append(SpecIssue(f"concepts.yaml.concepts.{name}.use[{i}]", f"unknown concept {used!r}"))
+    return out
+
+
+def _read_tone(raw: Any, lang: Language, issues: list[SpecIssue]) -> tuple[ToneRule, ...]:
+    """Read tone.yaml: a list of rules, each with a category, a message and examples."""
+    r = SpecReader(raw, "tone.yaml", issues)
+    rules: list[ToneRule] = []
+    ids: list[tuple[str, str]] = []
+    for i, body in enumerate(r.req("rules", list, []) or []):
+        rr = SpecReader(body, f"{r.key('rules')}[{i}]", issues)
+        rid = rr.req("id", str, "")
+        category = rr.req("category", str, "")
+        message = rr.req("message", str, "")
+        caps = rr.opt("caps", dict, None)
+        caps_share, caps_min = None, 3
+        if caps is not None:
+            cr = SpecReader(caps, rr.key("caps"), issues)
+            caps_share = cr.number("share", 0.6, lo=0.01, hi=1, required=True)
+            caps_min = int(cr.number("min_words", 3, lo=1, hi=100) or 3)
+            cr.done()
+        if caps is None or any(k in (body if isinstance(body, Mapping) else {}) for k in ("phrases", "regex")):
+            concept = read_concept(rr, rid, lang, issues, with_docs=True)
+        else:
+            concept = ConceptDef(rid, (), (), (), (), "any", False, (), (), examples=read_examples(rr, issues))
+        rr.done()
+        ids.append((rr.key("id"), rid))
+        rules.append(ToneRule(rid, category, message, concept, caps_share, caps_min))
+    r.done()
+    unique_ids(ids, issues)
+    return tuple(rules)
+
+
+def load_rules(directory: Path) -> Rules:
+    """Load and validate the rules files of a directory; raise SpecError naming every bad file and key."""
+    issues: list[SpecIssue] = []
+    raws = {name: _read_yaml(directory / name, issues) for name in RULE_FILES}
+    raise_if(issues)
+    lang = _read_language(raws["english.yaml"], issues)
+    raise_if(issues)  # the lexicons need a working language to compile their phrases
+    lexicons = _read_lexicons(raws["concepts.yaml"], lang, issues)
+    tone = _read_tone(raws["tone.yaml"], lang, issues)
+    raise_if(issues)
+    return Rules(lang, lexicons, tone, rules_digest(directory))
+
+
+def rules_digest(directory: Path) -> str:
+    """Short hash of the rules files, so a stored result names the exact rules that graded it."""
+    h = hashlib.sha256()
+    for name in RULE_FILES:
+        path = directory / name
+        h.update(path.read_bytes() if path.exists() else b"")
+    return h.hexdigest()[:8]
+
+
+@cache
+def default_rules() -> Rules:
+    """The shipped rules, loaded once per process."""
+    return load_rules(RULES_DIR)
