@@ -655,6 +655,20 @@ def test_modifier_gap_skips_only_modifiers(sentence, found):
     assert bool(_index("i ~ want this job").find(analysis.analyse(sentence, LANG))) is found
 
 
+def test_a_gapped_phrase_is_keyed_on_its_rarest_word():
+    """'i ~ want this job' is tried only in a sentence with a form of 'want' ('this' is a function word, and 'job'
+    has more forms, since it is a verb too)."""
+    index = phrases.PhraseIndex.build([(0, p) for p in phrases.compile_phrase("i ~ want this job", LANG)],
+                                      LANG.modifiers, LANG.function_words)
+    assert set(index.triggers) == {"want", "wants", "wanted", "wanting"} and index.gapped == 1
+    assert index.find(analysis.analyse("I really want this job.", LANG))
+    # Every word of the phrase is in the answer, but "want" is not in the sentence the phrase would start in.
+    assert not index.find(analysis.analyse("I really like this job. Want it?", LANG))
+    # With nothing literal after the gap to key on, the phrase is tried wherever its first word is.
+    always = phrases.PhraseIndex.build([(0, p) for p in phrases.compile_phrase("i ~ *", LANG)], LANG.modifiers)
+    assert not always.triggers and always.find(analysis.analyse("I really do.", LANG))
+
+
 def test_together_groups_meet_in_one_sentence():
     """A `together` concept fires where every group is found in the same sentence, and only there."""
     spec = graders.compile_spec("text", {

@@ -235,7 +235,7 @@ def build_matcher(wanted: Iterable[str], categories: Iterable[str], local: Mappi
     wanted_categories = set(categories)
     tone_atoms = tuple((rule, add(rule.concept)) for rule in rules.tone if rule.category in wanted_categories)
     needs_stream = any(a.regex for a in atoms)
-    index = PhraseIndex.build(entries, rules.lang.modifiers)
+    index = PhraseIndex.build(entries, rules.lang.modifiers, rules.lang.function_words)
     speller = Speller.build(index.vocabulary() | rules.lang.modifiers, rules.lang)
     return Matcher(tuple(atoms), index, concept_atoms, tone_atoms, needs_stream, speller, tuple(roles)), reachable
 
@@ -259,7 +259,7 @@ def probe(rules: Rules, defn: ConceptDef, text: str) -> list[Hit]:
     roles: list[tuple[int, int, int]] = []
     for d in [defn, *(rules.lexicons[u] for u in defn.use if u in rules.lexicons)]:
         _register(d, atoms, entries, roles)
-    index = PhraseIndex.build(entries, rules.lang.modifiers)
+    index = PhraseIndex.build(entries, rules.lang.modifiers, rules.lang.function_words)
     matcher = Matcher(tuple(atoms), index, {"probe": tuple(range(len(atoms)))}, (), any(a.regex for a in atoms),
                       Speller.build(index.vocabulary() | rules.lang.modifiers, rules.lang), tuple(roles))
     view, _ = analysis.rules_view(normalise_text(text))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from graders.text.analysis import WORD_RE, Analysis, Language
@@ -132,45 +132,73 @@ def normalise_phrase_word(word: str) -> str:
     return word.lower().replace("\u2019", "'")
 
 
+# How an index entry is matched: PLAIN words slot by slot; a gapped pattern by _match_gapped, either only in a
+# sentence that holds its trigger word (an id >= 0, see PhraseIndex) or, with no literal word to key on, ALWAYS.
+PLAIN = -1
+ALWAYS = -2
+Entry = tuple[int, Pattern, int]  # (key, pattern, how it is matched)
+
+
 @dataclass(frozen=True)
 class PhraseIndex:
     """Patterns of many concepts indexed by their first two words, matched in one pass.
 
     Indexing on word pairs matters: dozens of phrases start with "i", and checking each of them at every
-    "i" of a long answer would be the slow part of grading.
+    "i" of a long answer would be the slow part of grading. A pattern with a gap after its first word
+    ("i ~ want this job") has no second word to pair with, so it is also keyed on its rarest literal word
+    (its trigger, "job"): it is tried only in a sentence that holds one of the trigger's forms, since every
+    literal word of a match lies in the match's sentence.
     """
 
-    by_first: Mapping[str, tuple[tuple[int, Pattern], ...]]  # one-word patterns and "word *" patterns
-    by_pair: Mapping[tuple[str, str], tuple[tuple[int, Pattern], ...]]
-    gapped: frozenset[Pattern] = frozenset()  # patterns with a "..." or "~" gap, matched by _match_gapped
+    by_first: Mapping[str, tuple[Entry, ...]]  # one-word patterns, "word *" and "word ..." patterns
+    by_pair: Mapping[tuple[str, str], tuple[Entry, ...]]
+    triggers: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # word -> gapped patterns it arms
+    gapped: int = 0  # how many gapped patterns have a trigger
     modifiers: frozenset[str] = frozenset()  # what a "~" gap may skip
 
     @classmethod
-    def build(cls, entries: Iterable[tuple[int, Pattern]], modifiers: frozenset[str] = frozenset()) -> PhraseIndex:
-        """Index (key, pattern) pairs; the key says which concept (or exception list) a match belongs to."""
-        first: dict[str, list[tuple[int, Pattern]]] = {}
-        pair: dict[tuple[str, str], list[tuple[int, Pattern]]] = {}
+    def build(cls, entries: Iterable[tuple[int, Pattern]], modifiers: frozenset[str] = frozenset(),
+              common: frozenset[str] = frozenset()) -> PhraseIndex:
+        """Index (key, pattern) pairs; the key says which concept (or exception list) a match belongs to.
+
+        `common` words (the language's function words) make a poor trigger: a gapped pattern is keyed on a
+        literal slot without them when it has one.
+        """
+        first: dict[str, list[Entry]] = {}
+        pair: dict[tuple[str, str], list[Entry]] = {}
+        trigger_of: dict[Pattern, int] = {}
+        triggers: dict[str, list[int]] = {}
+        keyed = 0  # gapped patterns given a trigger so far: the next one's id
         for key, pattern in entries:
             head = pattern[0]
             assert head is not None  # compile_phrase refuses a leading wildcard
+            how = PLAIN
+            if any(is_gap(slot) for slot in pattern):
+                if pattern not in trigger_of:
+                    trigger = _rarest_slot(pattern, common)
+                    trigger_of[pattern] = ALWAYS if trigger is None else keyed
+                    keyed += trigger is not None
+                    for form in trigger or ():
+                        triggers.setdefault(form, []).append(trigger_of[pattern])
+                how = trigger_of[pattern]
             # A gap after the first word leaves nothing fixed to pair with: index such a pattern by its first word.
             second = pattern[1] if len(pattern) > 1 and not is_gap(pattern[1]) else None
             for form in head:
                 if second is None:
-                    first.setdefault(form, []).append((key, pattern))
+                    first.setdefault(form, []).append((key, pattern, how))
                 else:
                     for form2 in second:
-                        pair.setdefault((form, form2), []).append((key, pattern))
-        gapped = frozenset(p for entries in (*first.values(), *pair.values()) for _, p in entries
-                           if any(is_gap(slot) for slot in p))
+                        pair.setdefault((form, form2), []).append((key, pattern, how))
         return cls({k: tuple(dict.fromkeys(v)) for k, v in first.items()},
-                   {k: tuple(dict.fromkeys(v)) for k, v in pair.items()}, gapped, modifiers)
+                   {k: tuple(dict.fromkeys(v)) for k, v in pair.items()},
+                   {k: tuple(dict.fromkeys(v)) for k, v in triggers.items()},
+                   keyed, modifiers)
 
     def vocabulary(self) -> set[str]:
         """Every word form any indexed pattern can match (what the speller may correct to)."""
         words: set[str] = set(self.by_first)
         for entries in (*self.by_first.values(), *self.by_pair.values()):
-            for _, pattern in entries:
+            for _, pattern, _ in entries:
                 for slot in pattern:
                     if slot is not None and not is_gap(slot):
                         words.update(slot)
@@ -179,12 +207,21 @@ class PhraseIndex:
     def find(self, a: Analysis) -> list[tuple[int, int, int, tuple[int, ...]]]:
         """Return (key, first, stop, words a gap skipped) for every pattern occurrence inside one sentence."""
         hits: list[tuple[int, int, int, tuple[int, ...]]] = []
-        gapped = self.gapped
         words = a.words
         sent = a.sent
         n = len(words)
         get_first = self.by_first.get
         get_pair = self.by_pair.get
+        # The gapped patterns each sentence can match: sentence * gapped + pattern id, for every trigger word seen.
+        per = self.gapped
+        armed: set[int] = set()
+        if per:
+            get_trigger = self.triggers.get
+            for i, w in enumerate(words):
+                ids = get_trigger(w)
+                if ids:
+                    base = sent[i] * per
+                    armed.update(base + g for g in ids)
         for i, w in enumerate(words):
             cands = get_first(w, ())
             if i + 1 < n and sent[i + 1] == sent[i]:
@@ -192,11 +229,12 @@ class PhraseIndex:
             if not cands:
                 continue
             s = sent[i]
-            for key, pattern in cands:
-                if pattern in gapped:
-                    m = _match_gapped(a, s, i + 1, pattern, 1, self.modifiers)
-                    if m is not None:
-                        hits.append((key, i, m[0], m[1]))
+            for key, pattern, how in cands:
+                if how != PLAIN:
+                    if how == ALWAYS or s * per + how in armed:
+                        m = _match_gapped(a, s, i + 1, pattern, 1, self.modifiers)
+                        if m is not None:
+                            hits.append((key, i, m[0], m[1]))
                     continue
                 stop = i + len(pattern)
                 if stop > n or sent[stop - 1] != s:
@@ -208,6 +246,14 @@ class PhraseIndex:
                 else:
                     hits.append((key, i, stop, ()))
         return hits
+
+
+def _rarest_slot(pattern: Pattern, common: frozenset[str]) -> frozenset[str] | None:
+    """The literal slot after the first that is least likely in an answer: no common word in it, fewest forms."""
+    literal = [slot for slot in pattern[1:] if slot is not None and not is_gap(slot)]
+    if not literal:
+        return None
+    return min(literal, key=lambda slot: (not slot.isdisjoint(common), len(slot)))
 
 
 def _match_gapped(a: Analysis, s: int, pos: int, pattern: Pattern, k: int,
