@@ -51,6 +51,23 @@ class Narration:
     about_the_task: tuple[tuple[str, ...], ...]  # "the lesson", "a good answer": talk about the task itself
     checking: tuple[tuple[str, ...], ...] = ()  # "is that the idea", "does that cover it": asking about the answer
     openings: tuple[tuple[str, ...], ...] = ()  # "here", "then", "at the end": an account lists its steps
+    # Derived: about_the_task grouped by first word, so a sentence is searched word by word, not sequence by sequence.
+    task_openers: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Group the about-the-task sequences by their first word."""
+        grouped: dict[str, list[tuple[str, ...]]] = {}
+        for seq in self.about_the_task:
+            grouped.setdefault(seq[0] if seq else "", []).append(seq)
+        object.__setattr__(self, "task_openers", {k: tuple(v) for k, v in grouped.items()})
+
+    def about_task(self, words: Sequence[str]) -> bool:
+        """Whether a sentence's words talk about the task itself ("the lesson", "a good answer") anywhere."""
+        if "" in self.task_openers:
+            return True  # an empty sequence starts everywhere
+        get = self.task_openers.get
+        stop = len(words)
+        return any(_starts_with(words, i, stop, get(w, ())) for i, w in enumerate(words))
 
 
 @dataclass(frozen=True)
@@ -380,7 +397,7 @@ def narrated(a: Analysis, lang: Language) -> list[int]:
             # "That way she knows where I stand", "It should mention the rollout": the account goes on.
             out.append(idx)
             continue
-        if any(_starts_with(words, i, len(words), n.about_the_task) for i in range(len(words))):
+        if n.about_task(words):
             out.append(idx)
             continue
         third_person = any(w in n.listeners for w in words) and "you" not in words
