@@ -160,65 +160,80 @@ def lang_words(item: str) -> list[str]:
     return WORD_RE.findall(normalise_phrase_word(item))
 
 
-def _read_language(raw: Any, issues: list[SpecIssue]) -> Language:
-    """Read english.yaml into a Language."""
-    r = SpecReader(raw, "english.yaml", issues)
-    contractions: dict[str, tuple[str, ...]] = {}
-    for word, value in (r.req("contractions", dict, {}) or {}).items():
-        if not isinstance(value, str) or not value.split():
-            issues.append(SpecIssue(f"{r.key('contractions')}.{word}", "expected the words it stands for"))
-            continue
-        contractions[str(word).lower()] = tuple(value.lower().split())
-    suffixes = []
-    for suffix, value in (r.req("suffixes", dict, {}) or {}).items():
-        if not isinstance(value, str) or not value.split():
-            issues.append(SpecIssue(f"{r.key('suffixes')}.{suffix}", "expected the words it stands for"))
-            continue
-        suffixes.append((str(suffix), tuple(value.split())))
-    s_is = frozenset(r.str_list("s_is", required=True))
-    abbreviations = frozenset(a.lower() for a in r.str_list("abbreviations", required=True))
-    numeric_abbreviations = frozenset(a.lower() for a in r.str_list("numeric_abbreviations", required=True))
-    neg = SpecReader(r.req("negation", dict, {}), r.key("negation"), issues)
-    cues = frozenset(neg.str_list("cues", required=True))
-    window = neg.number("window", 4, lo=1, hi=10, required=True)
-    clause_words = frozenset(neg.str_list("clause_words", required=True))
-    not_negating_raw = neg.str_list("not_negating")
-    neg.done()
-    function_words = frozenset(r.str_list("function_words", required=True))
-    no_inflect = frozenset(r.str_list("no_inflect", required=True))
-    indirect_raw = r.str_list("indirect_questions")
-    requests_raw = r.str_list("requests", required=True)
-    r.seen.add("guard")
-    guard, guard_issues = validate(GuardSettings, r.raw.get("guard"), r.key("guard"))
-    issues.extend(guard_issues)
-    sp = SpecReader(r.req("spelling", dict, {}), r.key("spelling"), issues)
-    spelling = {
-        "min_length": sp.number("min_length", 5, lo=3, hi=20, required=True),
-        "long_from": sp.number("long_from", 8, lo=4, hi=30, required=True),
-    }
-    sp.done()
-    lead_ins = frozenset(r.str_list("lead_ins", required=True))
-    modifiers = frozenset(w for m in r.str_list("modifiers", required=True) for w in lang_words(m))
-    nr = SpecReader(r.req("narration", dict, {}), r.key("narration"), issues)
-    narration = Narration(
-        *(frozenset(nr.str_list(k, required=True)) for k in ("modals", "adverbs")),
-        frozenset(f for v in nr.str_list("verbs", required=True) for f in inflections(v)),
-        *(frozenset(nr.str_list(k, required=True)) for k in ("listeners", "markers")), ())
-    task_raw = nr.str_list("about_the_task", required=True)
-    checking_raw = nr.str_list("checking", required=True)
-    openings_raw = nr.str_list("openings", required=True)
-    nr.done()
-    r.done()
-    base = Language(contractions, tuple(suffixes), s_is, abbreviations, cues, int(window or 4),
-                            clause_words, (), function_words, no_inflect, (), guard, spelling=spelling,
-                            lead_ins=lead_ins, narration=narration, modifiers=modifiers,
-                            numeric_abbreviations=numeric_abbreviations)
-    return replace(base, not_negating=_word_tuple(not_negating_raw, base.expand),
-                   indirect_questions=_word_tuple(indirect_raw, base.expand),
-                   requests=_word_tuple(requests_raw, base.expand),
-                   narration=replace(narration, checking=_word_tuple(checking_raw, base.expand),
-                                     about_the_task=_word_tuple(task_raw, base.expand),
-                                     openings=_word_tuple(openings_raw, base.expand)))
+class NegationSettings(SpecModel):
+    """english.yaml `negation:`: the words that negate, how far back they reach, and what stops them."""
+
+    cues: list[Text]
+    window: Annotated[int, Field(ge=1, le=10)]
+    clause_words: list[Text]  # but, although ...: a negation does not reach past them
+    not_negating: list[Text] = []  # "not only", "can not wait": a negator inside is no negation
+
+
+class SpellingSettings(SpecModel):
+    """english.yaml `spelling:`: which words the speller may correct, and by how many edits."""
+
+    min_length: Annotated[int, Field(ge=3, le=20)]
+    long_from: Annotated[int, Field(ge=4, le=30)]  # words this long may be two edits away, shorter ones one
+
+
+class NarrationLists(SpecModel):
+    """english.yaml `narration:`: the word lists that tell an account of the answer from the answer itself."""
+
+    modals: list[Text]
+    adverbs: list[Text]
+    verbs: list[Text]
+    listeners: list[Text]
+    markers: list[Text]
+    about_the_task: list[Text]
+    checking: list[Text]
+    openings: list[Text]
+
+
+class LanguageFile(SpecModel):
+    """graders/rules/english.yaml: the language data that drives tokenising, negation and the guard."""
+
+    contractions: dict[str, Text]  # whole words: "can't" -> "can not"
+    suffixes: dict[str, Text]  # "n't" -> "not"
+    s_is: list[Text]
+    abbreviations: list[Text]
+    numeric_abbreviations: list[Text]
+    negation: NegationSettings
+    function_words: list[Text]
+    no_inflect: list[Text]
+    lead_ins: list[Text]
+    modifiers: list[Text]
+    indirect_questions: list[Text] = []
+    requests: list[Text]
+    guard: GuardSettings
+    spelling: SpellingSettings
+    narration: NarrationLists
+
+
+def _read_language(raw: Any, issues: list[SpecIssue]) -> Language | None:
+    """Read english.yaml into a Language (None, with the issues recorded, when it is not valid)."""
+    data, found = validate(LanguageFile, raw, "english.yaml")
+    if found or data is None:
+        issues.extend(found)
+        return None
+    contractions = {word.lower(): tuple(value.lower().split()) for word, value in data.contractions.items()}
+    suffixes = [(suffix, tuple(value.split())) for suffix, value in data.suffixes.items()]
+    neg, nr = data.negation, data.narration
+    narration = Narration(frozenset(nr.modals), frozenset(nr.adverbs),
+                          frozenset(f for v in nr.verbs for f in inflections(v)),
+                          frozenset(nr.listeners), frozenset(nr.markers), ())
+    base = Language(contractions, tuple(suffixes), frozenset(data.s_is),
+                    frozenset(a.lower() for a in data.abbreviations), frozenset(neg.cues), neg.window,
+                    frozenset(neg.clause_words), (), frozenset(data.function_words), frozenset(data.no_inflect), (),
+                    data.guard, spelling=data.spelling.model_dump(),
+                    lead_ins=frozenset(data.lead_ins), narration=narration,
+                    modifiers=frozenset(w for m in data.modifiers for w in lang_words(m)),
+                    numeric_abbreviations=frozenset(a.lower() for a in data.numeric_abbreviations))
+    return replace(base, not_negating=_word_tuple(tuple(neg.not_negating), base.expand),
+                   indirect_questions=_word_tuple(tuple(data.indirect_questions), base.expand),
+                   requests=_word_tuple(tuple(data.requests), base.expand),
+                   narration=replace(narration, checking=_word_tuple(tuple(nr.checking), base.expand),
+                                     about_the_task=_word_tuple(tuple(nr.about_the_task), base.expand),
+                                     openings=_word_tuple(tuple(nr.openings), base.expand)))
 
 
 def read_concept(r: SpecReader, name: str, lang: Language, issues: list[SpecIssue],
@@ -337,6 +352,7 @@ def load_rules(directory: Path) -> Rules:
     raise_if(issues)
     lang = _read_language(raws["english.yaml"], issues)
     raise_if(issues)  # the lexicons need a working language to compile their phrases
+    assert lang is not None  # a language that could not be read comes with issues
     lexicons = _read_lexicons(raws["concepts.yaml"], lang, issues)
     tone = _read_tone(raws["tone.yaml"], lang, issues)
     raise_if(issues)
