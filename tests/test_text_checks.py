@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import Field
 
 import graders
 from graders.base import Context, SpecError, normalise_text
@@ -22,13 +23,14 @@ class Exclaims(CheckKind):
     """`exclaims: 1`: at most that many exclamation marks (a kind that exists only in this test)."""
 
     name = "exclaims"
+    key = (int, Field(None, ge=0, le=10))
     Params = ExclaimsParams
     message_met = "The punctuation stays calm."
     message_missed = "Use fewer exclamation marks."
 
-    def read(self, r, raw, reading) -> ExclaimsParams:
-        """A number from 0 to 10."""
-        return ExclaimsParams(max=int(r.number("exclaims", 0, lo=0, hi=10, required=True) or 0))
+    def read(self, body, path, reading) -> ExclaimsParams:
+        """The limit, validated by the check's model (a number from 0 to 10)."""
+        return ExclaimsParams(max=body.exclaims or 0)
 
     def judge(self, check, spec, a, found) -> Outcome:
         """Fail with every mark past the limit highlighted."""
@@ -60,7 +62,8 @@ def test_a_new_kind_is_one_class_registered_in_a_registry_of_its_own():
                                 "pass": "The punctuation stays calm.", "fail": "Use fewer exclamation marks.",
                                 "max_exclamations": 1}
     assert kinds.names == (*KINDS.names, "exclaims")
-    assert "exclaims" not in KINDS.names
+    assert "exclaims" not in KINDS.names and "exclaims" not in KINDS.check_model().model_fields
+    assert "exclaims" in kinds.spec_model().model_json_schema()["$defs"]["Check"]["properties"]
 
 
 def test_the_shipped_registry_refuses_a_kind_it_does_not_know():
@@ -69,11 +72,12 @@ def test_the_shipped_registry_refuses_a_kind_it_does_not_know():
         compile_text_spec(SPEC, default_rules())
     assert ("spec.checks[0]: needs exactly one of require, forbid, tone, words, questions, sentences, got none"
             in str(info.value))
-    assert "spec.checks[0].exclaims: unknown key" in str(info.value)
+    assert "spec.checks[0].exclaims: unknown key (known keys: id, weight, required, lesson, pass, fail" in \
+        str(info.value)
 
 
 def test_a_new_kind_reads_its_own_params_with_key_paths():
-    """The kind's own reading reports its problems under the check's key path."""
+    """The kind's key joins the check's model, so its problems are reported under the check's key path."""
     with pytest.raises(SpecError) as info:
         compile_text_spec({"checks": [{"id": "calm", "exclaims": 11}]}, default_rules(), KINDS.with_kind(Exclaims()))
     assert "spec.checks[0].exclaims: must be between 0 and 10, got 11" in str(info.value)

@@ -11,18 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from graders.base import SpecIssue
-from graders.spec import SpecReader
+from graders.schema import MESSAGES, SpecModel, Text, fail
 from graders.text.analysis import Analysis, shouting
 from graders.text.matcher import Found, Hit, Matcher, hits_of
-from graders.text.rules import ConceptDef, Rules
+from graders.text.rules import ConceptDef, ConceptModel, Rules
 
 # Quoted evidence in a message is cut to this many characters so a long match cannot flood the feedback.
 QUOTE_CHARS = 60
+CHECK_DOC = "One rubric check: an id, exactly one kind's key (require, forbid, tone, words, ...) and its messages."
+SPEC_DOC = "A text exercise's rubric: local concepts and the checks over them (docs/exercise-format.md, text)."
 
 
 class Params(BaseModel):
@@ -120,6 +122,10 @@ class CheckKind:
     """
 
     name: ClassVar[str]
+    # The type of the value under the kind's key, and its Field (the key is optional in a check's model: a check
+    # has exactly one kind's key, which reading checks).
+    key: ClassVar[tuple[Any, Any]] = (Any, None)
+    keys: ClassVar[dict[str, tuple[Any, Any]]] = {}  # other keys only this kind's checks may have
     role: ClassVar[str] = "measure"
     single: ClassVar[bool] = False  # at most one check of this kind in a spec
     Params: ClassVar[type[Params]] = NoParams
@@ -130,8 +136,11 @@ class CheckKind:
         """The pass and fail messages of a check that does not give its own."""
         return self.message_met, self.message_missed
 
-    def read(self, r: SpecReader, raw: Mapping[str, Any], reading: Reading) -> Params:
-        """Read this kind's params from a check's mapping, recording issues on `r`."""
+    def read(self, body: Any, path: str, reading: Reading) -> Params:
+        """This kind's params from a check's validated model (a salvage when it had errors: a field may be None).
+
+        Checks that need the rules or the spec's concepts record their issues in `reading`, under `path`.
+        """
         raise NotImplementedError
 
     def concepts(self, params: Params) -> tuple[str, ...]:
@@ -177,6 +186,8 @@ class CheckKinds:
             if kind.name in self._kinds:
                 raise ValueError(f"two check kinds are called {kind.name!r}")
             self._kinds[kind.name] = kind
+        self._check_model: type[SpecModel] | None = None
+        self._spec_model: type[SpecModel] | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -194,6 +205,33 @@ class CheckKinds:
     def with_kind(self, kind: CheckKind) -> CheckKinds:
         """A new registry with one more kind; this one is left as it was."""
         return CheckKinds([*self, kind])
+
+    def check_model(self) -> type[SpecModel]:
+        """The model of one entry of `checks`: the keys every kind shares, then each kind's own keys."""
+        if self._check_model is None:
+            fields: dict[str, Any] = {
+                "id": (str, ...),
+                "weight": (float, Field(1.0, ge=0, le=100)),
+                "required": (bool, True),
+                "lesson": (str | None, None),
+                "pass_": (str | None, Field(None, alias="pass")),
+                "fail": (str | None, None),
+                "negated": (str, ""),
+                "name": (str, ""),
+            }
+            for kind in self:
+                fields[kind.name] = (kind.key[0] | None, kind.key[1])
+                fields.update(kind.keys)
+            self._check_model = create_model("Check", __base__=SpecModel, __doc__=CHECK_DOC, **fields)
+        return self._check_model
+
+    def spec_model(self) -> type[SpecModel]:
+        """The model of a text exercise's whole `spec:` mapping (its JSON Schema is published for editors)."""
+        if self._spec_model is None:
+            self._spec_model = create_model("TextSpec", __base__=SpecModel, __doc__=SPEC_DOC,
+                                            concepts=(dict[str, ConceptModel], {}),
+                                            checks=(list[self.check_model()], ...))  # type: ignore[index]
+        return self._spec_model
 
 
 # ---- messages -------------------------------------------------------------------------------------------------
@@ -231,16 +269,27 @@ def _shaky(a: Analysis, hits: list[Hit]) -> bool:
     return bool(hits) and all(h.loose or any(w in a.corrected for w in range(h.first, h.stop)) for h in hits)
 
 
-def concept_names(r: SpecReader, key: str, value: Any, known: set[str], issues: list[SpecIssue]) -> tuple[str, ...]:
-    """A check's concept name or list of names, each checked against the known concepts."""
-    names = (value,) if isinstance(value, str) else tuple(v for v in value if isinstance(v, str))
-    if isinstance(value, list) and len(names) != len(value) or not names:
-        issues.append(SpecIssue(r.key(key), "expected a concept name or a list of concept names"))
-    for name in names:
-        if name not in known:
-            issues.append(SpecIssue(r.key(key), f"unknown concept {name!r} (not in spec.concepts "
-                                                f"or graders/rules/concepts.yaml)"))
-    return names
+def _concept_names(value: Any) -> tuple[str, ...]:
+    """Accept a concept name or a non-empty list of them."""
+    if isinstance(value, str) and value:
+        return (value,)
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise fail("problem", message="expected a concept name or a list of concept names")
+
+
+ConceptNames = Annotated[Any, AfterValidator(_concept_names),
+                         Field(json_schema_extra={"anyOf": [{"type": "string"},
+                                                            {"type": "array", "items": {"type": "string"}}]})]
+
+
+def known_concepts(names: tuple[str, ...] | None, key: str, reading: Reading) -> tuple[str, ...]:
+    """A check's concept names (none when they were invalid), each checked against the known concepts."""
+    for name in names or ():
+        if name not in reading.known:
+            reading.issues.append(SpecIssue(key, f"unknown concept {name!r} (not in spec.concepts "
+                                                 f"or graders/rules/concepts.yaml)"))
+    return names or ()
 
 
 def describe_concept(name: str, spec: TextSpec) -> dict[str, Any]:
@@ -272,6 +321,8 @@ class Require(CheckKind):
     """`require: concept` (or a list): every listed concept must be present outside a negated clause."""
 
     name = "require"
+    key = (ConceptNames, None)
+    keys = {"unless": (ConceptNames | None, None), "unless_fail": (str | None, None)}
     role = "move"
     Params = RequireParams
 
@@ -279,15 +330,13 @@ class Require(CheckKind):
         """Name the concept the check requires."""
         return (f"Covers {raw.get('require')}.", f"Missing: {raw.get('require')}.")
 
-    def read(self, r: SpecReader, raw: Mapping[str, Any], reading: Reading) -> RequireParams:
+    def read(self, body: Any, path: str, reading: Reading) -> RequireParams:
         """The required concepts, and the `unless` concepts with their `unless_fail` message."""
-        concepts = concept_names(r, "require", r.req("require", (str, list), ""), reading.known, reading.issues)
-        unless: tuple[str, ...] = ()
-        unless_fail = ""
-        if "unless" in raw:
-            unless = concept_names(r, "unless", r.req("unless", (str, list), ""), reading.known, reading.issues)
-            unless_fail = r.req("unless_fail", str, "")
-        return RequireParams(concepts=concepts, unless=unless, unless_fail=unless_fail)
+        concepts = known_concepts(body.require, f"{path}.require", reading)
+        unless = known_concepts(body.unless, f"{path}.unless", reading)
+        if body.unless is not None and body.unless_fail is None:
+            reading.issues.append(SpecIssue(f"{path}.unless_fail", MESSAGES["missing"]))
+        return RequireParams(concepts=concepts, unless=unless, unless_fail=body.unless_fail or "")
 
     def concepts(self, params: RequireParams) -> tuple[str, ...]:  # type: ignore[override]
         """The required concepts."""
@@ -333,15 +382,15 @@ class Forbid(CheckKind):
     """`forbid: concept` (or a list): none of the listed concepts may appear (a negated mention is allowed)."""
 
     name = "forbid"
+    key = (ConceptNames, None)
     role = "screen"
     Params = ConceptParams
     message_met = "Nothing here that the rubric rules out."
     message_missed = "Leave this out."
 
-    def read(self, r: SpecReader, raw: Mapping[str, Any], reading: Reading) -> ConceptParams:
+    def read(self, body: Any, path: str, reading: Reading) -> ConceptParams:
         """The forbidden concepts."""
-        return ConceptParams(concepts=concept_names(r, "forbid", r.req("forbid", (str, list), ""), reading.known,
-                                                    reading.issues))
+        return ConceptParams(concepts=known_concepts(body.forbid, f"{path}.forbid", reading))
 
     def concepts(self, params: ConceptParams) -> tuple[str, ...]:  # type: ignore[override]
         """The forbidden concepts."""
@@ -374,18 +423,19 @@ class Tone(CheckKind):
     """`tone: [category, ...]`: no tone rule of the listed categories may fire; each that does gives its message."""
 
     name = "tone"
+    key = (list[Text], None)
     role = "screen"
     Params = ToneParams
     message_met = "The tone stays courteous."
     message_missed = "Watch the tone."
 
-    def read(self, r: SpecReader, raw: Mapping[str, Any], reading: Reading) -> ToneParams:
+    def read(self, body: Any, path: str, reading: Reading) -> ToneParams:
         """The categories, each one the rules define."""
-        categories = r.str_list("tone", required=True)
+        categories = tuple(body.tone or ())
         for cat in categories:
             if cat not in reading.categories:
-                reading.issues.append(SpecIssue(r.key("tone"), f"unknown tone category {cat!r} "
-                                                               f"(known: {', '.join(reading.categories)})"))
+                reading.issues.append(SpecIssue(f"{path}.tone", f"unknown tone category {cat!r} "
+                                                                f"(known: {', '.join(reading.categories)})"))
         return ToneParams(categories=categories)
 
     def categories(self, params: ToneParams) -> tuple[str, ...]:  # type: ignore[override]
@@ -427,30 +477,33 @@ class Tone(CheckKind):
 class WordsParams(Params):
     """The length asked for, in words as written."""
 
-    min: int | None = None
-    max: int | None = None
+    min: int | None = Field(None, ge=0, le=5000)
+    max: int | None = Field(None, ge=1, le=5000)
+
+
+class WordsBody(WordsParams, SpecModel):
+    """`words: {min: 15, max: 120}` as written."""
 
 
 class Words(CheckKind):
     """`words: {min: 15, max: 120}`: the answer's word count must fall within the range."""
 
     name = "words"
+    key = (WordsBody, None)
     single = True
     Params = WordsParams
     message_met = "The length is right."
     message_missed = "Keep to the length asked for."
 
-    def read(self, r: SpecReader, raw: Mapping[str, Any], reading: Reading) -> WordsParams:
+    def read(self, body: Any, path: str, reading: Reading) -> WordsParams:
         """Min, max or both, the min no more than the max."""
-        w = SpecReader(r.req("words", dict, {}), r.key("words"), reading.issues)
-        lo = w.number("min", None, lo=0, hi=5000)
-        hi = w.number("max", None, lo=1, hi=5000)
-        w.done()
-        if lo is None and hi is None:
-            reading.issues.append(SpecIssue(r.key("words"), "needs min, max or both"))
+        w = body.words
+        lo, hi = (w.min, w.max) if w is not None else (None, None)
+        if w is not None and lo is None and hi is None:
+            reading.issues.append(SpecIssue(f"{path}.words", "needs min, max or both"))
         if lo is not None and hi is not None and lo > hi:
-            reading.issues.append(SpecIssue(r.key("words"), f"min ({lo}) is more than max ({hi})"))
-        return WordsParams(min=int(lo) if lo is not None else None, max=int(hi) if hi is not None else None)
+            reading.issues.append(SpecIssue(f"{path}.words", f"min ({lo}) is more than max ({hi})"))
+        return WordsParams(min=lo, max=hi)
 
     @staticmethod
     def _want(p: WordsParams) -> str:
@@ -499,13 +552,14 @@ class Questions(CheckKind):
     """`questions: 1`: the answer must ask at least that many questions ("could you tell me" counts)."""
 
     name = "questions"
+    key = (int, Field(None, ge=1, le=50))
     Params = QuestionsParams
     message_met = "You ask the interviewer something."
     message_missed = "Ask the interviewer at least one question."
 
-    def read(self, r: SpecReader, raw: Mapping[str, Any], reading: Reading) -> QuestionsParams:
+    def read(self, body: Any, path: str, reading: Reading) -> QuestionsParams:
         """A number from 1 to 50."""
-        return QuestionsParams(min=int(r.number("questions", 1, lo=1, hi=50, required=True) or 1))
+        return QuestionsParams(min=body.questions or 1)
 
     def judge(self, check: CheckSpec, spec: TextSpec, a: Analysis, found: Found) -> Outcome:
         """Count the sentences that ask."""

@@ -42,8 +42,7 @@ from graders.base import (
     normalise_text,
     register,
 )
-from graders.schema import raise_if, unique_ids
-from graders.spec import SpecReader
+from graders.schema import raise_if, unique_ids, validate
 from graders.structured import SCORE_DIGITS, finish
 from graders.text import analysis
 from graders.text.checks import (
@@ -61,7 +60,7 @@ from graders.text.checks import (
 )
 from graders.text.guard import GUARD_ID, NOT_CREDITED, RealSentences
 from graders.text.matcher import Hit, build_matcher
-from graders.text.rules import RULES_DIR, ConceptDef, Rules, default_rules, read_concept, rules_digest
+from graders.text.rules import RULES_DIR, ConceptDef, Rules, build_concept, default_rules, rules_digest
 
 # The check kinds of the shipped grader, in the order authors are told about them.
 KINDS = CheckKinds((Require(), Forbid(), Tone(), Words(), Questions(), RealSentences()))
@@ -82,50 +81,49 @@ REVIEW_MATCHED_SHARE = 0.34
 
 # ---- compiling a spec ---------------------------------------------------------------------------------------
 
-def read_check(raw: Any, path: str, kinds: CheckKinds, reading: Reading) -> CheckSpec | None:
-    """Read one entry of `checks`: the keys every kind shares, then the params of its one kind."""
+def read_check(body: Any, raw: Mapping[str, Any], path: str, kinds: CheckKinds, reading: Reading) -> CheckSpec | None:
+    """One entry of `checks` from its validated model (or salvage): exactly one kind's key, then its params."""
     issues = reading.issues
-    r = SpecReader(raw, path, issues)
-    cid = r.req("id", str, "")
-    present = [k for k in kinds.names if isinstance(raw, Mapping) and k in raw]
+    present = [k for k in kinds.names if k in raw]
     if len(present) != 1:
         issues.append(SpecIssue(path, f"needs exactly one of {', '.join(kinds.names)}, got {present or 'none'}"))
-    weight = r.number("weight", 1.0, lo=0, hi=100)
-    required = r.opt("required", bool, True)
-    lesson = r.opt("lesson", str, None)
-    rule = kinds.get(present[0]) if len(present) == 1 else None
-    message_met, message_missed = rule.default_messages(raw) if rule is not None else ("", "")
-    pass_msg = r.opt("pass", str, message_met)
-    fail_msg = r.opt("fail", str, message_missed)
-    negated_msg = r.opt("negated", str, "")
-    name = r.opt("name", str, "").strip()
-    params = rule.read(r, raw, reading) if rule is not None else None
-    r.done()
-    if rule is None or params is None:
         return None
-    return CheckSpec(cid, rule.name, float(weight if weight is not None else 1.0), bool(required), lesson, pass_msg,
-                     fail_msg, negated_msg, rule, params, name)
+    rule = kinds.get(present[0])
+    for other in kinds:
+        for key in other.keys:
+            if other is not rule and key in raw:
+                issues.append(SpecIssue(f"{path}.{key}", f"only a {other.name} check has this key"))
+    params = rule.read(body, path, reading)
+    if body.id is None:
+        return None
+    default_pass, default_fail = rule.default_messages(raw)
+    weight = body.weight if body.weight is not None else 1.0
+    return CheckSpec(body.id, rule.name, float(weight), body.required is not False, body.lesson,
+                     default_pass if body.pass_ is None else body.pass_,
+                     default_fail if body.fail is None else body.fail, body.negated or "", rule, params,
+                     (body.name or "").strip())
 
 
 def compile_text_spec(spec: Mapping[str, Any], rules: Rules, kinds: CheckKinds = KINDS) -> TextSpec:
     """Validate and compile a text spec against a set of rules and check kinds; raise SpecError with every issue."""
-    issues: list[SpecIssue] = []
-    r = SpecReader(spec, "spec", issues)
+    data, issues = validate(kinds.spec_model(), spec, "spec")
+    raw = spec if isinstance(spec, Mapping) else {}
+    raw_concepts = raw.get("concepts") if isinstance(raw.get("concepts"), Mapping) else {}
     local: dict[str, ConceptDef] = {}
-    for name, body in (r.opt("concepts", dict, {}) or {}).items():
-        cr = SpecReader(body, f"spec.concepts.{name}", issues)
-        # Exercise-local concepts may carry a description and examples, as the shared lexicons do.
-        local[str(name)] = read_concept(cr, str(name), rules.lang, issues, with_docs=True)
-        cr.done()
+    for name, body in ((getattr(data, "concepts", None) or {}) if data is not None else {}).items():
+        if body is not None:
+            # Exercise-local concepts may carry a description and examples, as the shared lexicons do.
+            local[name] = build_concept(body, name, f"spec.concepts.{name}", rules.lang, issues, raw_concepts.get(name))
     reading = Reading(set(local) | set(rules.lexicons), rules.categories(), issues)
-    checks: list[CheckSpec] = []
-    raw_checks = r.req("checks", list, []) or []
-    if not raw_checks and "checks" in (spec if isinstance(spec, Mapping) else {}):
+    raw_checks = raw.get("checks")
+    if "checks" in raw and not (isinstance(raw_checks, list) and raw_checks):
         issues.append(SpecIssue("spec.checks", "needs at least one check"))
-    for i, raw in enumerate(raw_checks):
-        check = read_check(raw, f"spec.checks[{i}]", kinds, reading)
-        if check is not None:
-            checks.append(check)
+    checks: list[CheckSpec] = []
+    for i, body in enumerate((getattr(data, "checks", None) or []) if data is not None else []):
+        if body is not None and isinstance(raw_checks[i], Mapping):
+            check = read_check(body, raw_checks[i], f"spec.checks[{i}]", kinds, reading)
+            if check is not None:
+                checks.append(check)
     unique_ids([(f"spec.checks[{i}].id", c.id) for i, c in enumerate(checks)], issues)
     if any(k.single and sum(c.kind == k.name for c in checks) > 1 for k in kinds):
         issues.append(SpecIssue("spec.checks", "at most one words check and one sentences check"))
@@ -133,7 +131,6 @@ def compile_text_spec(spec: Mapping[str, Any], rules: Rules, kinds: CheckKinds =
         guard = RealSentences()
         checks.append(CheckSpec(GUARD_ID, guard.name, 1.0, True, None, guard.message_met, guard.message_missed, "",
                                 guard))
-    r.done()
     wanted = [n for c in checks for n in (*c.concepts, *c.unless)]
     matcher, reachable = build_matcher(wanted, {cat for c in checks for cat in c.categories}, local, rules, issues)
     for name in local:
@@ -325,6 +322,7 @@ class TextGrader(Grader):
 
     type_name = "text"
     version = _version()
+    spec_model = KINDS.spec_model()
 
     def compile(self, spec: Mapping[str, Any]) -> TextSpec:
         """Compile a spec against the shipped rules."""

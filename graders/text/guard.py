@@ -8,12 +8,11 @@ from the `guard:` section of graders/rules/english.yaml.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from graders.base import SpecIssue
-from graders.spec import SpecReader
 from graders.text.analysis import WORD_RE, Analysis, Language, has_terminal_punctuation, narrated
 from graders.text.checks import CheckKind, CheckSpec, NoParams, Outcome, Reading, TextSpec, quote
 from graders.text.matcher import Found, Hit
@@ -198,15 +197,16 @@ class RealSentences(CheckKind):
     """`sentences: true`: the guard, added with weight 1 when a spec leaves it out, and never turned off."""
 
     name = "sentences"
+    key = (bool, None)
     role = "guard"
     single = True
     message_met = "Written as real sentences."
     message_missed = "Write real sentences, not a list of keywords."
 
-    def read(self, r: SpecReader, raw: Mapping[str, Any], reading: Reading) -> NoParams:
+    def read(self, body: Any, path: str, reading: Reading) -> NoParams:
         """Only `true` is accepted."""
-        if r.req("sentences", bool, True) is not True:
-            reading.issues.append(SpecIssue(r.key("sentences"), "the real-sentences guard cannot be turned off"))
+        if body.sentences is False:
+            reading.issues.append(SpecIssue(f"{path}.sentences", "the real-sentences guard cannot be turned off"))
         return NoParams()
 
     def judge(self, check: CheckSpec, spec: TextSpec, a: Analysis, found: Found) -> Outcome:

@@ -13,18 +13,22 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
+import re2
 import yaml
 from pydantic import AfterValidator, Field
 
 from graders.base import SpecIssue
-from graders.schema import SpecModel, Text, raise_if, unique_ids, validate
-from graders.spec import SpecReader
+from graders.schema import SpecModel, Text, fail, raise_if, unique_ids, validate
 from graders.text.analysis import WORD_RE, Language, Narration
 from graders.text.phrases import Pattern, PhraseError, compile_phrase, inflections, normalise_phrase_word
 
 RULES_DIR = Path(__file__).parents[1] / "rules"
 RULE_FILES = ("english.yaml", "concepts.yaml", "tone.yaml")
 SCOPES = ("any", "question", "statement", "opening", "closing")
+# Case-insensitive, and quiet: a refused pattern is reported as a spec issue, not logged to stderr.
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.case_sensitive = False
+_RE2_OPTIONS.log_errors = False
 
 
 Share = Annotated[float, Field(ge=0, le=1)]
@@ -236,53 +240,130 @@ def _read_language(raw: Any, issues: list[SpecIssue]) -> Language | None:
                                      openings=_word_tuple(tuple(nr.openings), base.expand)))
 
 
-def read_concept(r: SpecReader, name: str, lang: Language, issues: list[SpecIssue],
-                 with_docs: bool = False) -> ConceptDef:
-    """Read and compile one concept mapping (phrases inflected, regexes compiled and vetted)."""
-    phrases = r.str_list("phrases")
-    patterns = _compile_phrases(r, "phrases", phrases, lang, issues)
-    excepts = _compile_phrases(r, "except", r.str_list("except"), lang, issues)
-    regex = _compile_regexes(r, "regex")
-    raw_regex = _compile_regexes(r, "raw_regex")
-    scope = r.opt("scope", str, "any")
-    if scope not in SCOPES:
-        issues.append(SpecIssue(r.key("scope"), f"must be one of {', '.join(SCOPES)}, got {scope!r}"))
-        scope = "any"
-    negation = r.opt("negation", bool, True)
-    synonyms = r.opt("synonyms", bool, True)
-    without = _compile_phrases(r, "without", r.str_list("without"), lang, issues)
-    use = r.str_list("use")
-    description = ""
-    examples = Examples()
-    if with_docs:
-        description = r.opt("description", str, "")
-        examples = read_examples(r, issues)
+def _scope(value: str) -> str:
+    """Accept one of the scopes a concept can have."""
+    if value not in SCOPES:
+        raise fail("problem", message=f"must be one of {', '.join(SCOPES)}, got {value!r}")
+    return value
+
+
+def compile_regex(pattern: str) -> Any:
+    """Compile a case-insensitive regex on RE2; raise ValueError with the reason in an author's words if it cannot be.
+
+    RE2 runs in time linear in the answer's length whatever the pattern, so no authored rule can hold a worker on
+    a crafted answer. It has no look-arounds or back-references; a pattern using them is refused at load.
+    """
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        if "perl operator" in reason or "escape sequence: \\" in reason:
+            raise ValueError(f"regular expression cannot be used: {reason}; rules run on RE2, which has no "
+                             "look-arounds or back-references") from exc
+        raise ValueError(f"regular expression does not compile: {reason}") from exc
+
+
+def _regex(pattern: str) -> str:
+    """Accept only a pattern RE2 compiles (the compiled form is made again when the concept is built)."""
+    try:
+        compile_regex(pattern)
+    except ValueError as exc:
+        raise fail("problem", message=str(exc)) from exc
+    return pattern
+
+
+Regex = Annotated[str, AfterValidator(_regex)]
+Scope = Annotated[str, AfterValidator(_scope), Field(json_schema_extra={"enum": list(SCOPES)})]
+
+
+class ExamplesModel(SpecModel):
+    """`examples:` sentences a concept or rule must match, must leave alone, or must find only negated."""
+
+    match: list[Text] = []
+    ok: list[Text] = []
+    negated: list[Text] = []
+
+
+class ConceptModel(SpecModel):
+    """One concept as written, in an exercise's `spec.concepts` or in concepts.yaml (see docs/exercise-format.md)."""
+
+    use: list[Text] = []  # shared lexicons or other local concepts whose matches count too
+    phrases: list[Text] = []
+    regex: list[Regex] = []  # over the word stream (lower case, contractions expanded)
+    raw_regex: list[Regex] = []  # over the answer as written (normalised)
+    except_: list[Text] = Field([], alias="except")  # a match overlapping one of these does not count
+    scope: Scope = "any"
+    negation: bool = True  # a match in a negated clause does not count
+    synonyms: bool = True  # false: the phrases name different things, so several in a sentence are no stuffing
+    without: list[Text] = []  # phrases that rule a sentence out
+    together: list[list[Text]] = []  # groups of phrases that must all occur in one sentence
+    description: str = ""
+    examples: ExamplesModel = ExamplesModel()
+
+
+class LexiconsFile(SpecModel):
+    """graders/rules/concepts.yaml: the shared concept lexicons."""
+
+    concepts: dict[str, ConceptModel]
+
+
+class CapsModel(SpecModel):
+    """A tone rule's `caps:`: writing in capitals, as a share of the longer words."""
+
+    share: Annotated[float, Field(ge=0.01, le=1)]
+    min_words: Annotated[int, Field(ge=1, le=100)] = 3
+
+
+class ToneRuleModel(ConceptModel):
+    """One rule of tone.yaml: what it catches (phrases, regexes or capitals), its category and message."""
+
+    id: str
+    category: str
+    message: str
+    caps: CapsModel | None = None
+
+
+class ToneFile(SpecModel):
+    """graders/rules/tone.yaml: the tone rules."""
+
+    rules: list[ToneRuleModel]
+
+
+def build_concept(body: ConceptModel, name: str, path: str, lang: Language, issues: list[SpecIssue],
+                  raw: Mapping[str, Any] | None = None) -> ConceptDef:
+    """Compile one validated (or salvaged) concept: phrases inflected, regexes compiled, cross-key checks recorded.
+
+    `raw` is the mapping as written: a salvage drops an invalid field, and a regex that failed to compile must not
+    also be reported as missing.
+    """
+    def get(field: str) -> Any:
+        """A field of the salvage, with its default for one that was invalid."""
+        value = getattr(body, field, None)
+        return ConceptModel.model_fields[field].get_default(call_default_factory=True) if value is None else value
+
+    phrases = tuple(get("phrases"))
     groups = []
-    for i, group in enumerate(r.opt("together", list, []) or []):
-        if not isinstance(group, list) or not group or not all(isinstance(g, str) for g in group):
-            issues.append(SpecIssue(f"{r.key('together')}[{i}]", "expected a list of phrases"))
+    for i, group in enumerate(get("together")):
+        if group is None or not group:
+            issues.append(SpecIssue(f"{path}.together[{i}]", "expected a list of phrases"))
             continue
-        gr = SpecReader({"phrases": group}, f"{r.key('together')}[{i}]", issues)
-        groups.append(_compile_phrases(gr, "phrases", tuple(group), lang, issues))
+        groups.append(_compile_phrases(f"{path}.together[{i}].phrases", tuple(group), lang, issues))
     if len(groups) == 1:
-        issues.append(SpecIssue(r.key("together"), "needs at least two groups of phrases (one is just phrases)"))
-    # Judged on what was written, so a regex that failed to compile is not also reported as missing.
-    written = phrases or use or r.raw.get("regex") or r.raw.get("raw_regex") or r.raw.get("together")
-    if not written:
-        issues.append(SpecIssue(r.path, "needs at least one of phrases, together, regex, raw_regex or use"))
-    return ConceptDef(name, patterns, excepts, regex, raw_regex, scope, negation, use, phrases, description,
-                      examples, tuple(groups), synonyms, without)
+        issues.append(SpecIssue(f"{path}.together", "needs at least two groups of phrases (one is just phrases)"))
+    written = raw if isinstance(raw, Mapping) else {}
+    if not (phrases or get("use") or written.get("regex") or written.get("raw_regex") or written.get("together")):
+        issues.append(SpecIssue(path, "needs at least one of phrases, together, regex, raw_regex or use"))
+    examples = get("examples")
+    return ConceptDef(name, _compile_phrases(f"{path}.phrases", phrases, lang, issues),
+                      _compile_phrases(f"{path}.except", tuple(get("except_")), lang, issues),
+                      tuple(compile_regex(x) for x in get("regex")), tuple(compile_regex(x) for x in get("raw_regex")),
+                      get("scope"), get("negation"), tuple(get("use")), phrases, get("description"),
+                      Examples(*(tuple(getattr(examples, k, None) or ()) for k in ("match", "ok", "negated"))),
+                      tuple(groups), get("synonyms"),
+                      _compile_phrases(f"{path}.without", tuple(get("without")), lang, issues))
 
 
-def read_examples(r: SpecReader, issues: list[SpecIssue]) -> Examples:
-    """Read an `examples: {match: [...], ok: [...], negated: [...]}` block."""
-    ex = SpecReader(r.opt("examples", dict, {}), r.key("examples"), issues)
-    out = Examples(ex.str_list("match"), ex.str_list("ok"), ex.str_list("negated"))
-    ex.done()
-    return out
-
-
-def _compile_phrases(r: SpecReader, key: str, phrases: tuple[str, ...], lang: Language,
+def _compile_phrases(key: str, phrases: tuple[str, ...], lang: Language,
                      issues: list[SpecIssue]) -> tuple[Pattern, ...]:
     """Expand every phrase of a list, recording a bad one with its index."""
     out: list[Pattern] = []
@@ -290,25 +371,22 @@ def _compile_phrases(r: SpecReader, key: str, phrases: tuple[str, ...], lang: La
         try:
             out.extend(compile_phrase(phrase, lang))
         except PhraseError as exc:
-            issues.append(SpecIssue(f"{r.key(key)}[{i}]", str(exc)))
+            issues.append(SpecIssue(f"{key}[{i}]", str(exc)))
     return tuple(out)
-
-
-def _compile_regexes(r: SpecReader, key: str) -> tuple[Any, ...]:
-    """Compile a list of regexes at load time (on RE2, so none can backtrack catastrophically)."""
-    compiled = (r.regex(f"{key}[{i}]", pattern) for i, pattern in enumerate(r.opt(key, list, []) or []))
-    return tuple(c for c in compiled if c is not None)
 
 
 def _read_lexicons(raw: Any, lang: Language, issues: list[SpecIssue]) -> dict[str, ConceptDef]:
     """Read concepts.yaml: shared concept lexicons, each with a description and examples."""
-    r = SpecReader(raw, "concepts.yaml", issues)
+    data, found = validate(LexiconsFile, raw, "concepts.yaml")
+    issues.extend(found)
+    bodies = (data.concepts if data is not None else None) or {}
+    raw_bodies = raw.get("concepts") if isinstance(raw, Mapping) else None
     out: dict[str, ConceptDef] = {}
-    for name, body in (r.req("concepts", dict, {}) or {}).items():
-        cr = SpecReader(body, f"{r.key('concepts')}.{name}", issues)
-        out[str(name)] = read_concept(cr, str(name), lang, issues, with_docs=True)
-        cr.done()
-    r.done()
+    for name, body in bodies.items():
+        if body is None:
+            continue
+        written = raw_bodies.get(name) if isinstance(raw_bodies, Mapping) else None
+        out[name] = build_concept(body, name, f"concepts.yaml.concepts.{name}", lang, issues, written)
     for name, concept in out.items():
         for i, used in enumerate(concept.use):
             if used not in out:
@@ -318,29 +396,29 @@ def _read_lexicons(raw: Any, lang: Language, issues: list[SpecIssue]) -> dict[st
 
 def _read_tone(raw: Any, lang: Language, issues: list[SpecIssue]) -> tuple[ToneRule, ...]:
     """Read tone.yaml: a list of rules, each with a category, a message and examples."""
-    r = SpecReader(raw, "tone.yaml", issues)
+    data, found = validate(ToneFile, raw, "tone.yaml")
+    issues.extend(found)
+    raw_rules = raw.get("rules") if isinstance(raw, Mapping) else None
     rules: list[ToneRule] = []
     ids: list[tuple[str, str]] = []
-    for i, body in enumerate(r.req("rules", list, []) or []):
-        rr = SpecReader(body, f"{r.key('rules')}[{i}]", issues)
-        rid = rr.req("id", str, "")
-        category = rr.req("category", str, "")
-        message = rr.req("message", str, "")
-        caps = rr.opt("caps", dict, None)
-        caps_share, caps_min = None, 3
-        if caps is not None:
-            cr = SpecReader(caps, rr.key("caps"), issues)
-            caps_share = cr.number("share", 0.6, lo=0.01, hi=1, required=True)
-            caps_min = int(cr.number("min_words", 3, lo=1, hi=100) or 3)
-            cr.done()
-        if caps is None or any(k in (body if isinstance(body, Mapping) else {}) for k in ("phrases", "regex")):
-            concept = read_concept(rr, rid, lang, issues, with_docs=True)
+    for i, body in enumerate((data.rules if data is not None else None) or []):
+        if body is None:
+            continue
+        path = f"tone.yaml.rules[{i}]"
+        written = raw_rules[i] if isinstance(raw_rules, list) and i < len(raw_rules) else {}
+        written = written if isinstance(written, Mapping) else {}
+        rid = body.id or ""
+        caps = body.caps
+        if caps is None or any(k in written for k in ("phrases", "regex")):
+            concept = build_concept(body, rid, path, lang, issues, written)
         else:
-            concept = ConceptDef(rid, (), (), (), (), "any", False, (), (), examples=read_examples(rr, issues))
-        rr.done()
-        ids.append((rr.key("id"), rid))
-        rules.append(ToneRule(rid, category, message, concept, caps_share, caps_min))
-    r.done()
+            examples = body.examples or ExamplesModel()
+            concept = ConceptDef(rid, (), (), (), (), "any", False, (), (),
+                                 examples=Examples(tuple(examples.match or ()), tuple(examples.ok or ()),
+                                                   tuple(examples.negated or ())))
+        ids.append((f"{path}.id", rid))
+        rules.append(ToneRule(rid, body.category or "", body.message or "", concept,
+                              caps.share if caps is not None else None, caps.min_words if caps is not None else 3))
     unique_ids(ids, issues)
     return tuple(rules)
 
