@@ -317,11 +317,25 @@ class RequireParams(ConceptParams):
     unless_fail: str = ""
 
 
-class Require(CheckKind):
+class ConceptKind(CheckKind):
+    """A kind whose key names concepts (`require`, `forbid`): the matcher indexes them, the answer key shows them."""
+
+    key = (ConceptNames, None)
+    Params = ConceptParams
+
+    def concepts(self, params: ConceptParams) -> tuple[str, ...]:  # type: ignore[override]
+        """The concepts the check names."""
+        return params.concepts
+
+    def describe(self, check: CheckSpec, spec: TextSpec) -> dict[str, Any]:
+        """The concepts behind the check, with their phrases."""
+        return {"concepts": {n: describe_concept(n, spec) for n in check.concepts}} if check.concepts else {}
+
+
+class Require(ConceptKind):
     """`require: concept` (or a list): every listed concept must be present outside a negated clause."""
 
     name = "require"
-    key = (ConceptNames, None)
     keys = {"unless": (ConceptNames | None, None), "unless_fail": (str | None, None)}
     role = "move"
     Params = RequireParams
@@ -337,10 +351,6 @@ class Require(CheckKind):
         if body.unless is not None and body.unless_fail is None:
             reading.issues.append(SpecIssue(f"{path}.unless_fail", MESSAGES["missing"]))
         return RequireParams(concepts=concepts, unless=unless, unless_fail=body.unless_fail or "")
-
-    def concepts(self, params: RequireParams) -> tuple[str, ...]:  # type: ignore[override]
-        """The required concepts."""
-        return params.concepts
 
     def vetoes(self, params: RequireParams) -> tuple[str, ...]:  # type: ignore[override]
         """The `unless` concepts."""
@@ -373,28 +383,18 @@ class Require(CheckKind):
             return Outcome(False, with_quotes(lead, a.text, missing_negated), tuple(missing_negated))
         return Outcome(False, check.fail_msg, ())
 
-    def describe(self, check: CheckSpec, spec: TextSpec) -> dict[str, Any]:
-        """The concepts behind the check, with their phrases."""
-        return {"concepts": {n: describe_concept(n, spec) for n in check.concepts}} if check.concepts else {}
 
-
-class Forbid(CheckKind):
+class Forbid(ConceptKind):
     """`forbid: concept` (or a list): none of the listed concepts may appear (a negated mention is allowed)."""
 
     name = "forbid"
-    key = (ConceptNames, None)
     role = "screen"
-    Params = ConceptParams
     message_met = "Nothing here that the rubric rules out."
     message_missed = "Leave this out."
 
     def read(self, body: Any, path: str, reading: Reading) -> ConceptParams:
         """The forbidden concepts."""
         return ConceptParams(concepts=known_concepts(body.forbid, f"{path}.forbid", reading))
-
-    def concepts(self, params: ConceptParams) -> tuple[str, ...]:  # type: ignore[override]
-        """The forbidden concepts."""
-        return params.concepts
 
     def judge(self, check: CheckSpec, spec: TextSpec, a: Analysis, found: Found) -> Outcome:
         """Fail with every un-negated mention quoted."""
@@ -403,10 +403,6 @@ class Forbid(CheckKind):
         if spans:
             return Outcome(False, with_quotes(check.fail_msg, a.text, spans), tuple(spans), _shaky(a, hits))
         return Outcome(True, check.pass_msg, ())
-
-    def describe(self, check: CheckSpec, spec: TextSpec) -> dict[str, Any]:
-        """The concepts behind the check, with their phrases."""
-        return {"concepts": {n: describe_concept(n, spec) for n in check.concepts}} if check.concepts else {}
 
     def none_found(self, check: CheckSpec) -> str:
         """'No presumption found.'"""
