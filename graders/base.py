@@ -65,7 +65,7 @@ class Result:
     message: str = ""
     # The answer text the spans point into (normalised), so feedback can highlight words.
     answer_text: str = ""
-    # "suggested" when the rules are unsure of this grade, with the reasons why (graders/text.py REVIEW_REASONS).
+    # "suggested" when the rules are unsure of this grade, with the reasons why (graders/text/grader.py REVIEW_REASONS).
     review: str = "none"
     review_reasons: tuple[str, ...] = ()
 

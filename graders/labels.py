@@ -156,30 +156,12 @@ def _ordering(type_name: str, spec: OrderingSpec) -> Labels:
     return Labels(type_name, checks, texts)
 
 
-def _or_words(names: tuple[str, ...]) -> str:
-    """'pressure, sarcasm or rudeness'."""
-    words = [n.replace("-", " ") for n in names]
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
-
-
 def _text(type_name: str, spec: TextSpec) -> Labels:
-    """Rubric checks: named by their `name` (or their id read as words), worded by their own fail message."""
+    """Rubric checks: named by their `name` (or their id read as words), worded by their kind (graders/text/checks)."""
     checks = {}
     for c in spec.checks:
-        fail = c.fail_msg.strip()
-        if c.kind == "words":
-            lo, hi = c.min_words, c.max_words
-            want = (f"{lo} to {hi} words" if lo is not None and hi is not None else
-                    f"At least {lo} words" if lo is not None else f"At most {hi} words")
-            wording = _sentence(want[:1].upper() + want[1:] + ".", fail)
-        elif c.kind == "questions":
-            wording = _sentence(f"At least {c.min_questions} question{'s' if c.min_questions != 1 else ''}.", fail)
-        elif c.kind == "tone":
-            wording = f"{fail.rstrip(':').rstrip('.')}: flags {_or_words(c.categories)}."
-        else:
-            wording = fail
         name = c.name or ("Real sentences" if c.id == GUARD_ID else words_of(c.id))
-        checks[c.id] = CheckLabel(name, wording)
+        checks[c.id] = CheckLabel(name, c.wording())
     return Labels(type_name, checks)
 
 

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import graders
-from graders import text, textlib
+from graders import text
 from graders.base import MAX_ANSWER_CHARS, Context, SpecError
-from graders.spec import SpecReader
 from graders.structured import status_for
+from graders.text import analysis, phrases, rules
 
 RULES = text.default_rules()
 LANG = RULES.lang
@@ -54,11 +54,11 @@ def span_texts(result, check_id):
     return [result.answer_text[a:b] for a, b in check(result, check_id).spans]
 
 
-# ---- textlib: words, sentences, negation --------------------------------------------------------------------
+# ---- analysis: words, sentences, negation --------------------------------------------------------------------
 
 def test_contractions_expand_but_keep_the_written_span():
     """"I'm" becomes "i am", both words pointing at the characters of "I'm"."""
-    a = textlib.analyse("I'm sure they don't mind; it's the team's call.", LANG)
+    a = analysis.analyse("I'm sure they don't mind; it's the team's call.", LANG)
     assert a.words[:4] == ("i", "am", "sure", "they")
     assert a.words[4:6] == ("do", "not") and a.starts[4] == a.starts[5]
     assert "it" in a.words and "is" in a.words and "team" in a.words and "team's" not in a.words
@@ -67,20 +67,20 @@ def test_contractions_expand_but_keep_the_written_span():
 
 def test_apostrophe_free_contractions():
     """Answers typed without apostrophes (dont, im, cant) read the same as with them."""
-    assert textlib.analyse("im sure i dont know and cant say", LANG).words == (
+    assert analysis.analyse("im sure i dont know and cant say", LANG).words == (
         "i", "am", "sure", "i", "do", "not", "know", "and", "can", "not", "say")
 
 
 def test_sentences_skip_abbreviations_and_initials():
     """"Ms. Lee" and "J. Smith" do not end sentences; a question mark makes a question."""
-    a = textlib.analyse("Dear Ms. Lee, thanks. I met J. Smith today! What are the next steps?", LANG)
+    a = analysis.analyse("Dear Ms. Lee, thanks. I met J. Smith today! What are the next steps?", LANG)
     assert [s.question for s in a.sentences] == [False, False, True]
     assert a.text[a.sentences[1].start: a.sentences[1].end] == "I met J. Smith today!"
 
 
 def test_hard_wrapped_lines_stay_one_sentence_but_short_lines_end_one():
     """Prose wrapped at 70 columns is one sentence; a greeting or sign-off line is its own."""
-    a = textlib.analyse("Dear Tom,\nI am writing to say that I am not really\ninterested in the job after all.\n"
+    a = analysis.analyse("Dear Tom,\nI am writing to say that I am not really\ninterested in the job after all.\n"
                         "Best,\nMaya", LANG)
     assert len(a.sentences) == 4
     assert a.words[a.sentences[1].first: a.sentences[1].stop][-4:] == ("in", "the", "job", "after", "all")[-4:]
@@ -88,7 +88,7 @@ def test_hard_wrapped_lines_stay_one_sentence_but_short_lines_end_one():
 
 def test_indirect_questions_count_as_questions():
     """"Could you tell me ..." asks something even without a question mark."""
-    a = textlib.analyse("Could you tell me about the timeline. I look forward to it.", LANG)
+    a = analysis.analyse("Could you tell me about the timeline. I look forward to it.", LANG)
     assert [s.question for s in a.sentences] == [True, False]
 
 
@@ -114,10 +114,10 @@ def test_negation_scope(sentence, negated):
 
 def test_phrase_syntax_alternatives_optional_wildcard_exact():
     """{a|b} alternatives, [a] optional words, * any word, =word exact, inflections for the rest."""
-    patterns = textlib.compile_phrase("{thank you|thanks} for [the] * time", LANG)
+    patterns = phrases.compile_phrase("{thank you|thanks} for [the] * time", LANG)
     assert len(patterns) == 4  # two ways to thank, with or without "the"
-    exact = textlib.compile_phrase("=started", LANG)[0][0]
-    inflected = textlib.compile_phrase("started", LANG)[0][0]
+    exact = phrases.compile_phrase("=started", LANG)[0][0]
+    inflected = phrases.compile_phrase("started", LANG)[0][0]
     assert exact == frozenset({"started"}) and {"start", "starts", "starting"} <= inflected
 
 
@@ -130,8 +130,8 @@ def test_phrase_syntax_alternatives_optional_wildcard_exact():
 ])
 def test_bad_phrases_are_refused(phrase, message):
     """Malformed phrases raise PhraseError with a message an author can act on."""
-    with pytest.raises(textlib.PhraseError, match=message):
-        textlib.compile_phrase(phrase, LANG)
+    with pytest.raises(phrases.PhraseError, match=message):
+        phrases.compile_phrase(phrase, LANG)
 
 
 @pytest.mark.parametrize(("pattern", "usable"), [
@@ -145,18 +145,20 @@ def test_bad_phrases_are_refused(phrase, message):
 ])
 def test_rule_regexes_run_on_re2(pattern, usable):
     """Rule regexes compile on RE2; what RE2 cannot run is refused with its key, never run on a slower engine."""
-    issues: list = []
-    compiled = SpecReader({}, "spec.concepts.x", issues).regex("regex[0]", pattern)
+    try:
+        compiled, message = rules.compile_regex(pattern), ""
+    except ValueError as exc:
+        compiled, message = None, str(exc)
     assert (compiled is not None) == usable
     if not usable:
-        assert [str(i) for i in issues] == [str(i) for i in issues if i.key == "spec.concepts.x.regex[0]"]
-        assert "cannot be used" in str(issues[0]) and "RE2" in str(issues[0])
+        error = _spec_error({"concepts": {"x": {"regex": [pattern]}}, "checks": [{"id": "c", "require": "x"}]})
+        assert error == f"spec.concepts.x.regex[0]: {message}"
+        assert "cannot be used" in message and "RE2" in message
 
 
 def test_nested_repeat_on_a_hostile_answer_stays_linear():
     """(a+)+b against 'aaaa...c' backtracks for ages on Python's re; on RE2 it costs what a plain search does."""
-    reader = SpecReader({}, "spec", [])
-    nested, plain = reader.regex("a", r"(a+)+b"), reader.regex("b", r"a+b")
+    nested, plain = rules.compile_regex(r"(a+)+b"), rules.compile_regex(r"a+b")
     hostile = "a" * 4000 + "c"
 
     def best_of(rx) -> float:
@@ -295,7 +297,7 @@ def test_words_check_counts_and_highlights_the_overflow():
     (start, end), = length.spans
     overflow = result.answer_text[start:end]
     assert result.answer_text[end:] == "."  # the span runs to the last word
-    assert len(textlib.WORD_RE.findall(overflow)) == len(textlib.WORD_RE.findall(long)) - 60
+    assert len(analysis.WORD_RE.findall(overflow)) == len(analysis.WORD_RE.findall(long)) - 60
     short = grade("Keen. Next steps?")
     assert "has 3 words" in check(short, "length").message
 
@@ -536,10 +538,10 @@ def test_look_alike_letters_are_read_as_latin():
 def test_rules_view_maps_spans_back():
     """Spans found in the view map to the same words of the original text."""
     text_in = "a\u200bb c\u200d\u200dd"
-    view, back = textlib.rules_view(text_in)
+    view, back = analysis.rules_view(text_in)
     assert view == "ab cd"
-    assert text_in[slice(*textlib.map_span((3, 5), back))] == "c\u200d\u200dd"
-    assert textlib.rules_view("plain") == ("plain", None)
+    assert text_in[slice(*analysis.map_span((3, 5), back))] == "c\u200d\u200dd"
+    assert analysis.rules_view("plain") == ("plain", None)
 
 
 @pytest.mark.parametrize(("answer", "passes"), [
@@ -557,7 +559,7 @@ def test_typos_are_read_against_the_rules_vocabulary(answer, passes):
 
 def test_speller_leaves_ties_and_short_words_alone():
     """A word two rules words are equally close to stays as written; so does a word under five letters."""
-    speller = textlib.Speller.build({"steps", "stops", "keen", "interested"}, LANG)
+    speller = analysis.Speller.build({"steps", "stops", "keen", "interested"}, LANG)
     assert speller.correct("intrested") == "interested"
     assert speller.correct("stxps") is None  # one edit from both
     assert speller.correct("kean") is None  # too short
@@ -566,10 +568,10 @@ def test_speller_leaves_ties_and_short_words_alone():
 
 # ---- gaps, narration, label lines --------------------------------------------------------------------------
 
-def _index(*phrases):
+def _index(*written):
     """A phrase index over the given phrases, each its own key."""
-    return textlib.PhraseIndex.build([(n, p) for n, ph in enumerate(phrases)
-                                      for p in textlib.compile_phrase(ph, LANG)], LANG.modifiers)
+    return phrases.PhraseIndex.build([(n, p) for n, ph in enumerate(written)
+                                      for p in phrases.compile_phrase(ph, LANG)], LANG.modifiers)
 
 
 @pytest.mark.parametrize(("sentence", "found"), [
@@ -580,26 +582,26 @@ def _index(*phrases):
 ])
 def test_gap_matches_words_in_between_within_one_clause(sentence, found):
     """'i ... want ... job' finds the words apart, inside one clause of one sentence."""
-    hits = _index("i ... want ... job").find(textlib.analyse(sentence, LANG))
+    hits = _index("i ... want ... job").find(analysis.analyse(sentence, LANG))
     assert bool(hits) is found
 
 
 def test_negator_inside_a_gap_negates_the_match():
     """'I do not really want this job' matches the gapped phrase, negated from inside the gap."""
-    a = textlib.analyse("I do not really want this job.", LANG)
+    a = analysis.analyse("I do not really want this job.", LANG)
     (_, first, stop, skipped), = _index("i ... want ... job").find(a)
-    assert a.words[textlib.gap_negator(a, skipped, LANG)] == "not"
+    assert a.words[analysis.gap_negator(a, skipped, LANG)] == "not"
     # A negator written into the phrase itself is not one the gap skipped.
-    a = textlib.analyse("I have not really used Tableau.", LANG)
+    a = analysis.analyse("I have not really used Tableau.", LANG)
     (_, first, stop, skipped), = _index("have not ~ used tableau").find(a)
-    assert textlib.gap_negator(a, skipped, LANG) is None
+    assert analysis.gap_negator(a, skipped, LANG) is None
 
 
 @pytest.mark.parametrize("phrase", ["... want", "want ...", "i ... ... want", "* want"])
 def test_gap_placement_is_checked(phrase):
     """A gap cannot start or end a phrase, nor come twice in a row."""
-    with pytest.raises(textlib.PhraseError):
-        textlib.compile_phrase(phrase, LANG)
+    with pytest.raises(phrases.PhraseError):
+        phrases.compile_phrase(phrase, LANG)
 
 
 @pytest.mark.parametrize(("answer", "narrated"), [
@@ -612,7 +614,7 @@ def test_gap_placement_is_checked(phrase):
 ])
 def test_narration_is_told_apart_from_speech(answer, narrated):
     """Sentences that describe the answer ("then I'd ask her...") are found; spoken ones are not."""
-    assert textlib.narrated(textlib.analyse(answer, LANG), LANG) == narrated
+    assert analysis.narrated(analysis.analyse(answer, LANG), LANG) == narrated
 
 
 def test_an_account_of_the_advice_earns_nothing():
@@ -651,7 +653,21 @@ def test_an_and_chain_of_every_point_earns_nothing():
 ])
 def test_modifier_gap_skips_only_modifiers(sentence, found):
     """'i ~ want this job' allows 'really do' (even between commas) in between, but no other words."""
-    assert bool(_index("i ~ want this job").find(textlib.analyse(sentence, LANG))) is found
+    assert bool(_index("i ~ want this job").find(analysis.analyse(sentence, LANG))) is found
+
+
+def test_a_gapped_phrase_is_keyed_on_its_rarest_word():
+    """'i ~ want this job' is tried only in a sentence with a form of 'want' ('this' is a function word, and 'job'
+    has more forms, since it is a verb too)."""
+    index = phrases.PhraseIndex.build([(0, p) for p in phrases.compile_phrase("i ~ want this job", LANG)],
+                                      LANG.modifiers, LANG.function_words)
+    assert set(index.triggers) == {"want", "wants", "wanted", "wanting"} and index.gapped == 1
+    assert index.find(analysis.analyse("I really want this job.", LANG))
+    # Every word of the phrase is in the answer, but "want" is not in the sentence the phrase would start in.
+    assert not index.find(analysis.analyse("I really like this job. Want it?", LANG))
+    # With nothing literal after the gap to key on, the phrase is tried wherever its first word is.
+    always = phrases.PhraseIndex.build([(0, p) for p in phrases.compile_phrase("i ~ *", LANG)], LANG.modifiers)
+    assert not always.triggers and always.find(analysis.analyse("I really do.", LANG))
 
 
 def test_together_groups_meet_in_one_sentence():

@@ -139,7 +139,13 @@ def test_loader_accepts_the_shipped_copy(rules_copy):
     # A misspelt key in concepts.yaml names the concept.
     ("concepts.yaml", "    scope: question\n", "    scopes: question\n",
      ["concepts.yaml.concepts.next-steps.scopes: unknown key"]),
-], ids=["tone-unknown-key", "tone-bad-regex", "tone-look-around", "lexicon-unknown-key"])
+    # The guard's thresholds are typed settings: a share is between 0 and 1, a misspelt one is unknown.
+    ("english.yaml", "  min_function_share: 0.2 ", "  min_function_share: 2 ",
+     ["english.yaml.guard.min_function_share: must be between 0 and 1, got 2"]),
+    ("english.yaml", "  max_repeats: 1 ", "  max_repeat: 1 ",
+     ["english.yaml.guard.max_repeats: missing required key", "english.yaml.guard.max_repeat: unknown key"]),
+], ids=["tone-unknown-key", "tone-bad-regex", "tone-look-around", "lexicon-unknown-key", "guard-share",
+        "guard-unknown-key"])
 def test_loader_names_file_and_key(rules_copy, file, old, new, expected):
     """Each bad edit is refused at load, and the error names the file and the key path."""
     _edit(rules_copy / file, old, new)
