@@ -337,9 +337,12 @@ def build_concept(body: ConceptModel, name: str, path: str, lang: Language, issu
     also be reported as missing.
     """
     def get(field: str) -> Any:
-        """A field of the salvage, with its default for one that was invalid."""
+        """A field of the salvage, with its default for one that was invalid (and a list without its bad entries)."""
         value = getattr(body, field, None)
-        return ConceptModel.model_fields[field].get_default(call_default_factory=True) if value is None else value
+        if value is None:
+            return ConceptModel.model_fields[field].get_default(call_default_factory=True)
+        # A salvaged list keeps its positions, with None where an entry was invalid (already reported).
+        return [v for v in value if v is not None] if isinstance(value, list) else value
 
     phrases = tuple(get("phrases"))
     groups = []
