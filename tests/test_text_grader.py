@@ -71,6 +71,14 @@ def test_apostrophe_free_contractions():
         "i", "am", "sure", "i", "do", "not", "know", "and", "can", "not", "say")
 
 
+
+def test_contractions_without_apostrophes_are_read_from_the_next_word():
+    """"its a gap", "your right" and "Ill start" are contractions; "its users", "your role" and "ill" are not."""
+    words = analysis.analyse("Your right, its a gap. Ill start tonight.", LANG).words
+    assert words == ("you", "are", "right", "it", "is", "a", "gap", "i", "will", "start", "tonight")
+    words = analysis.analyse("I was ill last week. Its users like your role. Ill health.", LANG).words
+    assert words == ("i", "was", "ill", "last", "week", "its", "users", "like", "your", "role", "ill", "health")
+
 def test_sentences_skip_abbreviations_and_initials():
     """"Ms. Lee" and "J. Smith" do not end sentences; a question mark makes a question."""
     a = analysis.analyse("Dear Ms. Lee, thanks. I met J. Smith today! What are the next steps?", LANG)

@@ -71,6 +71,24 @@ class Narration:
 
 
 @dataclass(frozen=True)
+class InContext:
+    """A word that is a contraction only in context: its expansion, and the next words that make it one."""
+
+    means: tuple[str, ...]
+    before: frozenset[str]  # the next word is one of these ...
+    not_before: frozenset[str]  # ... or, with `before` empty, any word but these
+    capital: bool  # only written with a capital ("Ill")
+
+    def applies(self, written: str, following: str) -> bool:
+        """True when `written`, followed by `following` (lower case, "" at the end), is the contraction."""
+        if self.capital and not written[:1].isupper():
+            return False
+        if not following:
+            return False
+        return following in self.before if self.before else following not in self.not_before
+
+
+@dataclass(frozen=True)
 class Language:
     """Word lists that drive tokenising, negation and the real-sentence guard (from graders/rules/english.yaml)."""
 
@@ -91,6 +109,8 @@ class Language:
     modifiers: frozenset[str] = frozenset()  # what a "~" gap in a phrase may skip ("really", "very", "much")
     numeric_abbreviations: frozenset[str] = frozenset()  # "no": an abbreviation only before a number
     narration: Narration | None = None
+    # Contractions written without an apostrophe that the next word tells apart ("its a gap", "Ill start").
+    in_context: Mapping[str, InContext] = field(default_factory=dict)
     # Derived: for each negator, the not-negating sequences it appears in and at which position.
     cancel_at: Mapping[str, tuple[tuple[int, tuple[str, ...]], ...]] = field(default_factory=dict)
     # Derived: the indirect-question openers grouped by their first word.
@@ -338,7 +358,7 @@ def analyse(text: str, lang: Language, speller: Speller | None = None) -> Analys
         cur_start = -1
         cur_words = 0
 
-    for ws, we in raw:
+    for n, (ws, we) in enumerate(raw):
         while b < len(bounds) and bounds[b][0] < ws:
             close(bounds[b][1], bounds[b][2])
             b += 1
@@ -351,7 +371,12 @@ def analyse(text: str, lang: Language, speller: Speller | None = None) -> Analys
         written = text[ws:we]
         # A capitalised word inside a sentence is a name (Okoye, Tableau): never "corrected".
         name = written[:1].isupper() and cur_first != len(words)
-        for i, part in enumerate(lang.expand(written.lower())):
+        parts = lang.expand(written.lower())
+        rule = lang.in_context.get(written.lower())
+        if rule is not None and rule.applies(written, text[raw[n + 1][0]: raw[n + 1][1]].lower()
+                                             if n + 1 < len(raw) else ""):
+            parts = rule.means
+        for i, part in enumerate(parts):
             fixed = speller.correct(part) if speller is not None and not name else None
             if fixed is not None:
                 corrected.add(len(words))

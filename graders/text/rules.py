@@ -19,7 +19,7 @@ from pydantic import AfterValidator, Field
 
 from graders.base import SpecIssue
 from graders.schema import SpecModel, Text, fail, raise_if, unique_ids, validate
-from graders.text.analysis import WORD_RE, Language, Narration
+from graders.text.analysis import WORD_RE, InContext, Language, Narration
 from graders.text.phrases import Pattern, PhraseError, compile_phrase, inflections, normalise_phrase_word
 
 RULES_DIR = Path(__file__).parents[1] / "rules"
@@ -173,6 +173,16 @@ class NegationSettings(SpecModel):
     not_negating: list[Text] = []  # "not only", "can not wait": a negator inside is no negation
 
 
+class ContextualContraction(SpecModel):
+    """english.yaml `contextual_contractions:` entry: a word that is a contraction only before certain words."""
+
+    word: Text  # as written, lower case ("its", "your", "ill")
+    means: Text  # its expansion ("it is")
+    before: list[Text] = []  # the next word must be one of these ...
+    not_before: list[Text] = []  # ... or, when `before` is empty, any word but these
+    capital: bool = False  # only when written with a capital first letter ("Ill", not "ill")
+
+
 class SpellingSettings(SpecModel):
     """english.yaml `spelling:`: which words the speller may correct, and by how many edits."""
 
@@ -208,6 +218,7 @@ class LanguageFile(SpecModel):
     modifiers: list[Text]
     indirect_questions: list[Text] = []
     requests: list[Text]
+    contextual_contractions: list[ContextualContraction] = []
     guard: GuardSettings
     spelling: SpellingSettings
     narration: NarrationLists
@@ -231,7 +242,11 @@ def _read_language(raw: Any, issues: list[SpecIssue]) -> Language | None:
                     data.guard, spelling=data.spelling.model_dump(),
                     lead_ins=frozenset(data.lead_ins), narration=narration,
                     modifiers=frozenset(w for m in data.modifiers for w in lang_words(m)),
-                    numeric_abbreviations=frozenset(a.lower() for a in data.numeric_abbreviations))
+                    numeric_abbreviations=frozenset(a.lower() for a in data.numeric_abbreviations),
+                    in_context={c.word.lower(): InContext(tuple(c.means.lower().split()),
+                                                          frozenset(w.lower() for w in c.before),
+                                                          frozenset(w.lower() for w in c.not_before), c.capital)
+                                for c in data.contextual_contractions})
     return replace(base, not_negating=_word_tuple(tuple(neg.not_negating), base.expand),
                    indirect_questions=_word_tuple(tuple(data.indirect_questions), base.expand),
                    requests=_word_tuple(tuple(data.requests), base.expand),
