@@ -200,3 +200,27 @@ def test_no_character_trick_inside_the_deciding_words_lifts_a_fail(ex, answer):
                 tried += 1
     # A sample that fails only by leaving something out has no words to hide; every other one was tried.
     assert tried or not _deciding_spans(first)
+
+
+FORM_EMAIL = ("Hi Tom,\n\nThanks: for your time yesterday\nWhat I liked: the new warehouse scheduling system, next "
+              "spring\nWhy me: the food bank volunteer rota I ran\nInterest: very high, still want the role\n\n"
+              "Kind regards,\nRyan Molloy")
+TOLD_EMAIL = ("Hi Tom,\n\nIn this email I'd start by thanking you for your time, then mention the warehouse scheduling "
+              "system we talked about, then remind you how my food bank rota shows I can keep people informed when "
+              "plans change. After that I'd say I'm still interested in the role and finish with a sign-off.\n\n"
+              "Best,\nMarcus Bell")
+REAL_EMAIL = ("Hi Tom,\n\nSubject: thank you for yesterday\n\nThank you for your time yesterday afternoon. I enjoyed "
+              "hearing how the new scheduling system will keep drivers informed when plans change next spring. "
+              "Running the food bank rota taught me to tell people early when a plan changes. I'm still very keen on "
+              "the role.\n\nKind regards,\nRyan Molloy")
+
+
+@pytest.mark.parametrize(("answer", "guarded"), [(FORM_EMAIL, True), (TOLD_EMAIL, True), (REAL_EMAIL, False)])
+def test_an_emails_greeting_and_sign_off_do_not_water_down_the_guard(answer, guarded):
+    """A form typed line by line, or an account of the email, fails the guard although greeting and sign-off
+    lines are ordinary sentences; a real email with one header line does not."""
+    _, spec = EXERCISES["thank-you-email"]
+    result = _grade(spec, answer)
+    guard = next(c for c in result.checks if c.id == "real-sentences")
+    assert guard.passed is not guarded, guard.message
+    assert result.passed is not guarded

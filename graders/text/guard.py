@@ -60,6 +60,11 @@ class Seen:
         return Outcome(False, f"{self.fail} {why}", spans)
 
 
+# An email's frame: a greeting line and up to three closing lines (sign-off, name, title) of this many words at most.
+FRAME_WORDS = 4
+FRAME_TAIL = 3
+
+
 def keyword_list(s: Seen) -> Outcome | None:
     """Fragments: most words must sit in sentences of a few words that include ordinary function words."""
     a, g, lang = s.a, s.settings, s.lang
@@ -79,7 +84,7 @@ def form_labels(s: Seen) -> Outcome | None:
     """"Interest: high. Concerns: any?" - labels with a value after them are a form filled in, not speech."""
     a, g = s.a, s.settings
     labels = _label_lines(a, g.contact_labels)
-    if len(labels) > g.max_label_lines and len(labels) * 2 >= len(a.sentences):
+    if len(labels) > g.max_label_lines and len(labels) * 2 >= _body_sentences(a):
         return s.fails(f"{len(labels)} lines read as a label and a value "
                        f"({', '.join(quote(a.text, sp) for sp in labels[:3])}); say it in sentences "
                        "instead, so none of the other points can be credited yet.", tuple(labels))
@@ -100,7 +105,7 @@ def account_of_the_answer(s: Seen) -> Outcome | None:
     """An account of the advice ("Then I'd ask her about the timeline") is not the answer itself."""
     a = s.a
     told = narrated(a, s.lang)
-    if told and len(told) >= s.settings.max_narrated_share * len(a.sentences):
+    if told and len(told) >= s.settings.max_narrated_share * _body_sentences(a):
         spans = tuple((a.sentences[i].start, a.sentences[i].end) for i in told)
         return s.fails(f"This describes what you would say ({quote(a.text, spans[0])}) rather than saying it. "
                        "Write the words you would actually use, so none of the other points can be credited yet.",
@@ -228,18 +233,42 @@ def _stuffable(spec: TextSpec) -> list[str]:
             if not (n in spec.concepts and not spec.concepts[n].synonyms)]
 
 
-def _label_lines(a: Analysis, contact_labels: list[str]) -> list[tuple[int, int]]:
-    """Sentences that start with a one- to three-word label and a colon ("Next steps: please advise").
+def _body_sentences(a: Analysis) -> int:
+    """How many sentences the answer has besides an email's frame: its greeting line and its sign-off and name.
 
-    An email's header and contact lines ("Subject:", "Phone:") are labels of another kind and are left out.
+    A share of the answer ("half of it is labels", "most of it tells what one would say") is a share of what it
+    says, so "Dear Tom," and "Kind regards, / Ann" must not water it down.
     """
-    out = []
-    for s in a.sentences:
-        head, colon, _ = a.text[s.start: s.end].partition(":")
+    sentences = a.sentences
+    first, stop = 0, len(sentences)
+    if stop > 1 and sentences[0].words <= FRAME_WORDS and "\n" in a.text[sentences[0].end:]:
+        first = 1
+    while stop - first > 1 and len(sentences) - stop < FRAME_TAIL and sentences[stop - 1].words <= FRAME_WORDS \
+            and "\n" in a.text[sentences[stop - 2].end: sentences[stop - 1].start]:
+        stop -= 1
+    return max(1, stop - first)
+
+
+def _label_lines(a: Analysis, contact_labels: list[str]) -> list[tuple[int, int]]:
+    """Sentences, or lines, that start with a one- to five-word label and a colon ("Next steps: please advise").
+
+    A form typed line by line ("Thanks: for your time" / "Why me: the rota") is read a line at a time, since such
+    lines often end in no full stop. An email's header and contact lines ("Subject:", "Phone:") are labels of
+    another kind and are left out.
+    """
+    found: dict[int, tuple[int, int]] = {}
+    pieces = [(s.start, s.end) for s in a.sentences]
+    at = 0
+    for line in a.text.split("\n"):
+        if line.strip():
+            pieces.append((at, at + len(line)))
+        at += len(line) + 1
+    for start, end in pieces:
+        head, colon, _ = a.text[start: end].partition(":")
         label = WORD_RE.findall(head.lower())
         if colon and 1 <= len(label) <= 5 and "\n" not in head and " ".join(label) not in contact_labels:
-            out.append((s.start, s.end))
-    return out
+            found.setdefault(start + len(head) - len(head.lstrip()), (start, end))
+    return sorted(found.values())
 
 
 def _chained_sentence(s: Seen, conjunctions: int, concepts: int) -> tuple[int, int] | None:
