@@ -224,3 +224,22 @@ def test_an_emails_greeting_and_sign_off_do_not_water_down_the_guard(answer, gua
     guard = next(c for c in result.checks if c.id == "real-sentences")
     assert guard.passed is not guarded, guard.message
     assert result.passed is not guarded
+
+
+LISTED = ("Dear Tom,\n\nThank you for your time. I was listening carefully to the warehouse scheduling system, next "
+          "spring rollout, drivers, depot staff, customers, plans change, communication and updates. I ran the food "
+          "bank rota and I am still very interested in the role.\n\nKind regards,\nDoug Fenwick")
+LIST_INSIDE = ("You're right to raise it, I don't have Tableau experience. I have, though, spent the last year making "
+               "charts and dashboards with Python, mostly matplotlib and Streamlit, for my capstone, and the basics, "
+               "connecting data, building views, setting up filters, carry over. I'll do the free Tableau course "
+               "over the next two weeks.")
+
+
+def test_a_sentence_of_short_keyword_items_fails_the_guard_but_a_list_inside_a_sentence_does_not():
+    """Seven bare items split by commas are a keyword list; asides and a short list within real prose are not."""
+    _, email = EXERCISES["thank-you-email"]
+    guard = next(c for c in _grade(email, LISTED).checks if c.id == "real-sentences")
+    assert not guard.passed and "list of 8 short items" in guard.message
+    _, concern = EXERCISES["address-a-concern"]
+    guard = next(c for c in _grade(concern, LIST_INSIDE).checks if c.id == "real-sentences")
+    assert guard.passed, guard.message

@@ -62,6 +62,8 @@ class Seen:
 
 # An email's frame: a greeting line and up to three closing lines (sign-off, name, title) of this many words at most.
 FRAME_WORDS = 4
+# Where a list's items part: a comma, a semicolon, or "and"/"or" between words.
+LIST_SPLIT_RE = re.compile(r"[,;]|\b(?:and|or)\b", re.IGNORECASE)
 FRAME_TAIL = 3
 
 
@@ -167,6 +169,28 @@ def and_chain(s: Seen) -> Outcome | None:
     return None
 
 
+def comma_list(s: Seen) -> Outcome | None:
+    """"I was listening to the scheduling system, next spring, drivers, depot staff, customers and updates": a
+    sentence that is mostly short items split by commas, "and" or "or" lists keywords; it does not say anything."""
+    g = s.settings
+    for x in s.a.sentences:
+        items = [part for part in LIST_SPLIT_RE.split(s.a.text[x.start: x.end]) if WORD_RE.search(part)]
+        short = sum(_list_item(part, g.list_item_words, s.lang.function_words) for part in items)
+        if short >= g.list_items and short >= g.list_short_share * len(items):
+            return s.fails(f"One sentence is a list of {len(items)} short items "
+                           f"({quote(s.a.text, (x.start, x.end))}); a list of keywords is not an answer, so this "
+                           "earns nothing. Say what you mean in sentences.", ((x.start, x.end),))
+    return None
+
+
+def _list_item(part: str, max_words: int, function_words: frozenset[str]) -> bool:
+    """A keyword item: a few words, naming something ("depot staff", "next spring rollout"), with at most one
+    function word; "I have", "though" or "for my capstone" are pieces of an ordinary sentence instead."""
+    words = [w.lower() for w in WORD_RE.findall(part)]
+    grammar = sum(w in function_words for w in words)
+    return 0 < len(words) <= max_words and grammar <= 1 and grammar < len(words)
+
+
 def rubric_phrase_share(s: Seen) -> Outcome | None:
     """When rubric phrases make up most of the words, one of them said over and over, it is a list in disguise."""
     covered: set[int] = set()
@@ -195,7 +219,7 @@ def unpunctuated_run(s: Seen) -> Outcome | None:
 # The order matters: the first heuristic that fires explains the failure.
 HEURISTICS: tuple[Callable[[Seen], Outcome | None], ...] = (
     keyword_list, form_labels, template_blanks, account_of_the_answer, repeated_sentences, stuffed_synonyms,
-    and_chain, rubric_phrase_share, unpunctuated_run)
+    and_chain, comma_list, rubric_phrase_share, unpunctuated_run)
 
 
 class RealSentences(CheckKind):

@@ -58,6 +58,9 @@ class GuardSettings(SpecModel):
     max_narrated_share: Share  # this share of sentences describing the answer is not the answer
     chain_conjunctions: Annotated[int, Field(ge=1, le=100)]  # a sentence with this many "and"/"or" ...
     chain_concepts: Annotated[int, Field(ge=1, le=100)]  # ... joining this many rubric concepts is a chain
+    list_items: Annotated[int, Field(ge=3, le=100)]  # a sentence with this many short items (commas, "and", "or")
+    list_item_words: Annotated[int, Field(ge=1, le=20)]  # ... short meaning this many words or fewer ...
+    list_short_share: Share  # ... making up this share of its items is a list of keywords, not a sentence
 
 
 class _StrictLoader(yaml.SafeLoader):
