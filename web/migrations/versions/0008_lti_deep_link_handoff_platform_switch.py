@@ -20,15 +20,18 @@ depends_on = None
 
 def upgrade() -> None:
     """Add lti_states.deep_link (JSON, empty for logins and ordinary hand-offs) and lti_platforms.enabled (on)."""
-    with op.batch_alter_table("lti_states") as batch:
-        batch.add_column(sa.Column("deep_link", sa.JSON().with_variant(JSONB(), "postgresql"), nullable=True))
-    with op.batch_alter_table("lti_platforms") as batch:
-        batch.add_column(sa.Column("enabled", sa.Boolean(), nullable=False, server_default=sa.true()))
+    # Plain ADD COLUMN on every database: a batch rebuild of lti_platforms on SQLite would drop and recreate it,
+    # and its ON DELETE CASCADE children (deployments, users, courses, scores) would go with it.
+    op.add_column("lti_states", sa.Column("deep_link", sa.JSON().with_variant(JSONB(), "postgresql"), nullable=True))
+    op.add_column("lti_platforms", sa.Column("enabled", sa.Boolean(), nullable=False, server_default=sa.true()))
 
 
 def downgrade() -> None:
     """Drop lti_platforms.enabled and lti_states.deep_link."""
-    with op.batch_alter_table("lti_platforms") as batch:
-        batch.drop_column("enabled")
-    with op.batch_alter_table("lti_states") as batch:
-        batch.drop_column("deep_link")
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite 3.35+ drops a column in place; Alembic would rebuild the table (and cascade, as in 0002).
+        op.execute("ALTER TABLE lti_platforms DROP COLUMN enabled")
+        op.execute("ALTER TABLE lti_states DROP COLUMN deep_link")
+    else:
+        op.drop_column("lti_platforms", "enabled")
+        op.drop_column("lti_states", "deep_link")
