@@ -1,5 +1,5 @@
-"""`python -m course`: the same as the `course` command."""
+"""`python -m course`: the content commands (check, list, show, grade); the installed `course` adds the site's."""
 
-from course.cli import main
+from course.cli import cli
 
-raise SystemExit(main())
+cli(prog_name="course")

@@ -1,4 +1,7 @@
-"""The `course` command: check, list, show and grade course content (site commands come from web.manage).
+"""The `course` command's content half: check, list, show and grade course content, knowing nothing of the site.
+
+`cli` is the group `python -m course` runs; `course_group()` makes a fresh copy, to which web/cli.py adds the
+site's commands for the installed `course` command.
 
 Exit codes: 0 done (whatever an answer scored), 1 content errors (or a grader bug), 2 bad input
 (unknown id, bad arguments, unreadable file, an answer that cannot be graded).
@@ -6,45 +9,75 @@ Exit codes: 0 done (whatever an answer scored), 1 content errors (or a grader bu
 
 from __future__ import annotations
 
-import argparse
 import csv
 import dataclasses
 import difflib
 import json
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
+import click
 import yaml
 
 import graders
 from course.errors import ContentErrors
 from course.loader import load_course
 from course.model import Course, Exercise, Lesson
+from graders.ordering import describe_key
 
-OWN_COMMANDS = ("check", "list", "show", "grade")
+# -h as well as --help, as the command had before click; sub-commands inherit it.
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
 
-class CommandFailed(Exception):
-    """A command cannot go on; main() prints the one-line reason to stderr and exits with `code`."""
+class CommandFailed(click.ClickException):
+    """A command cannot go on: click prints `<prefix>: <reason>` on stderr and exits with `code`."""
 
-    def __init__(self, message: str, code: int = 2):
-        """Keep the reason and the exit code."""
+    prefix = "course"
+    exit_code = 2  # bad input, unless the command says otherwise
+
+    def __init__(self, message: str, code: int | None = None):
+        """Keep the reason and, when given, the exit code."""
         super().__init__(message)
-        self.code = code
+        if code is not None:
+            self.exit_code = code
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """Print the reason to stderr, without click's usage text."""
+        click.echo(f"{self.prefix}: {self.format_message()}", err=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What the group's options hand to every command; the site's commands extend it."""
+
+    root: str | None = None
+
+
+class AnswerFile(click.File):
+    """click.File (`-` is stdin) whose unreadable file ends the command with the one-line exit-2 reason."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Open the file, or fail as `course: cannot read answer file PATH: why`."""
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as exc:
+            # click.File fails from inside `except OSError`; its strerror is the plain reason.
+            cause = exc.__context__
+            reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else exc.message
+            raise CommandFailed(f"cannot read answer file {value}: {reason}") from None
 
 
 # --------------------------------------------------------------------------------------------------- helpers
 
 
-def _load(args: argparse.Namespace) -> Course:
+def _load(settings: Settings) -> Course:
     """Load the course for a command other than `check`; content errors are printed and end with exit 1."""
     try:
-        return load_course(args.root)
+        return load_course(settings.root)
     except ContentErrors as exc:
-        print(exc, file=sys.stderr)
+        click.echo(str(exc), err=True)
         raise CommandFailed("the course content has errors; run `course check` after fixing them", 1) from None
 
 
@@ -57,9 +90,9 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _dump_json(data: Any, out: TextIO | None = None) -> None:
+def _dump_json(data: Any) -> None:
     """Print data as indented JSON (UTF-8 text kept readable)."""
-    print(json.dumps(data, indent=2, ensure_ascii=False, default=_json_default), file=out or sys.stdout)
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=_json_default))
 
 
 def _plain(data: Any) -> Any:
@@ -105,18 +138,19 @@ def _display_path(course: Course, path: Path) -> str:
 # --------------------------------------------------------------------------------------------------- check / list
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    """Validate every file and grade every sample answer; list all errors or say OK."""
+@click.command("check")
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Validate every file and grade every sample answer."""
     try:
-        course = load_course(args.root, check_samples=True)
+        course = load_course(ctx.obj.root, check_samples=True)
     except ContentErrors as exc:
         for error in exc:
-            print(error)
+            click.echo(str(error))
         count = len(exc)
-        print(f"FAILED: {count} error{'' if count == 1 else 's'}")
-        return 1
-    print(f"OK: {len(course.modules)} modules, {len(course.lessons)} lessons, {len(course.exercises)} exercises")
-    return 0
+        click.echo(f"FAILED: {count} error{'' if count == 1 else 's'}")
+        ctx.exit(1)
+    click.echo(f"OK: {len(course.modules)} modules, {len(course.lessons)} lessons, {len(course.exercises)} exercises")
 
 
 def course_outline(course: Course) -> dict[str, Any]:
@@ -146,22 +180,24 @@ def course_outline(course: Course) -> dict[str, Any]:
     }
 
 
-def cmd_list(args: argparse.Namespace) -> int:
-    """Print the course as a tree of modules, lessons and exercises (or JSON)."""
-    course = _load(args)
+@click.command("list")
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of a tree")
+@click.pass_obj
+def list_course(settings: Settings, as_json: bool) -> None:
+    """List modules, lessons and exercises."""
+    course = _load(settings)
     outline = course_outline(course)
-    if args.json:
+    if as_json:
         _dump_json(outline)
-        return 0
-    print(course.title)
-    print(f"{len(course.modules)} modules, {len(course.lessons)} lessons, {len(course.exercises)} exercises")
+        return
+    click.echo(course.title)
+    click.echo(f"{len(course.modules)} modules, {len(course.lessons)} lessons, {len(course.exercises)} exercises")
     for module in outline["modules"]:
-        print(f"\n{module['id']}: {module['title']}")
+        click.echo(f"\n{module['id']}: {module['title']}")
         for lesson in module["lessons"]:
-            print(f"  {lesson['order']}. {lesson['id']}: {lesson['title']} ({lesson['minutes']} min)")
+            click.echo(f"  {lesson['order']}. {lesson['id']}: {lesson['title']} ({lesson['minutes']} min)")
             for ex in lesson["exercises"]:
-                print(f"       - {ex['id']} [{ex['type']}]: {ex['title']}")
-    return 0
+                click.echo(f"       - {ex['id']} [{ex['type']}]: {ex['title']}")
 
 
 # --------------------------------------------------------------------------------------------------- show
@@ -209,54 +245,47 @@ def exercise_data(course: Course, ex: Exercise) -> dict[str, Any]:
 def _print_lesson(data: dict[str, Any]) -> None:
     """Print a lesson as its file would read: front matter, then the Markdown body."""
     front = {k: data[k] for k in ("id", "title", "module", "order", "minutes", "summary", "objectives", "sources")}
-    print(f"# lesson {data['id']} ({data['path']})")
-    print("---")
-    print(_dump_yaml(front))
-    print("---")
-    print(f"# exercises: {', '.join(data['exercises']) or '(none)'}")
-    print(data["body"].rstrip("\n"))
-
-
-def _ordering_steps(key: dict[str, Any]) -> list[str]:
-    """Describe an ordering key: each step with its id and the steps it must come after."""
-    lines = []
-    for item in key.get("items", ()):
-        after = ", ".join(item.get("after", ())) or "(can come first)"
-        lines.append(f"{item['id']}: {item['text']}\n      after: {after}")
-    for item in key.get("distractors", ()):
-        lines.append(f"{item['id']}: {item['text']}\n      distractor: leave out")
-    return lines
+    click.echo(f"# lesson {data['id']} ({data['path']})")
+    click.echo("---")
+    click.echo(_dump_yaml(front))
+    click.echo("---")
+    click.echo(f"# exercises: {', '.join(data['exercises']) or '(none)'}")
+    click.echo(data["body"].rstrip("\n"))
 
 
 def _print_exercise(data: dict[str, Any]) -> None:
     """Print the instructor's preview of an exercise."""
-    print(f"exercise {data['id']} [{data['type']}, grader {data['grader_version']}]: {data['title']}")
-    print(f"lesson: {data['lesson']}   order: {data['order']}   pass threshold: {data['pass_threshold']:.2f}")
-    print(f"file: {data['path']}")
-    print("\nPrompt:\n" + _indent(data["prompt"]))
+    click.echo(f"exercise {data['id']} [{data['type']}, grader {data['grader_version']}]: {data['title']}")
+    click.echo(f"lesson: {data['lesson']}   order: {data['order']}   pass threshold: {data['pass_threshold']:.2f}")
+    click.echo(f"file: {data['path']}")
+    click.echo("\nPrompt:\n" + _indent(data["prompt"]))
     if data["hints"]:
-        print("\nHints:")
+        click.echo("\nHints:")
         for i, hint in enumerate(data["hints"], start=1):
-            print(f"  {i}. {hint}")
-    print("\nExplanation (shown after submitting):\n" + _indent(data["explanation"]))
+            click.echo(f"  {i}. {hint}")
+    click.echo("\nExplanation (shown after submitting):\n" + _indent(data["explanation"]))
     key = data["answer_key"]
     if data["type"] == "ordering":
-        print("\nSteps and their dependencies:")
-        for line in _ordering_steps(key):
-            print(f"  {line}")
-    print("\nAnswer key:\n" + _indent(_dump_yaml(key)))
-    print("\nSpec (as written):\n" + _indent(_dump_yaml(data["spec"])))
+        click.echo("\nSteps and their dependencies:")
+        for line in describe_key(key):
+            click.echo(f"  {line}")
+    click.echo("\nAnswer key:\n" + _indent(_dump_yaml(key)))
+    click.echo("\nSpec (as written):\n" + _indent(_dump_yaml(data["spec"])))
     samples = data["samples"]
     if samples["pass"] or samples["fail"]:
-        print("\nSamples:\n" + _indent(_dump_yaml(samples)))
+        click.echo("\nSamples:\n" + _indent(_dump_yaml(samples)))
 
 
-def cmd_show(args: argparse.Namespace) -> int:
-    """Show one lesson or exercise; `lesson:ID` / `exercise:ID` pick one when both share an id."""
-    course = _load(args)
-    kind, _, ident = args.id.rpartition(":")
+@click.command("show", short_help="Show a lesson or an exercise (with its answer key).")
+@click.argument("name", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+@click.pass_obj
+def show(settings: Settings, name: str, as_json: bool) -> None:
+    """Show one lesson or exercise (ID, or lesson:ID / exercise:ID when both share an id)."""
+    course = _load(settings)
+    kind, _, ident = name.rpartition(":")
     if kind not in ("", "lesson", "exercise"):
-        raise CommandFailed(f"cannot show {args.id!r}: use ID, lesson:ID or exercise:ID")
+        raise CommandFailed(f"cannot show {name!r}: use ID, lesson:ID or exercise:ID")
     is_lesson = kind in ("", "lesson") and ident in course.lessons
     is_exercise = kind in ("", "exercise") and ident in course.exercises
     if is_lesson and is_exercise:
@@ -268,29 +297,26 @@ def cmd_show(args: argparse.Namespace) -> int:
     else:
         known = [*course.lessons, *course.exercises]
         raise _unknown(kind or "lesson or exercise", ident, known)
-    if args.json:
+    if as_json:
         _dump_json(data)
     elif is_lesson:
         _print_lesson(data)
     else:
         _print_exercise(data)
-    return 0
 
 
 # --------------------------------------------------------------------------------------------------- grade
 
 
-def _read_answer(args: argparse.Namespace) -> str:
-    """Return the answer text from --answer, --answer-file (or `-`) or stdin."""
-    if args.answer is not None:
-        return args.answer
-    if args.answer_file not in (None, "-"):
-        try:
-            text = Path(args.answer_file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CommandFailed(f"cannot read answer file {args.answer_file}: {_reason(exc)}") from None
-    else:
-        text = sys.stdin.read()
+def _read_answer(answer: str | None, answer_file: TextIO | None) -> str:
+    """Return the answer text from --answer, or from --answer-file (`-` or none: stdin)."""
+    if answer is not None:
+        return answer
+    stream = answer_file or click.open_file("-", encoding="utf-8")
+    try:
+        text = stream.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandFailed(f"cannot read answer file {stream.name}: {_reason(exc)}") from None
     # A file or pipe ends with a newline the learner never typed.
     return text.rstrip("\r\n")
 
@@ -400,7 +426,7 @@ def _csv_rows(handle: TextIO, path: Path) -> Iterator[tuple[int, Any, Any, str |
         yield reader.line_num, ident, answer, error
 
 
-def _grade_batch(ex: Exercise, path: Path, shown: tuple[str, ...] | None) -> int:
+def _grade_batch(ex: Exercise, path: Path, shown: tuple[str, ...] | None) -> None:
     """Grade every row of a batch file, one JSON line out per row; bad rows are reported and skipped."""
     total = bad = 0
     for number, ident, answer, error in _batch_rows(path):
@@ -410,116 +436,77 @@ def _grade_batch(ex: Exercise, path: Path, shown: tuple[str, ...] | None) -> int
             if result.status == "invalid":
                 error = f"invalid answer: {result.message}"
             else:
-                print(json.dumps({"id": ident, **result.to_dict()}, ensure_ascii=False))
+                click.echo(json.dumps({"id": ident, **result.to_dict()}, ensure_ascii=False))
                 continue
         bad += 1
         where = {"id": ident} if ident is not None else {"line": number}
-        print(json.dumps({**where, "error": error}, ensure_ascii=False))
+        click.echo(json.dumps({**where, "error": error}, ensure_ascii=False))
     if bad:
         raise CommandFailed(f"{bad} of {total} rows in {path} could not be graded (see their error lines)")
-    return 0
 
 
-def cmd_grade(args: argparse.Namespace) -> int:
+@click.command("grade", short_help="Grade an answer, or a batch of submissions.",
+               help="Grade one answer given as --answer, --answer-file or - (stdin), "
+                    "or every row of a --batch file (.jsonl with id/answer, or .csv id,answer).")
+@click.argument("exercise_id", metavar="EXERCISE_ID")
+@click.argument("stdin", required=False, type=click.Choice(["-"]), metavar="[-]")
+@click.option("--answer", metavar="TEXT", help="the answer (ordering: ids as a,b,c or a JSON list)")
+@click.option("--answer-file", type=AnswerFile(encoding="utf-8"), metavar="PATH",
+              help="read the answer from a file (- for stdin)")
+@click.option("--batch", type=click.Path(path_type=Path), metavar="FILE",
+              help="grade every row; prints one JSON result per line")
+@click.option("--shown", metavar="A,B,C", help="the order the items were shown in (ordering)")
+@click.option("--json", "as_json", is_flag=True, help="print the full result as JSON")
+@click.pass_obj
+def grade(settings: Settings, exercise_id: str, stdin: str | None, answer: str | None, answer_file: TextIO | None,
+          batch: Path | None, shown: str | None, as_json: bool) -> None:
     """Grade one answer (readable report or --json), or a batch file of submissions."""
-    course = _load(args)
-    ex = course.exercises.get(args.exercise_id)
+    given = [source for source, value in (("--answer", answer), ("--answer-file", answer_file), ("--batch", batch),
+                                          ("-", stdin)) if value is not None]
+    if len(given) != 1:
+        # Exactly one source, as before: anything else is a usage error (exit 2).
+        found = f" (got {' and '.join(given)})" if given else ""
+        raise click.UsageError(f"give one of --answer, --answer-file, --batch or -{found}")
+    course = _load(settings)
+    ex = course.exercises.get(exercise_id)
     if ex is None:
-        raise _unknown("exercise", args.exercise_id, list(course.exercises))
-    shown = tuple(s.strip() for s in args.shown.split(",") if s.strip()) if args.shown else None
-    if args.batch:
-        return _grade_batch(ex, Path(args.batch), shown)
-    result = _grade(ex, _read_answer(args), shown)
-    if args.json:
+        raise _unknown("exercise", exercise_id, list(course.exercises))
+    shown_order = tuple(s.strip() for s in shown.split(",") if s.strip()) if shown else None
+    if batch is not None:
+        _grade_batch(ex, batch, shown_order)
+        return
+    result = _grade(ex, _read_answer(answer, answer_file), shown_order)
+    if as_json:
         _dump_json(result.to_dict())
     elif result.status != "invalid":
-        print(format_result(ex, result))
+        click.echo(format_result(ex, result))
     if result.status == "invalid":
         raise CommandFailed(f"the answer cannot be graded: {result.message}")
-    return 0
 
 
-# --------------------------------------------------------------------------------------------------- parser
+# --------------------------------------------------------------------------------------------------- the group
+
+CONTENT_COMMANDS = (check, list_course, show, grade)
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, Any]:
-    """Build the argument parser; return it and its sub-parsers (so site commands can be added)."""
-    parser = argparse.ArgumentParser(
-        prog="course",
-        description="Check, browse and grade the course content.",
-        epilog="Exit codes: 0 done, 1 content errors, 2 bad input.",
-    )
-    parser.add_argument("--root", metavar="DIR",
-                        help="course directory (default: $COURSE_DIR, else the shipped course); "
-                             "agency overlays come from $COURSE_EXTRA_DIRS")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+def course_group(settings: type[Settings] = Settings) -> click.Group:
+    """Return a new `course` group holding the content commands; `settings` is the type its commands are handed."""
 
-    p = sub.add_parser("check", help="validate every file and grade every sample answer")
-    p.set_defaults(func=cmd_check)
+    @click.group("course", context_settings=CONTEXT_SETTINGS,
+                 epilog="Exit codes: 0 done, 1 content errors, 2 bad input.")
+    @click.option("--root", metavar="DIR",
+                  help="course directory (default: $COURSE_DIR, else the shipped course); "
+                       "agency overlays come from $COURSE_EXTRA_DIRS")
+    @click.pass_context
+    def group(ctx: click.Context, root: str | None) -> None:
+        """Check, browse and grade the course content."""
+        # A caller (a test) may hand in its own settings, such as the app to use; --root still applies.
+        given = ctx.obj if isinstance(ctx.obj, settings) else settings()
+        ctx.obj = dataclasses.replace(given, root=root)
 
-    p = sub.add_parser("list", help="list modules, lessons and exercises")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a tree")
-    p.set_defaults(func=cmd_list)
-
-    p = sub.add_parser("show", help="show a lesson or an exercise (with its answer key)")
-    p.add_argument("id", metavar="ID", help="lesson or exercise id (lesson:ID / exercise:ID if both exist)")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_show)
-
-    p = sub.add_parser("grade", help="grade an answer, or a batch of submissions",
-                       description="Grade one answer given as --answer, --answer-file or - (stdin), "
-                                   "or every row of a --batch file (.jsonl with id/answer, or .csv id,answer).")
-    p.add_argument("exercise_id", metavar="EXERCISE_ID")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--answer", metavar="TEXT", help="the answer (ordering: ids as a,b,c or a JSON list)")
-    source.add_argument("--answer-file", metavar="PATH", help="read the answer from a file (- for stdin)")
-    source.add_argument("--batch", metavar="FILE", help="grade every row; prints one JSON result per line")
-    source.add_argument("stdin", nargs="?", choices=["-"], metavar="-", help="read the answer from stdin")
-    p.add_argument("--shown", metavar="A,B,C", help="the order the items were shown in (ordering)")
-    p.add_argument("--json", action="store_true", help="print the full result as JSON")
-    p.set_defaults(func=cmd_grade)
-    return parser, sub
+    for command in CONTENT_COMMANDS:
+        group.add_command(command)
+    return group
 
 
-def _subcommand(argv: Sequence[str]) -> str | None:
-    """Return the sub-command word in argv (skipping the global --root option), if any."""
-    args = iter(argv)
-    for arg in args:
-        if arg == "--root":
-            next(args, None)
-        elif not arg.startswith("-"):
-            return arg
-    return None
-
-
-def _add_site_commands(sub: Any) -> None:
-    """Add web.manage's commands (db, user, serve, ...); only imported when one of them may be wanted."""
-    try:
-        from web import manage  # Flask is loaded only for the site commands
-    except ModuleNotFoundError as exc:
-        if exc.name in ("web", "web.manage"):
-            return  # a content-only install has no site
-        print(f"course: site commands unavailable: {exc}", file=sys.stderr)
-        return
-    manage.add_commands(sub)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the `course` command line; return the exit code."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser, sub = build_parser()
-    if _subcommand(argv) not in OWN_COMMANDS:
-        _add_site_commands(sub)
-    args = parser.parse_args(argv)
-    try:
-        code = args.func(args)
-        sys.stdout.flush()  # inside the try, so a reader that went away is handled below
-        return code
-    except CommandFailed as exc:
-        print(f"course: {exc}", file=sys.stderr)
-        return exc.code
-    except BrokenPipeError:
-        # The reader went away (`course show ID | head`): stop quietly as cat does, and point stdout at
-        # /dev/null so the interpreter's final flush does not raise the same error again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+cli = course_group()

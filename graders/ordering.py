@@ -270,6 +270,17 @@ def is_valid_order(compiled: OrderingSpec, ids: Sequence[str]) -> bool:
     return first_misplaced(compiled.before, [index[i] for i in ids]) is None
 
 
+def describe_key(key: Mapping[str, Any]) -> list[str]:
+    """Describe an answer key for people (`course show`): each step with its id and the steps it must come after."""
+    lines = []
+    for item in key.get("items", ()):
+        after = ", ".join(item.get("after", ())) or "(can come first)"
+        lines.append(f"{item['id']}: {item['text']}\n      after: {after}")
+    for item in key.get("distractors", ()):
+        lines.append(f"{item['id']}: {item['text']}\n      distractor: leave out")
+    return lines
+
+
 @register
 class OrderingGrader(Grader):
     """Dependency-graph ordering with distractors and LCS partial credit."""

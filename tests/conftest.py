@@ -11,15 +11,17 @@ import copy
 import os
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
+from click.testing import CliRunner, Result
 from flask import Flask, g
-from flask.testing import FlaskClient, FlaskCliRunner
+from flask.testing import FlaskClient
 from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import OperationalError
@@ -29,6 +31,8 @@ from course.loader import load_course
 from course.model import Course, Exercise
 from web import create_app, types
 from web.answers import OptionTokens
+from web.cli import SiteSettings
+from web.cli import cli as course_cli
 from web.extensions import db, make_engine, normalise_database_url
 from web.manage import upgrade
 from web.models import Attempt, Cohort, User, utcnow
@@ -154,10 +158,22 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+class CourseCliRunner(CliRunner):
+    """Flask's test CLI runner, for the `course` group: runs a command in-process, stdout and stderr apart."""
+
+    def invoke(self, cli: click.Command | None = None, args: Sequence[str] | None = None, *,
+               app: Flask | None = None, **kwargs: Any) -> Result:
+        """Run `course ARGS...`; with `app` the site commands run in it (the test's transaction), else build one."""
+        kwargs.setdefault("obj", SiteSettings(app=app))
+        # An unexpected exception fails the test with its traceback, as it would print one for an operator.
+        kwargs.setdefault("catch_exceptions", False)
+        return super().invoke(cli or course_cli, args, **kwargs)
+
+
 @pytest.fixture
-def runner(app: Flask) -> FlaskCliRunner:
-    """Return a CLI runner for the app's Flask commands."""
-    return app.test_cli_runner()
+def runner() -> CourseCliRunner:
+    """Return a runner for the `course` command: `runner.invoke(args=[...])`, with `app=app` to use the test's."""
+    return CourseCliRunner()
 
 
 @pytest.fixture

@@ -1,8 +1,7 @@
-"""The `course` command, run in-process through main() (fast), plus one real `python -m course check`."""
+"""The `course` command, run in-process through click's CliRunner (fast), plus real `python -m course` processes."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -12,7 +11,8 @@ from pathlib import Path
 import pytest
 
 import graders
-from course.cli import _subcommand, format_result, main
+from course.cli import cli as content_cli
+from course.cli import format_result
 from course.loader import load_course
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -27,26 +27,25 @@ def no_course_env(monkeypatch):
     monkeypatch.delenv("COURSE_EXTRA_DIRS", raising=False)
 
 
-def run(capsys, *args: str) -> tuple[int, str, str]:
+def run(runner, *args: str) -> tuple[int, str, str]:
     """Run `course --root GOOD ARGS...` and return (exit code, stdout, stderr)."""
-    code = main(["--root", GOOD, *args])
-    out, err = capsys.readouterr()
-    return code, out, err
+    result = runner.invoke(args=["--root", GOOD, *args])
+    return result.exit_code, result.stdout, result.stderr
 
 
 # --------------------------------------------------------------------------------------------------- check
 
 
-def test_check_ok(capsys):
+def test_check_ok(runner):
     """A clean course prints one OK line with the counts and exits 0."""
-    assert run(capsys, "check") == (0, "OK: 2 modules, 3 lessons, 4 exercises\n", "")
+    assert run(runner, "check") == (0, "OK: 2 modules, 3 lessons, 4 exercises\n", "")
 
 
-def test_check_lists_every_error_and_a_count(capsys):
+def test_check_lists_every_error_and_a_count(runner):
     """A broken course prints each error on its own line, then the count, and exits 1."""
-    code = main(["--root", BROKEN, "check"])
-    out = capsys.readouterr().out.splitlines()
-    assert code == 1
+    result = runner.invoke(args=["--root", BROKEN, "check"])
+    out = result.stdout.splitlines()
+    assert result.exit_code == 1
     assert out[-1] == "FAILED: 15 errors"
     assert len(out) == 16
     assert "course.yaml:10: pass_treshold: unknown key (known keys: title, description, pass_threshold, " \
@@ -54,47 +53,49 @@ def test_check_lists_every_error_and_a_count(capsys):
     assert any(line.startswith("exercises/bad-regex.yaml:10: spec.concepts.thanks.regex[0]: ") for line in out)
 
 
-def test_authoring_guide_quotes_the_real_check_output(capsys):
+def test_authoring_guide_quotes_the_real_check_output(runner):
     """docs/authoring.md shows `course check` on the broken fixture; it must match what the command prints."""
     guide = (Path(__file__).resolve().parents[1] / "docs" / "authoring.md").read_text(encoding="utf-8")
     marker = "$ course --root tests/fixtures/broken check\n"
     quoted = guide[guide.index(marker) + len(marker):].split("```", 1)[0]
-    assert main(["--root", BROKEN, "check"]) == 1
+    result = runner.invoke(args=["--root", BROKEN, "check"])
+    assert result.exit_code == 1
     # The guide quotes libyaml's wording of the one YAML error.
-    assert capsys.readouterr().out.replace("allowed here", "allowed in this context") == quoted
+    assert result.stdout.replace("allowed here", "allowed in this context") == quoted
 
 
-def test_other_commands_refuse_a_broken_course(capsys):
+def test_other_commands_refuse_a_broken_course(runner):
     """Content errors stop any other command with exit 1, the errors on stderr."""
-    code = main(["--root", BROKEN, "list"])
-    out, err = capsys.readouterr()
+    result = runner.invoke(args=["--root", BROKEN, "list"])
+    code, out, err = result.exit_code, result.stdout, result.stderr
     assert code == 1 and out == ""
     assert "lessons/1-the-lesson.md:4: module: unknown module 'basic'" in err
     assert err.rstrip().endswith("course: the course content has errors; run `course check` after fixing them")
 
 
-def test_check_uses_course_dir_from_env(capsys, monkeypatch):
+def test_check_uses_course_dir_from_env(runner, monkeypatch):
     """Without --root, COURSE_DIR picks the course."""
     monkeypatch.setenv("COURSE_DIR", GOOD)
-    assert main(["check"]) == 0
-    assert capsys.readouterr().out.startswith("OK: 2 modules")
+    result = runner.invoke(args=["check"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("OK: 2 modules")
 
 
 # --------------------------------------------------------------------------------------------------- list / show
 
 
-def test_list_tree(capsys):
+def test_list_tree(runner):
     """The readable list is a tree of modules, lessons (with minutes) and exercises (with types)."""
-    code, out, _ = run(capsys, "list")
+    code, out, _ = run(runner, "list")
     assert code == 0
     assert out.splitlines()[:4] == ["Fixture course", "2 modules, 3 lessons, 4 exercises", "", "basics: Basics"]
     assert "  1. first-lesson: What a close is (3 min)\n       - pick-one [single_choice]: What is a close?\n" in out
     assert "       - put-in-order [ordering]: Put the close in order\n       - write-it [text]: Say thank you" in out
 
 
-def test_list_json(capsys):
+def test_list_json(runner):
     """--json prints the same data as plain JSON."""
-    code, out, _ = run(capsys, "list", "--json")
+    code, out, _ = run(runner, "list", "--json")
     data = json.loads(out)
     assert code == 0
     assert data["title"] == "Fixture course"
@@ -107,9 +108,9 @@ def test_list_json(capsys):
     ]
 
 
-def test_show_lesson(capsys):
+def test_show_lesson(runner):
     """A lesson shows as front matter plus body."""
-    code, out, _ = run(capsys, "show", "second-lesson")
+    code, out, _ = run(runner, "show", "second-lesson")
     assert code == 0
     assert out.startswith("# lesson second-lesson (lessons/second-lesson.md)\n---\nid: second-lesson\n")
     assert "objectives:\n- List the moves of a close\n" in out
@@ -117,17 +118,17 @@ def test_show_lesson(capsys):
     assert "## The moves" in out
 
 
-def test_show_lesson_json(capsys):
+def test_show_lesson_json(runner):
     """--json gives the lesson's fields and body."""
-    data = json.loads(run(capsys, "show", "lesson:first-lesson", "--json")[1])
+    data = json.loads(run(runner, "show", "lesson:first-lesson", "--json")[1])
     assert data["kind"] == "lesson" and data["module"] == "basics" and data["exercises"] == ["pick-one"]
     assert data["path"] == "lessons/1-1-first-lesson.md"
     assert "(exercise:pick-one)" in data["body"]
 
 
-def test_show_ordering_exercise_has_steps_dependencies_and_key(capsys):
+def test_show_ordering_exercise_has_steps_dependencies_and_key(runner):
     """The instructor preview of an ordering exercise lists each step's id and what it must follow."""
-    code, out, _ = run(capsys, "show", "put-in-order")
+    code, out, _ = run(runner, "show", "put-in-order")
     assert code == 0
     assert out.startswith("exercise put-in-order [ordering, grader ordering/")
     assert "  concerns: Invite concerns\n      after: questions\n" in out
@@ -138,9 +139,9 @@ def test_show_ordering_exercise_has_steps_dependencies_and_key(capsys):
     assert "Samples:\n" in out
 
 
-def test_show_exercise_json_includes_spec_and_answer_key(capsys):
+def test_show_exercise_json_includes_spec_and_answer_key(runner):
     """--json includes the raw spec, the answer key, the samples and the prompt."""
-    data = json.loads(run(capsys, "show", "exercise:pick-one", "--json")[1])
+    data = json.loads(run(runner, "show", "exercise:pick-one", "--json")[1])
     assert data["kind"] == "exercise" and data["type"] == "single_choice"
     assert data["answer_key"]["correct"] == ["a"]
     assert data["spec"]["options"][1]["id"] == "b"
@@ -155,17 +156,17 @@ def test_show_exercise_json_includes_spec_and_answer_key(capsys):
     ("lesson:pick-one", "course: unknown lesson 'pick-one' (did you mean 'pick-one'?)\n"),
     ("module:basics", "course: cannot show 'module:basics': use ID, lesson:ID or exercise:ID\n"),
 ])
-def test_show_unknown_id_exits_2(capsys, ident, message):
+def test_show_unknown_id_exits_2(runner, ident, message):
     """Unknown ids exit 2 with a one-line reason on stderr."""
-    assert run(capsys, "show", ident) == (2, "", message)
+    assert run(runner, "show", ident) == (2, "", message)
 
 
 # --------------------------------------------------------------------------------------------------- grade
 
 
-def test_grade_readable_report(capsys):
+def test_grade_readable_report(runner):
     """The readable report gives score, status, verdict and each check with a mark."""
-    code, out, err = run(capsys, "grade", "put-in-order", "--answer", "concerns,questions,thanks")
+    code, out, err = run(runner, "grade", "put-in-order", "--answer", "concerns,questions,thanks")
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert lines[0] == "put-in-order [ordering]: Put the close in order"
@@ -174,9 +175,9 @@ def test_grade_readable_report(capsys):
     assert any(line.startswith("  \u2713 distractors") for line in lines)
 
 
-def test_grade_text_quotes_the_triggering_words(capsys):
+def test_grade_text_quotes_the_triggering_words(runner):
     """Checks say which words of the answer triggered them."""
-    code, out, _ = run(capsys, "grade", "write-it", "--answer", "Thanks so much for today. I enjoyed it a lot.")
+    code, out, _ = run(runner, "grade", "write-it", "--answer", "Thanks so much for today. I enjoyed it a lot.")
     assert code == 0
     assert "Score: 1.00 (correct), passed (pass mark 0.75)" in out
     thanks = next(line for line in out.splitlines() if "\u2713 thanks" in line)
@@ -198,9 +199,9 @@ def test_report_quotes_spans_the_message_does_not_mention():
     ]
 
 
-def test_grade_json_is_the_full_result(capsys):
+def test_grade_json_is_the_full_result(runner):
     """--json prints Result.to_dict()."""
-    code, out, _ = run(capsys, "grade", "pick-many", "--answer", '["questions", "concerns"]', "--json")
+    code, out, _ = run(runner, "grade", "pick-many", "--answer", '["questions", "concerns"]', "--json")
     data = json.loads(out)
     assert code == 0
     assert set(data) == {"score", "passed", "status", "checks", "grader_version", "message", "answer_text",
@@ -210,34 +211,34 @@ def test_grade_json_is_the_full_result(capsys):
 
 @pytest.mark.parametrize("answer", ["questions,concerns,thanks", "questions\nconcerns\nthanks\n",
                                     '["questions", "concerns", "thanks"]'])
-def test_grade_ordering_answer_forms(capsys, tmp_path, answer):
+def test_grade_ordering_answer_forms(runner, tmp_path, answer):
     """Ordering answers may be comma- or newline-separated ids or a JSON list, here read from a file."""
     path = tmp_path / "answer.txt"
     path.write_text(answer, encoding="utf-8")
-    code, out, _ = run(capsys, "grade", "put-in-order", "--answer-file", str(path), "--json")
+    code, out, _ = run(runner, "grade", "put-in-order", "--answer-file", str(path), "--json")
     assert code == 0 and json.loads(out)["score"] == 1.0
 
 
-def test_grade_reads_stdin(capsys, monkeypatch):
-    """`-` reads the answer from stdin."""
-    monkeypatch.setattr(sys, "stdin", io.StringIO("a\n"))
-    code, out, _ = run(capsys, "grade", "pick-one", "-", "--json")
-    assert code == 0 and json.loads(out)["passed"] is True
+def test_grade_reads_stdin(runner):
+    """`-` reads the answer from stdin, and so does `--answer-file -`."""
+    for source in (["-"], ["--answer-file", "-"]):
+        result = runner.invoke(args=["--root", GOOD, "grade", "pick-one", *source, "--json"], input="a\n")
+        assert result.exit_code == 0 and json.loads(result.stdout)["passed"] is True
 
 
-def test_grade_shown_order_is_passed_to_the_grader(capsys):
+def test_grade_shown_order_is_passed_to_the_grader(runner):
     """--shown passes the order the learner saw; handing it back unchanged earns nothing."""
     shown = "questions,concerns,thanks"
-    code, out, _ = run(capsys, "grade", "put-in-order", "--answer", shown, "--shown", shown, "--json")
+    code, out, _ = run(runner, "grade", "put-in-order", "--answer", shown, "--shown", shown, "--json")
     data = json.loads(out)
     assert code == 0
     assert data["score"] == 0.0
     assert any(c["id"] == "unchanged" and not c["passed"] for c in data["checks"])
 
 
-def test_grade_invalid_answer_exits_2(capsys):
+def test_grade_invalid_answer_exits_2(runner):
     """An answer the grader cannot read is bad input: exit 2 with the reason."""
-    code, out, err = run(capsys, "grade", "pick-one", "--answer", "z")
+    code, out, err = run(runner, "grade", "pick-one", "--answer", "z")
     assert (code, out) == (2, "")
     assert err == "course: the answer cannot be graded: Unknown option 'z'; choose one of: a, b.\n"
 
@@ -249,21 +250,20 @@ def test_grade_invalid_answer_exits_2(capsys):
     (["grade", "pick-one", "--batch", "/nonexistent/rows.jsonl"],
      "course: cannot read batch file /nonexistent/rows.jsonl: No such file or directory\n"),
 ])
-def test_grade_bad_input_exits_2(capsys, args, message):
+def test_grade_bad_input_exits_2(runner, args, message):
     """Unknown ids and unreadable files exit 2 with a one-line reason."""
-    assert run(capsys, *args) == (2, "", message)
+    assert run(runner, *args) == (2, "", message)
 
 
-def test_argparse_usage_errors_exit_2(capsys):
-    """Missing or conflicting arguments are argparse usage errors (exit 2)."""
+def test_usage_errors_exit_2(runner):
+    """Missing or conflicting arguments are usage errors (exit 2), each with the usage line."""
     for args in (["grade", "pick-one"], ["grade", "pick-one", "--answer", "a", "--batch", "x.csv"], ["frobnicate"]):
-        with pytest.raises(SystemExit) as info:
-            main(["--root", GOOD, *args])
-        assert info.value.code == 2
-    assert "usage: course" in capsys.readouterr().err
+        result = runner.invoke(args=["--root", GOOD, *args])
+        assert result.exit_code == 2
+        assert "Usage: course" in result.stderr
 
 
-def test_batch_jsonl_grades_good_rows_and_reports_bad_ones(capsys, tmp_path):
+def test_batch_jsonl_grades_good_rows_and_reports_bad_ones(runner, tmp_path):
     """Each row gives one JSON line carrying its id; bad rows say why, and the rest are still graded."""
     rows = tmp_path / "rows.jsonl"
     rows.write_text("\n".join([
@@ -275,7 +275,7 @@ def test_batch_jsonl_grades_good_rows_and_reports_bad_ones(capsys, tmp_path):
         "",
         json.dumps(["not", "an", "object"]),
     ]) + "\n", encoding="utf-8")
-    code, out, err = run(capsys, "grade", "put-in-order", "--batch", str(rows))
+    code, out, err = run(runner, "grade", "put-in-order", "--batch", str(rows))
     results = [json.loads(line) for line in out.splitlines()]
     assert code == 2
     assert err == f"course: 4 of 6 rows in {rows} could not be graded (see their error lines)\n"
@@ -288,12 +288,12 @@ def test_batch_jsonl_grades_good_rows_and_reports_bad_ones(capsys, tmp_path):
     assert results[5] == {"line": 7, "error": "expected a JSON object with keys id and answer"}
 
 
-def test_batch_csv(capsys, tmp_path):
+def test_batch_csv(runner, tmp_path):
     """CSV batches have an id,answer header; quoted answers may hold commas and newlines."""
     rows = tmp_path / "rows.csv"
     rows.write_text('id,answer\nr1,"questions,concerns,thanks"\nr2,"thanks\nconcerns\nquestions"\n,a\n',
                     encoding="utf-8")
-    code, out, err = run(capsys, "grade", "put-in-order", "--batch", str(rows))
+    code, out, err = run(runner, "grade", "put-in-order", "--batch", str(rows))
     results = [json.loads(line) for line in out.splitlines()]
     assert code == 2 and "1 of 3 rows" in err
     assert results[0]["id"] == "r1" and results[0]["score"] == 1.0
@@ -301,20 +301,20 @@ def test_batch_csv(capsys, tmp_path):
     assert results[2] == {"line": 6, "error": "missing id"}
 
 
-def test_batch_csv_saved_by_excel(capsys, tmp_path):
+def test_batch_csv_saved_by_excel(runner, tmp_path):
     """Excel's "CSV UTF-8" begins with a byte-order mark; the id column is still found."""
     rows = tmp_path / "rows.csv"
     rows.write_bytes("id,answer\nr1,a\n".encode("utf-8-sig"))
-    code, out, err = run(capsys, "grade", "pick-one", "--batch", str(rows))
+    code, out, err = run(runner, "grade", "pick-one", "--batch", str(rows))
     assert (code, err) == (0, "")
     assert json.loads(out)["id"] == "r1"
 
 
-def test_batch_all_good_exits_0(capsys, tmp_path):
+def test_batch_all_good_exits_0(runner, tmp_path):
     """A batch with only good rows exits 0, whatever they scored."""
     rows = tmp_path / "rows.csv"
     rows.write_text("id,answer\n1,a\n2,b\n", encoding="utf-8")
-    code, out, err = run(capsys, "grade", "pick-one", "--batch", str(rows))
+    code, out, err = run(runner, "grade", "pick-one", "--batch", str(rows))
     assert (code, err) == (0, "")
     assert [json.loads(line)["passed"] for line in out.splitlines()] == [True, False]
 
@@ -324,11 +324,11 @@ def test_batch_all_good_exits_0(capsys, tmp_path):
     ("rows.csv", "student,reply\n1,a\n", "needs a header row with the columns id,answer"),
     ("rows.csv", "id;answer\n1;a\n", "the columns id,answer (its first line is 'id;answer')"),
 ])
-def test_batch_bad_file_exits_2(capsys, tmp_path, name, content, message):
+def test_batch_bad_file_exits_2(runner, tmp_path, name, content, message):
     """A batch file of the wrong kind or without the right header is refused as a whole."""
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")
-    code, out, err = run(capsys, "grade", "pick-one", "--batch", str(path))
+    code, out, err = run(runner, "grade", "pick-one", "--batch", str(path))
     assert (code, out) == (2, "")
     assert message in err and err.count("\n") == 1
 
@@ -336,19 +336,17 @@ def test_batch_bad_file_exits_2(capsys, tmp_path, name, content, message):
 # --------------------------------------------------------------------------------------------------- wiring
 
 
-def test_subcommand_detection_skips_the_root_option():
-    """Only the sub-command word decides whether the site's commands are loaded."""
-    assert _subcommand(["--root", "check", "list"]) == "list"
-    assert _subcommand(["--root=x", "db", "upgrade"]) == "db"
-    assert _subcommand(["--help"]) is None
+def test_the_content_group_knows_nothing_of_the_site():
+    """course/cli.py's group holds the content commands only; the installed `course` (web/cli.py) adds the site's."""
+    assert set(content_cli.commands) == {"check", "list", "show", "grade"}
 
 
-def test_site_commands_are_added_when_asked_for(capsys):
-    """`course db ...` reaches web.manage's commands (they land in the same parser)."""
-    with pytest.raises(SystemExit) as info:
-        main(["db", "--help"])
-    assert info.value.code == 0
-    assert "usage: course db" in capsys.readouterr().out
+def test_site_commands_are_in_the_course_command(runner):
+    """`course db ...` reaches the site's commands, beside the content ones, with --root before either."""
+    result = runner.invoke(args=["db", "--help"])
+    assert result.exit_code == 0
+    assert "Usage: course db" in result.stdout
+    assert runner.invoke(args=["--root=" + GOOD, "check"]).stdout.startswith("OK: 2 modules")
 
 
 def test_python_m_course_check_in_a_subprocess(tmp_path):
@@ -358,6 +356,25 @@ def test_python_m_course_check_in_a_subprocess(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "course", "check"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "OK: 2 modules, 3 lessons, 4 exercises\n", "")
+
+
+def test_python_m_course_runs_the_content_commands_without_flask(tmp_path):
+    """`python -m course` is the content half only: a content command loads no Flask, and a site command is unknown."""
+    env = {**os.environ, "COURSE_DIR": GOOD, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env.pop("COURSE_EXTRA_DIRS", None)
+    # Run the module as `python -m course` does, then look at what it imported.
+    script = ("import runpy, sys\n"
+              "sys.argv = ['course', 'list', '--json']\n"
+              "try:\n    runpy.run_module('course', run_name='__main__', alter_sys=True)\n"
+              "except SystemExit as exc:\n    code = exc.code\n"
+              "print(code, sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'web')), file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert json.loads(proc.stdout)["title"] == "Fixture course"
+    assert proc.stderr == "0 []\n"
+    proc = subprocess.run([sys.executable, "-m", "course", "db", "upgrade"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "No such command 'db'" in proc.stderr
 
 
 def test_a_closed_pipe_ends_quietly(tmp_path):

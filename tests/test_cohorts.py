@@ -12,7 +12,6 @@ from tests.conftest import TEST_PASSWORD, csrf_token_from, login_as
 from web import create_app
 from web.config import ConfigError
 from web.extensions import db
-from web.manage import main as manage_main
 from web.manage import upgrade
 from web.models import Cohort, CohortMembership, LessonProgress, User, utcnow
 from web.services import analytics, branding, cohort_stats
@@ -405,15 +404,16 @@ def test_last_admin_cannot_demote_themself(client, make_user):
     assert admin.role == "instructor"
 
 
-def test_cli_creates_an_instructor(tmp_path, monkeypatch, capsys):
+def test_cli_creates_an_instructor(tmp_path, monkeypatch, runner):
     """`course user create --role instructor EMAIL` makes an instructor account from the command line."""
     url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
     upgrade(url)
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("SECRET_KEY", "cli-secret")
-    assert manage_main(["user", "create", "--role", "instructor", "--password", "a long password",
-                        "teach@example.org"]) == 0
-    assert "created instructor teach@example.org" in capsys.readouterr().out
+    result = runner.invoke(args=["user", "create", "--role", "instructor", "--password", "a long password",
+                                 "teach@example.org"])
+    assert result.exit_code == 0
+    assert "created instructor teach@example.org" in result.stdout
     app = create_app()
     with app.app_context():
         user = db.session.scalar(select(User).where(User.email == "teach@example.org"))

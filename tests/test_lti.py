@@ -81,37 +81,34 @@ def user_for(lms: FixturePlatform, sub: str) -> User:
 # --------------------------------------------------------------------------------------- registration, keys
 
 
-def test_add_platform_cli_registers_and_updates(app, runner, capsys) -> None:
+def test_add_platform_cli_registers_and_updates(app, runner) -> None:
     """`course lti add-platform` stores the platform; run again it adds deployments instead of a second platform."""
-    from web import manage
-
     args = ["lti", "add-platform", "--issuer", "https://canvas.instructure.com", "--client-id", "10000000000001",
             "--auth-login-url", "https://sso.canvaslms.com/api/lti/authorize_redirect",
             "--token-url", "https://sso.canvaslms.com/login/oauth2/token",
             "--jwks-url", "https://sso.canvaslms.com/api/lti/security/jwks", "--deployment-id", "1:abc",
             "--frame-origin", "https://school.instructure.com", "--name", "School Canvas"]
-    parser = __import__("argparse").ArgumentParser()
-    manage.add_commands(parser.add_subparsers(dest="command", required=True))
 
-    def run(argv: list[str]) -> int:
+    def run(argv: list[str]) -> Any:
         """Run one command in this test's app (so it sees the rolled-back transaction)."""
-        parsed = parser.parse_args(argv)
-        return manage.lti_cli.cmd_lti(parsed, app)
+        return runner.invoke(args=argv, app=app)
 
-    assert run(args) == 0
-    out = capsys.readouterr().out
+    result = run(args)
+    assert result.exit_code == 0
+    out = result.stdout
     assert "deployments 1:abc" in out and "tool login URL: http://localhost/lti/login" in out
-    assert run([*args[:-4], "--deployment-id", "2:def"]) == 0
+    assert run([*args[:-4], "--deployment-id", "2:def"]).exit_code == 0
     platforms = svc.platforms()
     assert len(platforms) == 1
     assert [d.deployment_id for d in platforms[0].deployments] == ["1:abc", "2:def"]
     assert platforms[0].frame_origins == ["https://school.instructure.com"]
-    capsys.readouterr()
-    assert run(["lti", "registration-url"]) == 0
-    url = capsys.readouterr().out.split()[-1]
+    result = run(["lti", "registration-url"])
+    assert result.exit_code == 0
+    url = result.stdout.split()[-1]
     assert url.startswith("http://localhost/lti/register?key=")
-    assert run(["lti", "list"]) == 0
-    assert "https://canvas.instructure.com\t10000000000001\t1:abc,2:def" in capsys.readouterr().out
+    result = run(["lti", "list"])
+    assert result.exit_code == 0
+    assert "https://canvas.instructure.com\t10000000000001\t1:abc,2:def" in result.stdout
 
 
 def test_add_platform_names_a_bad_value(app) -> None:

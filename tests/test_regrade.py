@@ -11,7 +11,6 @@ import yaml
 from sqlalchemy import func, select
 
 import graders
-from course.cli import main
 from tests.conftest import course_with_correct_option, login_as
 from web import create_app
 from web.extensions import db
@@ -191,7 +190,7 @@ def _seed_cli_attempts() -> None:
             store(create_user(f"cli{i}@example.org", "long enough password"), ex, answer)
 
 
-def test_cli_regrade_reads_the_edited_rules_from_disk(site_env, capsys):
+def test_cli_regrade_reads_the_edited_rules_from_disk(site_env, runner):
     """`course regrade ID` loads the course fresh, regrades, reports counts; --dry-run first writes nothing."""
     _seed_cli_attempts()
     path = site_env / "exercises" / f"{EXERCISE}.yaml"
@@ -202,21 +201,25 @@ def test_cli_regrade_reads_the_edited_rules_from_disk(site_env, capsys):
     doc["samples"] = {"pass": ["decided-early"], "fail": ["freshest-memory"]}
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
 
-    assert main(["regrade", EXERCISE, "--dry-run"]) == 0
-    out = capsys.readouterr().out
+    result = runner.invoke(args=["regrade", EXERCISE, "--dry-run"])
+    assert result.exit_code == 0
+    out = result.stdout
     assert "would regrade 2 attempts" in out and "1 passed->failed, 1 failed->passed" in out and "dry run" in out
     assert "regraded" not in out  # a dry run regrades nothing and must not say it did
-    assert main(["regrade", EXERCISE]) == 0
-    out = capsys.readouterr().out
+    result = runner.invoke(args=["regrade", EXERCISE])
+    assert result.exit_code == 0
+    out = result.stdout
     assert "would" not in out and "regraded 2 attempts" in out
-    assert main(["regrade", EXERCISE]) == 0
-    assert "changed 0 results" in capsys.readouterr().out
+    result = runner.invoke(args=["regrade", EXERCISE])
+    assert result.exit_code == 0
+    assert "changed 0 results" in result.stdout
 
 
-def test_cli_unknown_exercise_exits_2(site_env, capsys):
+def test_cli_unknown_exercise_exits_2(site_env, runner):
     """An unknown id is an operator error: exit 2 with the id named, no traceback."""
-    assert main(["regrade", "no-such-exercise"]) == 2
-    err = capsys.readouterr().err
+    result = runner.invoke(args=["regrade", "no-such-exercise"])
+    assert result.exit_code == 2
+    err = result.stderr
     assert "no-such-exercise" in err and "Traceback" not in err
 
 

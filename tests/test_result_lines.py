@@ -13,7 +13,6 @@ from tests.conftest import login_as
 from web import create_app
 from web.config import ConfigError
 from web.extensions import db
-from web.manage import main as manage_main
 from web.models import Cohort, CohortMembership
 from web.services import results
 
@@ -104,13 +103,14 @@ def test_an_unknown_time_zone_stops_start_up_naming_the_setting(app_config, valu
         create_app({**app_config, "SITE_TIMEZONE": value})
 
 
-def test_the_cli_reports_a_bad_time_zone_in_one_line(monkeypatch, capsys, tmp_path):
+def test_the_cli_reports_a_bad_time_zone_in_one_line(monkeypatch, runner, tmp_path):
     """A site command started with a bad SITE_TIMEZONE prints the error, not a traceback."""
     monkeypatch.setenv("SITE_TIMEZONE", "Nowhere/Special")
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'site.sqlite3'}")
-    assert manage_main(["regrade", "why-close-quiz", "--dry-run"]) == 1
-    err = capsys.readouterr().err
+    result = runner.invoke(args=["regrade", "why-close-quiz", "--dry-run"])
+    assert result.exit_code == 1
+    err = result.stderr
     assert "SITE_TIMEZONE" in err and "Nowhere/Special" in err and "Traceback" not in err
 
 

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select
 
 import graders
-from course.cli import main
 from tests.conftest import csrf_token_from, login_as
 from web.extensions import db
 from web.models import Appeal, Attempt, AttemptOverride, Cohort, CohortMembership, ReviewDecision
@@ -328,22 +327,23 @@ def test_an_override_survives_a_regrade_and_says_what_the_rules_now_say(app, wor
 
 
 @pytest.mark.db
-def test_cases_export_writes_reviewed_answers_without_identities(app, world, tmp_path, capsys, monkeypatch):
+def test_cases_export_writes_reviewed_answers_without_identities(app, world, tmp_path, runner):
     """Decided attempts come out in the corpus format, labelled by the decision, with no names or ids."""
     appeal(world)
     reviews.decide(world["owner"], world["attempt"], reviews.read_decision("override", "yes", "90", ""))
     out = tmp_path / "reviewed.jsonl"
-    monkeypatch.setattr("web.manage._app", lambda args=None: app)
-    assert main(["cases", "export", "thank-you-email", "--cohort", str(world["cohort"].id),
-                 "--output", str(out)]) == 0
+    result = runner.invoke(args=["cases", "export", "thank-you-email", "--cohort", str(world["cohort"].id),
+                                 "--output", str(out)], app=app)
+    assert result.exit_code == 0
     (row,) = [json.loads(line) for line in out.read_text().splitlines()]
     assert row == {"id": f"review-{row['id'].split('-', 1)[1]}", "answer": "Dear Ms Lee, thanks.",
                    "expected_pass": True, "source": "review"}
     text = out.read_text()
     assert world["learner"].email not in text and "Ada" not in text
     assert re.fullmatch(r"review-[0-9a-f]{12}", row["id"])  # a keyed hash, not an attempt or user id
-    assert main(["cases", "check", str(out), "--exercise", "thank-you-email"]) == 1  # the rules fail this answer
-    assert "disagree" in capsys.readouterr().out
+    result = runner.invoke(args=["cases", "check", str(out), "--exercise", "thank-you-email"], app=app)
+    assert result.exit_code == 1  # the rules fail this answer
+    assert "disagree" in result.stdout
 
 
 @pytest.mark.db

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select, text
 
-from course.cli import main as course_main
 from tests.conftest import BACKENDS, WEB_COURSE, scratch_postgres
 from web import create_app
 from web.config import ConfigError
@@ -38,46 +37,63 @@ def count_users(url: str) -> int:
         engine.dispose()
 
 
-def test_cli_upgrade_user_create_and_demo(cli_env, capsys):
+def test_cli_upgrade_user_create_and_demo(cli_env, runner):
     """`course db upgrade`, `course user create` and `course demo` work end to end; errors are one line."""
-    assert course_main(["db", "upgrade"]) == 0
-    assert course_main(["user", "create", "--role", "instructor", "Tutor@Example.org", "--password",
-                        "a long enough password", "--name", "Pat"]) == 0
-    assert "created instructor tutor@example.org" in capsys.readouterr().out
-    assert course_main(["user", "create", "tutor@example.org", "--password", "a long enough password"]) == 1
-    err = capsys.readouterr().err
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(args=["user", "create", "--role", "instructor", "Tutor@Example.org", "--password",
+                                 "a long enough password", "--name", "Pat"])
+    assert result.exit_code == 0
+    assert "created instructor tutor@example.org" in result.stdout
+    result = runner.invoke(args=["user", "create", "tutor@example.org", "--password", "a long enough password"])
+    assert result.exit_code == 1
+    err = result.stderr
     assert "already exists" in err and "Traceback" not in err
-    assert course_main(["user", "create", "x@example.org", "--password", "short"]) == 1
-    assert "at least 10 characters" in capsys.readouterr().err
-    assert course_main(["demo"]) == 0
-    out = capsys.readouterr().out
+    result = runner.invoke(args=["user", "create", "x@example.org", "--password", "short"])
+    assert result.exit_code == 1
+    assert "at least 10 characters" in result.stderr
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0
+    out = result.stdout
     assert DEMO_LEARNER[1] in out and DEMO_INSTRUCTOR[1] in out and DEMO_COHORT[1] in out
-    assert course_main(["demo"]) == 0  # idempotent
+    assert runner.invoke(args=["demo"]).exit_code == 0  # idempotent
     assert count_users(cli_env) == 3
 
 
-def test_cli_reports_content_errors_without_traceback(cli_env, monkeypatch, tmp_path, capsys):
+def test_cli_user_create_reads_a_piped_password(cli_env, runner):
+    """Without --password and without a terminal, the password is the first line of stdin (`< password.txt`)."""
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(args=["user", "create", "piped@example.org"], input="a piped long password\nignored\n")
+    assert result.exit_code == 0 and "created learner piped@example.org" in result.stdout
+    app = create_app()
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == "piped@example.org"))
+        assert user.check_password("a piped long password")
+
+
+def test_cli_reports_content_errors_without_traceback(cli_env, monkeypatch, tmp_path, runner):
     """A command that needs the site fails with the course's errors listed, not a traceback."""
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "course.yaml").write_text("title: [\n")
     monkeypatch.setenv("COURSE_DIR", str(broken))
-    assert course_main(["db", "upgrade"]) == 0  # migrations do not need the course
-    assert course_main(["demo"]) == 1
-    err = capsys.readouterr().err
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0  # migrations do not need the course
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 1
+    err = result.stderr
     assert "course.yaml" in err and "Traceback" not in err
 
 
-def test_cli_refuses_production_without_secret_key(cli_env, monkeypatch, capsys):
+def test_cli_refuses_production_without_secret_key(cli_env, monkeypatch, runner):
     """Outside development the site commands name the missing SECRET_KEY."""
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.delenv("SECRET_KEY")
-    assert course_main(["db", "upgrade"]) == 0
-    assert course_main(["demo"]) == 1
-    assert "SECRET_KEY" in capsys.readouterr().err
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 1
+    assert "SECRET_KEY" in result.stderr
 
 
-def test_sqlite_folder_that_cannot_be_made_is_a_one_line_error(cli_env, monkeypatch, capsys, tmp_path):
+def test_sqlite_folder_that_cannot_be_made_is_a_one_line_error(cli_env, monkeypatch, runner, tmp_path):
     """A file where the SQLite database's folder should be: start-up and the CLI say DATABASE_URL, in one line."""
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
@@ -85,8 +101,9 @@ def test_sqlite_folder_that_cannot_be_made_is_a_one_line_error(cli_env, monkeypa
     with pytest.raises(ConfigError, match=r"^DATABASE_URL names a SQLite file in .*not-a-folder"):
         create_app({"TESTING": True, "COURSE_DIR": str(WEB_COURSE)})
     for command in (["db", "upgrade"], ["demo"]):
-        assert course_main(command) == 1, command
-        err = capsys.readouterr().err
+        result = runner.invoke(args=command)
+        assert result.exit_code == 1, command
+        err = result.stderr
         assert err.startswith("error: DATABASE_URL") and len(err.strip().splitlines()) == 1, err
 
 
@@ -133,7 +150,8 @@ def test_backup_and_restore(scratch_url, tmp_path):
     assert count_users(scratch_url) == 1
 
 
-def test_restore_of_a_missing_file_is_a_clear_error(tmp_path, cli_env, capsys):
+def test_restore_of_a_missing_file_is_a_clear_error(tmp_path, cli_env, runner):
     """Restoring from a file that is not there names the file."""
-    assert course_main(["db", "restore", str(tmp_path / "nope.db")]) == 1
-    assert "nope.db does not exist" in capsys.readouterr().err
+    result = runner.invoke(args=["db", "restore", str(tmp_path / "nope.db")])
+    assert result.exit_code == 1
+    assert "nope.db does not exist" in result.stderr
