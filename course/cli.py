@@ -489,10 +489,11 @@ def grade(settings: Settings, exercise_id: str, stdin: str | None, answer: str |
 CONTENT_COMMANDS = (check, list_course, show, grade)
 
 
-def course_group(settings: type[Settings] = Settings) -> click.Group:
-    """Return a new `course` group holding the content commands; `settings` is the type its commands are handed."""
+def course_group(settings: type[Settings] = Settings, cls: type[click.Group] = click.Group) -> click.Group:
+    """Return a new `course` group holding the content commands; `settings` is the type its commands are handed,
+    `cls` the group's class (the site's adds its own commands)."""
 
-    @click.group("course", context_settings=CONTEXT_SETTINGS,
+    @click.group("course", cls=cls, context_settings=CONTEXT_SETTINGS,
                  epilog="Exit codes: 0 done, 1 content errors, 2 bad input.")
     @click.option("--root", metavar="DIR",
                   help="course directory (default: $COURSE_DIR, else the shipped course); "

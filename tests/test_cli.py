@@ -377,6 +377,26 @@ def test_python_m_course_runs_the_content_commands_without_flask(tmp_path):
     assert proc.returncode == 2 and "No such command 'db'" in proc.stderr
 
 
+def test_the_installed_command_loads_the_site_only_for_a_site_command(tmp_path):
+    """`course check` through the composed command imports neither the database layer nor a blueprint; `course db`
+    (listed with the others in --help) loads them when it runs."""
+    env = {**os.environ, "COURSE_DIR": GOOD, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env.pop("COURSE_EXTRA_DIRS", None)
+    script = ("import sys\n"
+              "from web.cli import cli\n"
+              "try:\n    cli.main(sys.argv[1:], prog_name='course')\n"
+              "except SystemExit as exc:\n    code = exc.code\n"
+              "heavy = ('sqlalchemy', 'web.models', 'web.site_commands', 'web.learn')\n"
+              "print(code, [m for m in heavy if m in sys.modules], file=sys.stderr)\n")
+    check = subprocess.run([sys.executable, "-c", script, "check"], cwd=tmp_path, env=env, capture_output=True,
+                           text=True, timeout=60)
+    assert check.stdout.startswith("OK: ") and check.stderr == "0 []\n"
+    listed = subprocess.run([sys.executable, "-c", script, "--help"], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert "db " in listed.stdout and "lti " in listed.stdout and "check " in listed.stdout
+    assert "'web.site_commands'" in listed.stderr
+
+
 def test_a_closed_pipe_ends_quietly(tmp_path):
     """`course grade ID --batch big.jsonl | head -1`: a reader that stops early ends the command without a traceback."""
     rows = tmp_path / "big.jsonl"
@@ -393,3 +413,18 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 1
     assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+def test_the_site_command_names_listed_without_loading_them_are_the_commands_there_are():
+    """web/cli.py names the site's commands so listing them loads nothing; the names must be the real ones."""
+    from web import cli, site_commands
+
+    assert set(cli.SITE_COMMANDS) == set(site_commands.COMMANDS)
+    assert not set(cli.SITE_COMMANDS) & set(course_cli_content_names())
+
+
+def course_cli_content_names() -> list[str]:
+    """The content commands' names, from course/cli.py's own group."""
+    from course.cli import course_group
+
+    return list(course_group().commands)

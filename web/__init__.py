@@ -10,17 +10,15 @@ from flask import Flask
 
 from course.loader import load_course
 from course.model import Course
-from web import admin, auth, cohorts, core, exercises, inputs, instructor, learn, lti, progress, reviews, security
-from web.config import build_config
-from web.extensions import csrf, db, limiter, login_manager, mail
-
-# Each area of the site is one module holding its own `bp`.
-BLUEPRINTS = (core.bp, auth.bp, learn.bp, exercises.bp, progress.bp, cohorts.bp, instructor.bp, admin.bp, reviews.bp,
-              lti.bp)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the site; `config` overrides settings read from the environment."""
+    # Imported here, as flaskr does, so that `import web.cli` (every `course check`) does not load the whole site.
+    from web import admin, auth, cohorts, core, exercises, inputs, instructor, learn, lti, progress, reviews, security
+    from web.config import build_config
+    from web.extensions import csrf, db, limiter, login_manager, mail
+
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(build_config(app.instance_path, config))
 
@@ -43,8 +41,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Loaded once; a content error raises ContentErrors with every problem listed: never half-start.
     app.extensions["course"] = load_site_course(app)
 
-    for blueprint in BLUEPRINTS:
-        app.register_blueprint(blueprint)
+    # Each area of the site is one module holding its own `bp`.
+    for module in (core, auth, learn, exercises, progress, cohorts, instructor, admin, reviews, lti):
+        app.register_blueprint(module.bp)
     return app
 
 
