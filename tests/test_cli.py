@@ -12,8 +12,10 @@ import pytest
 
 import graders
 from course.cli import cli as content_cli
-from course.cli import format_result
+from course.cli import course_group, format_result
 from course.loader import load_course
+from web import cli as site_cli
+from web import site_commands
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOOD = str(FIXTURES / "good")
@@ -349,50 +351,54 @@ def test_site_commands_are_in_the_course_command(runner):
     assert runner.invoke(args=["--root=" + GOOD, "check"]).stdout.startswith("OK: 2 modules")
 
 
-def test_python_m_course_check_in_a_subprocess(tmp_path):
-    """`python -m course check` works as a real process, from any directory, with COURSE_DIR."""
+def fixture_course_env() -> dict[str, str]:
+    """The environment of a `course` subprocess: the fixture course, this checkout importable, no overlays."""
     env = {**os.environ, "COURSE_DIR": GOOD, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     env.pop("COURSE_EXTRA_DIRS", None)
-    proc = subprocess.run([sys.executable, "-m", "course", "check"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return env
+
+
+def run_python(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run this Python with `args` as a real process; return what it printed."""
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_python_m_course_check_in_a_subprocess(tmp_path):
+    """`python -m course check` works as a real process, from any directory, with COURSE_DIR."""
+    env = fixture_course_env()
+    proc = run_python(["-m", "course", "check"], tmp_path, env)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "OK: 2 modules, 3 lessons, 4 exercises\n", "")
 
 
 def test_python_m_course_runs_the_content_commands_without_flask(tmp_path):
     """`python -m course` is the content half only: a content command loads no Flask, and a site command is unknown."""
-    env = {**os.environ, "COURSE_DIR": GOOD, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    env.pop("COURSE_EXTRA_DIRS", None)
+    env = fixture_course_env()
     # Run the module as `python -m course` does, then look at what it imported.
     script = ("import runpy, sys\n"
               "sys.argv = ['course', 'list', '--json']\n"
               "try:\n    runpy.run_module('course', run_name='__main__', alter_sys=True)\n"
               "except SystemExit as exc:\n    code = exc.code\n"
               "print(code, sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'web')), file=sys.stderr)\n")
-    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=60)
+    proc = run_python(["-c", script], tmp_path, env)
     assert json.loads(proc.stdout)["title"] == "Fixture course"
     assert proc.stderr == "0 []\n"
-    proc = subprocess.run([sys.executable, "-m", "course", "db", "upgrade"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60)
+    proc = run_python(["-m", "course", "db", "upgrade"], tmp_path, env)
     assert proc.returncode == 2 and "No such command 'db'" in proc.stderr
 
 
 def test_the_installed_command_loads_the_site_only_for_a_site_command(tmp_path):
     """`course check` through the composed command imports neither the database layer nor a blueprint; `course db`
     (listed with the others in --help) loads them when it runs."""
-    env = {**os.environ, "COURSE_DIR": GOOD, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    env.pop("COURSE_EXTRA_DIRS", None)
+    env = fixture_course_env()
     script = ("import sys\n"
               "from web.cli import cli\n"
               "try:\n    cli.main(sys.argv[1:], prog_name='course')\n"
               "except SystemExit as exc:\n    code = exc.code\n"
               "heavy = ('sqlalchemy', 'web.models', 'web.site_commands', 'web.learn')\n"
               "print(code, [m for m in heavy if m in sys.modules], file=sys.stderr)\n")
-    check = subprocess.run([sys.executable, "-c", script, "check"], cwd=tmp_path, env=env, capture_output=True,
-                           text=True, timeout=60)
+    check = run_python(["-c", script, "check"], tmp_path, env)
     assert check.stdout.startswith("OK: ") and check.stderr == "0 []\n"
-    listed = subprocess.run([sys.executable, "-c", script, "--help"], cwd=tmp_path, env=env, capture_output=True,
-                            text=True, timeout=60)
+    listed = run_python(["-c", script, "--help"], tmp_path, env)
     assert "db " in listed.stdout and "lti " in listed.stdout and "check " in listed.stdout
     assert "'web.site_commands'" in listed.stderr
 
@@ -417,14 +423,5 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
 
 def test_the_site_command_names_listed_without_loading_them_are_the_commands_there_are():
     """web/cli.py names the site's commands so listing them loads nothing; the names must be the real ones."""
-    from web import cli, site_commands
-
-    assert set(cli.SITE_COMMANDS) == set(site_commands.COMMANDS)
-    assert not set(cli.SITE_COMMANDS) & set(course_cli_content_names())
-
-
-def course_cli_content_names() -> list[str]:
-    """The content commands' names, from course/cli.py's own group."""
-    from course.cli import course_group
-
-    return list(course_group().commands)
+    assert set(site_cli.SITE_COMMANDS) == set(site_commands.COMMANDS)
+    assert not set(site_cli.SITE_COMMANDS) & set(course_group().commands)
