@@ -371,11 +371,10 @@ def analyse(text: str, lang: Language, speller: Speller | None = None) -> Analys
         written = text[ws:we]
         # A capitalised word inside a sentence is a name (Okoye, Tableau): never "corrected".
         name = written[:1].isupper() and cur_first != len(words)
-        parts = lang.expand(written.lower())
-        rule = lang.in_context.get(written.lower())
-        if rule is not None and rule.applies(written, text[raw[n + 1][0]: raw[n + 1][1]].lower()
-                                             if n + 1 < len(raw) else ""):
-            parts = rule.means
+        low = written.lower()
+        rule = lang.in_context.get(low)
+        following = text[raw[n + 1][0]: raw[n + 1][1]].lower() if rule is not None and n + 1 < len(raw) else ""
+        parts = rule.means if rule is not None and rule.applies(written, following) else lang.expand(low)
         for i, part in enumerate(parts):
             fixed = speller.correct(part) if speller is not None and not name else None
             if fixed is not None:
