@@ -1,28 +1,12 @@
-"""Initial schema: users, cohorts, memberships, attempts and their regrade trail, progress, state, drafts.
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-22
-"""
-
-from __future__ import annotations
+"""Initial schema: users, cohorts, memberships, attempts and their regrade trail, progress, state, drafts."""
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from web.migrations.columns import JSON, ref, ts
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
-
-# Written out here rather than imported from web.models: a migration must not change when the models do.
-JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-
-
-def ts(name: str, nullable: bool = False) -> sa.Column:
-    """Return a timezone-aware timestamp column."""
-    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
 def upgrade() -> None:
@@ -44,7 +28,7 @@ def upgrade() -> None:
         "cohorts",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("name", sa.String(200), nullable=False),
-        sa.Column("owner_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+        ref("owner_id", "users.id", ondelete="SET NULL", nullable=True),
         sa.Column("join_code", sa.String(16), nullable=False),
         sa.Column("archived", sa.Boolean(), nullable=False),
         ts("created_at"),
@@ -53,15 +37,15 @@ def upgrade() -> None:
     op.create_index("ix_cohorts_owner_id", "cohorts", ["owner_id"])
     op.create_table(
         "cohort_memberships",
-        sa.Column("cohort_id", sa.Integer(), sa.ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True),
-        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+        ref("cohort_id", "cohorts.id", primary_key=True),
+        ref("user_id", "users.id", primary_key=True),
         ts("joined_at"),
     )
     op.create_index("ix_cohort_memberships_user_id", "cohort_memberships", ["user_id"])
     op.create_table(
         "attempts",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+        ref("user_id", "users.id", nullable=False),
         sa.Column("exercise_id", sa.String(100), nullable=False),
         sa.Column("answer", JSON, nullable=False),
         sa.Column("score", sa.Double(), nullable=False),
@@ -81,7 +65,7 @@ def upgrade() -> None:
     op.create_table(
         "attempt_grades",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("attempt_id", sa.Integer(), sa.ForeignKey("attempts.id", ondelete="CASCADE"), nullable=False),
+        ref("attempt_id", "attempts.id", nullable=False),
         sa.Column("score", sa.Double(), nullable=False),
         sa.Column("passed", sa.Boolean(), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
@@ -93,14 +77,14 @@ def upgrade() -> None:
     op.create_index("ix_attempt_grades_attempt_id", "attempt_grades", ["attempt_id"])
     op.create_table(
         "lesson_progress",
-        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+        ref("user_id", "users.id", primary_key=True),
         sa.Column("lesson_id", sa.String(100), primary_key=True),
         ts("first_read_at"),
         ts("last_read_at"),
     )
     op.create_table(
         "exercise_states",
-        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+        ref("user_id", "users.id", primary_key=True),
         sa.Column("exercise_id", sa.String(100), primary_key=True),
         sa.Column("shuffle_seed", sa.Integer(), nullable=False),
     )

@@ -1,19 +1,10 @@
-"""Email confirmation: an account made through the register form is usable once its email is confirmed.
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-12-02
-"""
-
-from __future__ import annotations
+"""Email confirmation: an account made through the register form is usable once its email is confirmed."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

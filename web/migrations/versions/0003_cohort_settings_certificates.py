@@ -1,19 +1,12 @@
-"""Cohorts an agency trainer can run (joining on/off, due date, announcement) and certificate verification codes.
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-02
-"""
-
-from __future__ import annotations
+"""Cohorts an agency trainer can run (joining on/off, due date, announcement) and certificate verification codes."""
 
 import sqlalchemy as sa
 from alembic import op
 
+from web.migrations.columns import ref
+
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 COHORT_COLUMNS = ("join_open", "due_on", "announcement", "announced_at")
 
@@ -29,7 +22,7 @@ def upgrade() -> None:
     op.create_table(
         "certificates",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+        ref("user_id", "users.id", nullable=False),
         sa.Column("code", sa.String(64), nullable=False),
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

@@ -1,28 +1,12 @@
-"""Reviews: the grader's review flag on attempts, learners' appeals, instructors' overrides and their audit.
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-02
-"""
-
-from __future__ import annotations
+"""Reviews: the grader's review flag on attempts, learners' appeals, instructors' overrides and their audit."""
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from web.migrations.columns import JSON, ref, ts
 
 revision = "0004"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
-
-# Written out here rather than imported from web.models: a migration must not change when the models do.
-JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-
-
-def ts(name: str, nullable: bool = False) -> sa.Column:
-    """Return a timezone-aware timestamp column."""
-    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
 def upgrade() -> None:
@@ -35,32 +19,32 @@ def upgrade() -> None:
     op.create_table(
         "appeals",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("attempt_id", sa.Integer(), sa.ForeignKey("attempts.id", ondelete="CASCADE"), nullable=False),
-        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+        ref("attempt_id", "attempts.id", nullable=False),
+        ref("user_id", "users.id", nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("comment", sa.Text(), nullable=False),
         ts("created_at"),
         ts("decided_at", nullable=True),
-        sa.Column("decided_by", sa.Integer(), sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+        ref("decided_by", "users.id", ondelete="SET NULL", nullable=True),
         sa.CheckConstraint("state IN ('waiting', 'upheld', 'declined')", name="ck_appeals_state"),
         sa.UniqueConstraint("attempt_id", name="uq_appeals_attempt"),
     )
     op.create_index("ix_appeals_user_id", "appeals", ["user_id"])
     op.create_table(
         "attempt_overrides",
-        sa.Column("attempt_id", sa.Integer(), sa.ForeignKey("attempts.id", ondelete="CASCADE"), primary_key=True),
+        ref("attempt_id", "attempts.id", primary_key=True),
         sa.Column("passed", sa.Boolean(), nullable=False),
         sa.Column("score", sa.Double(), nullable=False),
         sa.Column("comment", sa.Text(), nullable=False),
-        sa.Column("decided_by", sa.Integer(), sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+        ref("decided_by", "users.id", ondelete="SET NULL", nullable=True),
         ts("decided_at"),
     )
     op.create_table(
         "review_decisions",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("attempt_id", sa.Integer(), sa.ForeignKey("attempts.id", ondelete="CASCADE"), nullable=False),
-        sa.Column("actor_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+        ref("attempt_id", "attempts.id", nullable=False),
+        ref("actor_id", "users.id", ondelete="SET NULL", nullable=True),
         ts("created_at"),
         sa.Column("action", sa.String(16), nullable=False),
         sa.Column("old_passed", sa.Boolean(), nullable=False),

@@ -1,29 +1,14 @@
 """LTI 1.3: registered platforms and deployments, the tool's keys, launch states, mapped users, contexts and
 resource links, and the outbox of scores for the platforms' gradebooks.
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-02
 """
-
-from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from web.migrations.columns import JSON, ref, ts
 
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
-
-# Written out here rather than imported from web.models: a migration must not change when the models do.
-JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-
-
-def ts(name: str, nullable: bool = False) -> sa.Column:
-    """Return a timezone-aware timestamp column."""
-    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
 def upgrade() -> None:
@@ -45,8 +30,7 @@ def upgrade() -> None:
     op.create_table(
         "lti_deployments",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("platform_id", sa.Integer(), sa.ForeignKey("lti_platforms.id", ondelete="CASCADE"),
-                  nullable=False),
+        ref("platform_id", "lti_platforms.id", nullable=False),
         sa.Column("deployment_id", sa.String(255), nullable=False),
         sa.UniqueConstraint("platform_id", "deployment_id", name="uq_lti_deployments_platform_dep"),
     )
@@ -62,10 +46,9 @@ def upgrade() -> None:
         "lti_states",
         sa.Column("token", sa.String(64), primary_key=True),
         sa.Column("kind", sa.String(16), nullable=False),
-        sa.Column("platform_id", sa.Integer(), sa.ForeignKey("lti_platforms.id", ondelete="CASCADE"),
-                  nullable=False),
+        ref("platform_id", "lti_platforms.id", nullable=False),
         sa.Column("nonce", sa.String(64), nullable=False),
-        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+        ref("user_id", "users.id", nullable=True),
         sa.Column("target", sa.String(500), nullable=False),
         ts("created_at"),
     )
@@ -73,20 +56,18 @@ def upgrade() -> None:
     op.create_table(
         "lti_users",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("platform_id", sa.Integer(), sa.ForeignKey("lti_platforms.id", ondelete="CASCADE"),
-                  nullable=False),
+        ref("platform_id", "lti_platforms.id", nullable=False),
         sa.Column("sub", sa.String(255), nullable=False),
-        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+        ref("user_id", "users.id", nullable=False),
         sa.UniqueConstraint("platform_id", "sub", name="uq_lti_users_platform_sub"),
     )
     op.create_index("ix_lti_users_user_id", "lti_users", ["user_id"])
     op.create_table(
         "lti_contexts",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("platform_id", sa.Integer(), sa.ForeignKey("lti_platforms.id", ondelete="CASCADE"),
-                  nullable=False),
+        ref("platform_id", "lti_platforms.id", nullable=False),
         sa.Column("context_id", sa.String(255), nullable=False),
-        sa.Column("cohort_id", sa.Integer(), sa.ForeignKey("cohorts.id", ondelete="CASCADE"), nullable=False),
+        ref("cohort_id", "cohorts.id", nullable=False),
         sa.Column("title", sa.String(255), nullable=False),
         sa.Column("memberships_url", sa.String(500), nullable=False),
         sa.UniqueConstraint("platform_id", "context_id", name="uq_lti_contexts_platform_context"),
@@ -95,8 +76,7 @@ def upgrade() -> None:
     op.create_table(
         "lti_resource_links",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("context_ref", sa.Integer(), sa.ForeignKey("lti_contexts.id", ondelete="CASCADE"),
-                  nullable=False),
+        ref("context_ref", "lti_contexts.id", nullable=False),
         sa.Column("resource_link_id", sa.String(255), nullable=False),
         sa.Column("title", sa.String(255), nullable=False),
         sa.Column("exercise_id", sa.String(100), nullable=True),
@@ -107,9 +87,8 @@ def upgrade() -> None:
     op.create_table(
         "lti_scores",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("link_id", sa.Integer(), sa.ForeignKey("lti_resource_links.id", ondelete="CASCADE"),
-                  nullable=False),
-        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+        ref("link_id", "lti_resource_links.id", nullable=False),
+        ref("user_id", "users.id", nullable=False),
         sa.Column("score", sa.Double(), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("tries", sa.Integer(), nullable=False),

@@ -1,14 +1,9 @@
-"""Exercise summaries: one row per learner and exercise, so instructor pages stop reading every attempt.
-
-Revision ID: 0007
-Revises: 0005
-Create Date: 2026-12-02
-"""
-
-from __future__ import annotations
+"""Exercise summaries: one row per learner and exercise, so instructor pages stop reading every attempt."""
 
 import sqlalchemy as sa
 from alembic import op
+
+from web.migrations.columns import ref
 
 # The fill goes through the site's own summary function (the table below is written out as usual), so the
 # summaries made here are exactly those a submission would make.
@@ -16,15 +11,13 @@ from web.services.summaries import refresh_all
 
 revision = "0007"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     """Create exercise_summaries and fill it from the stored attempts."""
     op.create_table(
         "exercise_summaries",
-        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+        ref("user_id", "users.id", primary_key=True),
         sa.Column("exercise_id", sa.String(100), primary_key=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("best_score", sa.Double(), nullable=False),
