@@ -298,7 +298,7 @@ CONCERN_ROWS = [
     ("That's a fair concern, and you're right that I haven't used Tableau. In my last role I built weekly "
      "dashboards in Power BI, so the ideas are familiar. I've already started the free Tableau training and "
      "plan to rebuild one of those dashboards in it over the next two weeks.", True, set(),
-     {"acknowledges": ["fair concern"]}),
+     {"acknowledges": ["That's a fair concern"]}),
     # Graduate.
     ("I understand why that matters to the team. During my final-year project I analysed survey data in Excel "
      "and built pivot table reports. I would work through the official Tableau course in the evenings before "

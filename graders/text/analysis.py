@@ -118,6 +118,7 @@ class Language:
     # "please let me know ...": asks for something without being a question; grouped by first word in __post_init__.
     requests: tuple[tuple[str, ...], ...] = ()
     request_openers: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+    story_frames: tuple[str, ...] = ()  # phrases (as written) that mark a sentence as the candidate's own story
 
     def __post_init__(self) -> None:
         """Precompute where each negator sits inside the not-negating sequences, and index the openers."""

@@ -19,7 +19,7 @@ from graders.base import SpecIssue
 from graders.schema import MESSAGES, SpecModel, Text, fail
 from graders.text.analysis import Analysis, shouting
 from graders.text.matcher import Found, Hit, Matcher, hits_of
-from graders.text.rules import ConceptDef, ConceptModel, Rules
+from graders.text.rules import ConceptDef, ConceptModel, Rules, ToneRule
 
 # Quoted evidence in a message is cut to this many characters so a long match cannot flood the feedback.
 QUOTE_CHARS = 60
@@ -440,8 +440,7 @@ class Tone(CheckKind):
 
     def judge(self, check: CheckSpec, spec: TextSpec, a: Analysis, found: Found) -> Outcome:
         """Each rule of the categories that fires adds its own message and evidence."""
-        messages: list[str] = []
-        spans: list[tuple[int, int]] = []
+        fired: list[tuple[ToneRule, list[tuple[int, int]]]] = []
         for rule, n in spec.matcher.tone_atoms:
             if rule.category not in check.categories:
                 continue
@@ -449,8 +448,13 @@ class Tone(CheckKind):
             if rule.caps_share is not None and a.words:
                 rule_spans.extend(shouting(a, rule.caps_share, rule.caps_min_words))
             if rule_spans:
-                messages.append(with_quotes(rule.message, a.text, rule_spans))
-                spans.extend(rule_spans)
+                fired.append((rule, rule_spans))
+        # A weak marker ("lol", "finally") is innocent on its own as often as not; two different ones make a habit.
+        weak_words = {a.text[s:e].casefold() for rule, rule_spans in fired if rule.weak for s, e in rule_spans}
+        if len(weak_words) < 2:
+            fired = [(rule, found_spans) for rule, found_spans in fired if not rule.weak]
+        messages = [with_quotes(rule.message, a.text, rule_spans) for rule, rule_spans in fired]
+        spans = [span for _, rule_spans in fired for span in rule_spans]
         if messages:
             return Outcome(False, " ".join([check.fail_msg, *messages]), tuple(sorted(set(spans))))
         return Outcome(True, check.pass_msg, ())

@@ -33,8 +33,8 @@ class Atom:
 
 
 # What an index key stands for: (atom, role, group). Roles: a match, an exception (veto), a `together` group,
-# and a `without` phrase (it rules out its whole sentence).
-FOUND, VETO, GROUP, WITHOUT = 0, 1, 2, 3
+# a `without` phrase (it rules out its whole sentence) and a story frame (it rules out the rest of its sentence).
+FOUND, VETO, GROUP, WITHOUT, STORY = 0, 1, 2, 3, 4
 
 
 def _register(defn: ConceptDef, atoms: list[Atom], entries: list[tuple[int, Pattern]],
@@ -43,6 +43,7 @@ def _register(defn: ConceptDef, atoms: list[Atom], entries: list[tuple[int, Patt
     n = len(atoms)
     atoms.append(Atom(defn.name, defn.scope, defn.negation, defn.regex, defn.raw_regex, len(defn.groups)))
     roles_of = [(FOUND, 0, defn.patterns), (VETO, 0, defn.except_patterns), (WITHOUT, 0, defn.without),
+                (STORY, 0, defn.story_frames),
                 *((GROUP, g, pats) for g, pats in enumerate(defn.groups))]
     for role, group, patterns in roles_of:
         if patterns:
@@ -86,6 +87,8 @@ class Matcher:
         # The words a gap skipped, per match: a negator there ("I do not really want it") negates the match too.
         skipped: dict[tuple[int, int], tuple[int, ...]] = {}
         ruled_out: list[set[int]] = [set() for _ in self.atoms]  # sentences a `without` phrase rules out
+        # Per atom, sentence -> first word of its earliest story frame: what follows tells the candidate's own past.
+        story_from: list[dict[int, int]] = [{} for _ in self.atoms]
         for key, first, stop, gap_words in self.index.find(a):
             n, role, g = self.roles[key]
             if role == GROUP:
@@ -93,6 +96,10 @@ class Matcher:
                 continue
             if role == WITHOUT:
                 ruled_out[n].add(a.sent[first])
+                continue
+            if role == STORY:
+                sentence = a.sent[first]
+                story_from[n][sentence] = min(first, story_from[n].get(sentence, first))
                 continue
             (vetoes if role == VETO else found)[n].append((first, stop))
             if gap_words:
@@ -120,7 +127,7 @@ class Matcher:
             for first, stop in sorted(set(found[n])):
                 if any(f < stop and first < s for f, s in vetoes[n]) or not _in_scope(a, first, atom.scope):
                     continue
-                if a.sent[first] in ruled_out[n]:
+                if a.sent[first] in ruled_out[n] or story_from[n].get(a.sent[first], first + 1) <= first:
                     continue
                 neg = None
                 if atom.negation:

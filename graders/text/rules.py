@@ -112,6 +112,8 @@ class ConceptDef:
     synonyms: bool = True
     # `without`: phrases that rule a sentence out ("when", "next" in a question make it about timing, not fit).
     without: tuple[Pattern, ...] = ()
+    # `stories: false`: story frames ("during my degree"); a match after one in its sentence belongs to the story.
+    story_frames: tuple[Pattern, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,7 @@ class ToneRule:
     concept: ConceptDef
     caps_share: float | None
     caps_min_words: int
+    weak: bool = False  # counts only when another weak rule fires in the same answer
 
 
 @dataclass(frozen=True)
@@ -222,6 +225,9 @@ class LanguageFile(SpecModel):
     indirect_questions: list[Text] = []
     requests: list[Text]
     contextual_contractions: list[ContextualContraction] = []
+    # Phrases that mark a sentence as the candidate's story of their own past elsewhere ("during my degree", "the
+    # volunteers I managed"); a concept with `stories: false` does not count a match in such a sentence.
+    story_frames: list[Text] = []
     guard: GuardSettings
     spelling: SpellingSettings
     narration: NarrationLists
@@ -249,7 +255,8 @@ def _read_language(raw: Any, issues: list[SpecIssue]) -> Language | None:
                     in_context={c.word.lower(): InContext(tuple(c.means.lower().split()),
                                                           frozenset(w.lower() for w in c.before),
                                                           frozenset(w.lower() for w in c.not_before), c.capital)
-                                for c in data.contextual_contractions})
+                                for c in data.contextual_contractions},
+                    story_frames=tuple(data.story_frames))
     return replace(base, not_negating=_word_tuple(tuple(neg.not_negating), base.expand),
                    indirect_questions=_word_tuple(tuple(data.indirect_questions), base.expand),
                    requests=_word_tuple(tuple(data.requests), base.expand),
@@ -315,6 +322,9 @@ class ConceptModel(SpecModel):
     synonyms: bool = True  # false: the phrases name different things, so several in a sentence are no stuffing
     without: list[Text] = []  # phrases that rule a sentence out
     together: list[list[Text]] = []  # groups of phrases that must all occur in one sentence
+    # false: a match in a sentence that tells the candidate's own past elsewhere (english.yaml's story_frames) does
+    # not count, so "volunteers who were frustrated by late changes" is a story, not a complaint about the day.
+    stories: bool = True
     description: str = ""
     examples: ExamplesModel = ExamplesModel()
 
@@ -339,6 +349,8 @@ class ToneRuleModel(ConceptModel):
     category: str
     message: str
     caps: CapsModel | None = None
+    # true: a marker that is sometimes innocent ("lol", "finally"); it counts only beside another weak marker.
+    weak: bool = False
 
 
 class ToneFile(SpecModel):
@@ -381,7 +393,9 @@ def build_concept(body: ConceptModel, name: str, path: str, lang: Language, issu
                       get("scope"), get("negation"), tuple(get("use")), phrases, get("description"),
                       Examples(*(tuple(getattr(examples, k, None) or ()) for k in ("match", "ok", "negated"))),
                       tuple(groups), get("synonyms"),
-                      _compile_phrases(f"{path}.without", tuple(get("without")), lang, issues))
+                      _compile_phrases(f"{path}.without", tuple(get("without")), lang, issues),
+                      () if get("stories") else _compile_phrases("english.yaml.story_frames", lang.story_frames,
+                                                                 lang, issues))
 
 
 def _compile_phrases(key: str, phrases: tuple[str, ...], lang: Language,
@@ -439,7 +453,8 @@ def _read_tone(raw: Any, lang: Language, issues: list[SpecIssue]) -> tuple[ToneR
                                                    tuple(examples.negated or ())))
         ids.append((f"{path}.id", rid))
         rules.append(ToneRule(rid, body.category or "", body.message or "", concept,
-                              caps.share if caps is not None else None, caps.min_words if caps is not None else 3))
+                              caps.share if caps is not None else None, caps.min_words if caps is not None else 3,
+                              bool(body.weak)))
     unique_ids(ids, issues)
     return tuple(rules)
 

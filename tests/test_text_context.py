@@ -1,0 +1,56 @@
+"""Where a tone cue stands decides whether it counts: weak markers need company, and stories are not complaints."""
+
+from __future__ import annotations
+
+import pytest
+
+from graders.base import Context, normalise_text
+from graders.text import compile_text_spec, default_rules, grade_text
+
+SPEC = {"checks": [{"id": "tone", "tone": ["sarcasm", "complaint", "pressure"]}]}
+
+
+def _tone(answer: str):
+    """The tone check's outcome for one answer."""
+    spec = compile_text_spec(SPEC, default_rules())
+    result = grade_text(spec, normalise_text(answer), Context(), "test")
+    return next(c for c in result.checks if c.id == "tone")
+
+
+@pytest.mark.parametrize("answer", [
+    # One weak marker alone: a laugh, "tbh" or "finally" is as often friendly as not.
+    "I really want this job lol. Is there anything about me that makes you hesitate?",
+    "Honestly tbh I'd love this role. What happens next?",
+    "I finally understood how the depot works. When will you decide?",
+    # A grumble or a deadline after a story frame belongs to the candidate's own story.
+    "At the food bank I got used to fielding questions from volunteers who were frustrated by late changes.",
+    "During my degree I learnt Stata in three weeks to meet a dissertation deadline.",
+    "Since getting out of the Army I've sat through a lot of interviews, and ours was the best.",
+])
+def test_a_cue_that_is_not_doing_its_job_leaves_the_tone_alone(answer):
+    """A lone weak marker, or a cue inside the candidate's story, does not fail the tone."""
+    assert _tone(answer).passed
+
+
+@pytest.mark.parametrize(("answer", "quoted"), [
+    ("I want it, obviously, lol. When will you decide?", ["obviously", "lol"]),
+    ("It was great to spend a whole hour on a system that isn't here yet lol.", ["a whole hour", "lol"]),
+    ("Will somebody actually call this time?", ["actually call", "this time"]),
+])
+def test_two_weak_markers_fail_the_tone_and_both_are_highlighted(answer, quoted):
+    """Two different weak markers make a habit: the check fails and quotes each of them."""
+    check = _tone(answer)
+    assert not check.passed
+    highlighted = [answer[s:e] for s, e in check.spans]
+    for words in quoted:
+        assert any(words.lower() in h.lower() for h in highlighted), (words, highlighted)
+
+
+@pytest.mark.parametrize("answer", [
+    "Honestly, it is a bit frustrating that every company wants a different tool, as I found in my internship.",
+    "I must say I was a little disappointed that so much of the hour went on the software.",
+    "I need an answer by Friday, as my old job taught me to plan.",
+])
+def test_a_story_frame_after_the_complaint_does_not_excuse_it(answer):
+    """The frame covers only what follows it in the sentence: a grumble before it still counts."""
+    assert not _tone(answer).passed
