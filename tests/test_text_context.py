@@ -54,3 +54,21 @@ def test_two_weak_markers_fail_the_tone_and_both_are_highlighted(answer, quoted)
 def test_a_story_frame_after_the_complaint_does_not_excuse_it(answer):
     """The frame covers only what follows it in the sentence: a grumble before it still counts."""
     assert not _tone(answer).passed
+
+
+@pytest.mark.parametrize(("answer", "restated"), [
+    ("Dear Tom,\n\nI am writing to greet you, to thank you, to show I was listening, to remind you why I fit and to say "
+     "I still want the role. The scheduling system sounds great.\n\nKind regards,\nSam", True),
+    ("I have questions about interest, concerns, fit, next steps and timeline. When will I hear back?", True),
+    # Asking about two moves in one question is a real question, not a list of the moves.
+    ("I really want this role. Do you have any concerns about my fit, and what are the next steps and timeline?",
+     False),
+])
+def test_a_sentence_that_names_the_moves_one_after_another_restates_the_task(answer, restated):
+    """List items that each name a rubric move ("to greet you, to thank you, ...") fail the real-sentences guard."""
+    spec = compile_text_spec({"checks": [{"id": "real-sentences", "sentences": True}]}, default_rules())
+    check = next(c for c in grade_text(spec, normalise_text(answer), Context(), "test").checks
+                 if c.id == "real-sentences")
+    assert check.passed is not restated
+    if restated:
+        assert "names the points one after another" in check.message

@@ -574,6 +574,16 @@ def test_speller_leaves_ties_and_short_words_alone():
     assert speller.correct("interesting") is None  # a real word
 
 
+def test_a_tie_goes_to_the_word_that_differs_only_by_a_doubled_letter():
+    """"realy" is one edit from "really" and from "ready": the doubled letter is the likelier slip."""
+    speller = analysis.Speller.build({"really", "ready", "relay", "process", "proceeds"}, LANG)
+    assert speller.correct("realy") == "really"
+    assert speller.correct("proccess") == "process"
+    assert speller.correct("reaby") == "ready"  # one nearest word: no tie to break
+    speller = analysis.Speller.build({"ready", "relay"}, LANG)
+    assert speller.correct("realy") is None  # a tie with no doubled-letter reading stays as written
+
+
 # ---- gaps, narration, label lines --------------------------------------------------------------------------
 
 def _index(*written):

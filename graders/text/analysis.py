@@ -248,10 +248,26 @@ class Speller:
         if len(word) < self.min_length or word in self.known or not word.isalpha() or _english(word):
             return None
         edits = 2 if len(word) >= self.long_from else 1
-        found = process.extract(word, self.vocabulary, scorer=OSA.distance, score_cutoff=edits, limit=2)
-        if not found or (len(found) > 1 and found[1][1] == found[0][1]):
+        found = process.extract(word, self.vocabulary, scorer=OSA.distance, score_cutoff=edits, limit=5)
+        if not found:
             return None
-        return str(found[0][0])
+        best = [str(f[0]) for f in found if f[1] == found[0][1]]
+        if len(best) > 1:
+            # A doubled or undoubled letter is the commonest slip ("realy", "proccess"); among equally near
+            # words, one that differs only by that wins, and any other tie is left alone.
+            best = [w for w in best if _doubling_slip(word, w)]
+        return best[0] if len(best) == 1 else None
+
+
+def _doubling_slip(typed: str, word: str) -> bool:
+    """True when `typed` is `word` with one doubled letter written single, or one single letter doubled."""
+    short, long = sorted((typed, word), key=len)
+    if len(long) != len(short) + 1:
+        return False
+    for i in range(len(long)):
+        if long[:i] + long[i + 1:] == short:
+            return (i > 0 and long[i - 1] == long[i]) or (i + 1 < len(long) and long[i + 1] == long[i])
+    return False
 
 
 @cache

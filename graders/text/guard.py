@@ -191,6 +191,21 @@ def _list_item(part: str, max_words: int, function_words: frozenset[str]) -> boo
     return 0 < len(words) <= max_words and grammar <= 1 and grammar < len(words)
 
 
+def names_the_moves(s: Seen) -> Outcome | None:
+    """"I am writing to greet you, thank you, show I was listening, remind you why I fit and say I want the role":
+    a sentence whose list items each name one of the rubric's moves restates the task instead of doing it."""
+    g = s.settings
+    names = frozenset(g.move_names)
+    for x in s.a.sentences:
+        items = [part for part in LIST_SPLIT_RE.split(s.a.text[x.start: x.end]) if WORD_RE.search(part)]
+        naming = sum(any(w.lower() in names for w in WORD_RE.findall(part)) for part in items)
+        if naming >= g.move_items:
+            return s.fails(f"One sentence names the points one after another ({quote(s.a.text, (x.start, x.end))}) "
+                           "instead of making them; listing what a good answer covers is not an answer, so this "
+                           "earns nothing.", ((x.start, x.end),))
+    return None
+
+
 def rubric_phrase_share(s: Seen) -> Outcome | None:
     """When rubric phrases make up most of the words, one of them said over and over, it is a list in disguise."""
     covered: set[int] = set()
@@ -219,7 +234,7 @@ def unpunctuated_run(s: Seen) -> Outcome | None:
 # The order matters: the first heuristic that fires explains the failure.
 HEURISTICS: tuple[Callable[[Seen], Outcome | None], ...] = (
     keyword_list, form_labels, template_blanks, account_of_the_answer, repeated_sentences, stuffed_synonyms,
-    and_chain, comma_list, rubric_phrase_share, unpunctuated_run)
+    and_chain, comma_list, names_the_moves, rubric_phrase_share, unpunctuated_run)
 
 
 class RealSentences(CheckKind):

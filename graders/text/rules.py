@@ -61,6 +61,8 @@ class GuardSettings(SpecModel):
     list_items: Annotated[int, Field(ge=3, le=100)]  # a sentence with this many short items (commas, "and", "or")
     list_item_words: Annotated[int, Field(ge=1, le=20)]  # ... short meaning this many words or fewer ...
     list_short_share: Share  # ... making up this share of its items is a list of keywords, not a sentence
+    move_items: Annotated[int, Field(ge=2, le=100)] = 4  # a sentence with this many list items each naming ...
+    move_names: Annotated[list[Text], AfterValidator(_lower)] = []  # ... a rubric move restates the task
 
 
 class _StrictLoader(yaml.SafeLoader):
