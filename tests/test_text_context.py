@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from graders.base import Context, normalise_text
-from graders.text import compile_text_spec, default_rules, grade_text
+from graders.text import analysis, compile_text_spec, default_rules, grade_text
+from graders.text.matcher import probe
 
 SPEC = {"checks": [{"id": "tone", "tone": ["sarcasm", "complaint", "pressure"]}]}
 
@@ -72,3 +73,16 @@ def test_a_sentence_that_names_the_moves_one_after_another_restates_the_task(ans
     assert check.passed is not restated
     if restated:
         assert "names the points one after another" in check.message
+
+
+def test_a_hedge_inside_a_question_does_not_use_up_a_gap():
+    """"When do you think you'll let me know?" asks about the timeline as plainly as "When will you let me know?"."""
+    rules = default_rules()
+    lang = rules.lang
+    hedged = analysis.analyse("When do you think you will let me know?", lang)
+    assert [hedged.words[i] for i in sorted(hedged.hedged)] == ["do", "you", "think"]
+    # No clause follows, so "do you think" is the question itself and stays counted.
+    assert not analysis.analyse("What do you think of my CV?", lang).hedged
+    next_steps = rules.lexicons["next-steps"]
+    assert probe(rules, next_steps, "And when do you think you will let me know?")
+    assert not probe(rules, next_steps, "And when the weather turns I walk to work and think of you and let it go.")

@@ -119,6 +119,10 @@ class Language:
     requests: tuple[tuple[str, ...], ...] = ()
     request_openers: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     story_frames: tuple[str, ...] = ()  # phrases (as written) that mark a sentence as the candidate's own story
+    # "Do you think", "would you say" set into a question before its clause ("when do you think you'll decide"):
+    # a "..." gap does not count their words, so the question matches as if they were not there.
+    hedges: tuple[tuple[str, ...], ...] = ()
+    hedge_followers: frozenset[str] = frozenset()  # ... only when the next word starts a clause (I, you, the ...)
 
     def __post_init__(self) -> None:
         """Precompute where each negator sits inside the not-negating sequences, and index the openers."""
@@ -310,6 +314,7 @@ class Analysis:
     word_count: int  # words as written
     raw_words: tuple[tuple[int, int], ...]  # spans of the words as written
     corrected: frozenset[int] = frozenset()  # canonical words read through the speller (typos)
+    hedged: frozenset[int] = frozenset()  # canonical words of a hedge insert ("do you think"), not counted by gaps
 
     def span(self, first: int, stop: int) -> tuple[int, int]:
         """Character span covering canonical words [first, stop)."""
@@ -411,7 +416,19 @@ def analyse(text: str, lang: Language, speller: Speller | None = None) -> Analys
         else:
             close(prev_end, False)
     return Analysis(text, tuple(words), tuple(starts), tuple(ends), tuple(sent), tuple(brk), tuple(sentences),
-                    len(raw), tuple(raw), frozenset(corrected))
+                    len(raw), tuple(raw), frozenset(corrected), _hedged(words, sent, lang))
+
+
+def _hedged(words: Sequence[str], sent: Sequence[int], lang: Language) -> frozenset[int]:
+    """The words of every hedge insert ("do you think") that a clause follows in the same sentence."""
+    out: set[int] = set()
+    for i in range(len(words)):
+        for seq in lang.hedges:
+            stop = i + len(seq)
+            if (stop < len(words) and sent[stop] == sent[i] and tuple(words[i:stop]) == seq
+                    and words[stop] in lang.hedge_followers):
+                out.update(range(i, stop))
+    return frozenset(out)
 
 
 def _starts_with(words: Sequence[str], first: int, stop: int, openers: Iterable[tuple[str, ...]]) -> bool:

@@ -268,8 +268,14 @@ def _match_gapped(a: Analysis, s: int, pos: int, pattern: Pattern, k: int,
         slot = pattern[k]
         if slot is not None and is_gap(slot):
             size = MOD_WORDS if slot == MOD else GAPS[slot]
-            for skip in range(size + 1):
+            counted = 0
+            for skip in range(n - pos + 1):
                 p = pos + skip
+                # A hedge insert ("do you think") skipped by a "..." gap does not use up the gap's words.
+                if skip and (slot == MOD or p - 1 not in a.hedged):
+                    counted += 1
+                if counted > size:
+                    return None
                 # Out of the sentence, or across a comma or semicolon; a "~" may cross commas, since modifiers
                 # are often set off by them ("I have, however, built ...").
                 if p >= n or sent[p] != s:

@@ -230,6 +230,8 @@ class LanguageFile(SpecModel):
     # Phrases that mark a sentence as the candidate's story of their own past elsewhere ("during my degree", "the
     # volunteers I managed"); a concept with `stories: false` does not count a match in such a sentence.
     story_frames: list[Text] = []
+    hedges: list[Text] = []  # "do you think": inserts a "..." gap does not count ...
+    hedge_followers: list[Text] = []  # ... when one of these words follows them
     guard: GuardSettings
     spelling: SpellingSettings
     narration: NarrationLists
@@ -258,10 +260,12 @@ def _read_language(raw: Any, issues: list[SpecIssue]) -> Language | None:
                                                           frozenset(w.lower() for w in c.before),
                                                           frozenset(w.lower() for w in c.not_before), c.capital)
                                 for c in data.contextual_contractions},
-                    story_frames=tuple(data.story_frames))
+                    story_frames=tuple(data.story_frames),
+                    hedge_followers=frozenset(w.lower() for w in data.hedge_followers))
     return replace(base, not_negating=_word_tuple(tuple(neg.not_negating), base.expand),
                    indirect_questions=_word_tuple(tuple(data.indirect_questions), base.expand),
                    requests=_word_tuple(tuple(data.requests), base.expand),
+                   hedges=_word_tuple(tuple(data.hedges), base.expand),
                    narration=replace(narration, checking=_word_tuple(tuple(nr.checking), base.expand),
                                      about_the_task=_word_tuple(tuple(nr.about_the_task), base.expand),
                                      openings=_word_tuple(tuple(nr.openings), base.expand)))
