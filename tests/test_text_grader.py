@@ -278,6 +278,17 @@ def test_presumption_fails_with_its_span():
     assert result.status == "partial"
 
 
+def test_a_point_resting_only_on_condemned_words_is_counted_without_praise():
+    """"So, when can I start?" is a question, but the asks check must not praise the words no-presumption flags."""
+    result = grade("I'm very keen on the role, honestly. So, when can I start?")
+    asks = check(result, "asks")
+    assert asks.passed and not check(result, "no-presumption").passed
+    assert asks.message == "Counted, though the words it rests on are flagged in another point."
+    # With a second, innocent question the praise stands.
+    result = grade("I'm very keen on the role. So, when can I start? And what are the next steps?")
+    assert check(result, "asks").message != "Counted, though the words it rests on are flagged in another point."
+
+
 def test_tone_lists_each_rule_that_fired():
     """Each tone rule that fires adds its own explanation and span."""
     result = grade("I'm keen on the role. I have other offers so decide quickly. What are the next steps?")

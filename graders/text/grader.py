@@ -275,14 +275,24 @@ def _agree(outcomes: list[tuple[CheckSpec, Outcome]]) -> list[tuple[CheckSpec, O
     "When can I start?" must not get "The tone is warm and leaves the decision with them" beside "This takes
     the offer for granted"; a passing guard then says only what it did not find.
     """
+    flagged = [span for c, o in outcomes if c.rule.role == "screen" and not o.passed for span in o.spans]
     if not any(c.rule.role == "screen" and not o.passed for c, o in outcomes):
         return outcomes
     out = []
     for c, o in outcomes:
         if c.rule.role == "screen" and o.passed:
             o = Outcome(True, c.rule.none_found(c), o.spans)
+        elif o.passed and o.spans and all(_overlaps(span, flagged) for span in o.spans):
+            # The only evidence for this point is what a screen condemns ("So, when can I start?" is a question,
+            # but not one to praise): the point stands, without praise for those words.
+            o = Outcome(True, "Counted, though the words it rests on are flagged in another point.", o.spans)
         out.append((c, o))
     return out
+
+
+def _overlaps(span: tuple[int, int], others: list[tuple[int, int]]) -> bool:
+    """Whether a character span overlaps any of the others."""
+    return any(start < span[1] and span[0] < stop for start, stop in others)
 
 
 
