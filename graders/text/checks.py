@@ -415,6 +415,16 @@ class ToneParams(Params):
     categories: tuple[str, ...]
 
 
+def _separate_spans(spans: Iterable[tuple[int, int]]) -> int:
+    """How many places the spans cover: overlapping ones ("finally", "somebody finally") are one place."""
+    places, end = 0, -1
+    for start, stop in sorted(spans):
+        if start >= end:
+            places += 1
+        end = max(end, stop)
+    return places
+
+
 class Tone(CheckKind):
     """`tone: [category, ...]`: no tone rule of the listed categories may fire; each that does gives its message."""
 
@@ -450,8 +460,7 @@ class Tone(CheckKind):
             if rule_spans:
                 fired.append((rule, rule_spans))
         # A weak marker ("lol", "finally") is innocent on its own as often as not; two different ones make a habit.
-        weak_words = {a.text[s:e].casefold() for rule, rule_spans in fired if rule.weak for s, e in rule_spans}
-        if len(weak_words) < 2:
+        if _separate_spans(span for rule, rule_spans in fired if rule.weak for span in rule_spans) < 2:
             fired = [(rule, found_spans) for rule, found_spans in fired if not rule.weak]
         messages = [with_quotes(rule.message, a.text, rule_spans) for rule, rule_spans in fired]
         spans = [span for _, rule_spans in fired for span in rule_spans]
