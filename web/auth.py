@@ -155,6 +155,7 @@ def confirm_email(token: str) -> str | BaseResponse | tuple[str, int]:
         flash("Your email is confirmed and your account is ready. Welcome!", "success")
         return redirect(target if is_safe_next(target) else url_for("progress.overview"))
 
+    # ActionForm holds only its CSRF token, which CSRFProtect checks before the view: a confirm post always validates.
     return _emailed_link_page("auth/confirm_email.html", ActionForm(), lambda: accounts.confirmable(token), confirm)
 
 
