@@ -32,14 +32,15 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from bench.graders import DOC, write_section  # noqa: E402 - needs the path fix above
+from bench.clients import instructor_client  # noqa: E402 - needs the path fix above
+from bench.graders import DOC, write_section  # noqa: E402
 
 # One cohort seeder for both benches: members, attempts with rubric checks, lesson reads.
 from bench.instructor_pages import seed  # noqa: E402
 from web import create_app  # noqa: E402
 from web.extensions import db  # noqa: E402
 from web.manage import upgrade  # noqa: E402
-from web.models import Attempt, User  # noqa: E402
+from web.models import Attempt  # noqa: E402
 from web.services import gradebook  # noqa: E402
 
 SECTION = "## Gradebook"
@@ -54,17 +55,6 @@ def download(client, url: str) -> int:
     size = sum(len(chunk) for chunk in response.response)
     response.close()
     return size
-
-
-def instructor_client(app, owner_id: int):
-    """Return a test client logged in as the cohort's instructor."""
-    client = app.test_client()
-    with app.app_context():
-        owner = db.session.get(User, owner_id)
-        with client.session_transaction() as sess:
-            sess["_user_id"] = owner.get_id()
-            sess["_fresh"] = True
-    return client
 
 
 def stream_figures(app, url: str, owner_id: int) -> tuple[float, float, int]:

@@ -34,6 +34,7 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy import func, insert, select  # noqa: E402
 
+from bench.clients import instructor_client  # noqa: E402 - needs the path fix above
 from bench.graders import DOC, write_section  # noqa: E402 - needs the path fix above
 from tests.servers import scratch_database  # noqa: E402
 from web import create_app  # noqa: E402
@@ -137,12 +138,7 @@ def old_way(app, cohort_id: int, exercise_id: str) -> dict[str, tuple[float, flo
 def serve_pages(url: str, cohort_id: int, owner_id: int, repeat: int) -> dict:
     """In this (fresh) process: fetch each page, warm then `repeat` times; return medians and RSS peaks."""
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": True})
-    client = app.test_client()
-    with app.app_context():
-        owner = db.session.get(User, owner_id)
-        with client.session_transaction() as sess:
-            sess["_user_id"] = owner.get_id()
-            sess["_fresh"] = True
+    client = instructor_client(app, owner_id)
     first = app.extensions["course"].exercise_order()[0]
     pages = {"Roster": f"/instructor/cohorts/{cohort_id}",
              "Roster sorted by completion": f"/instructor/cohorts/{cohort_id}?sort=completion&order=desc",

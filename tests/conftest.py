@@ -35,7 +35,7 @@ from web.cli import SiteSettings
 from web.cli import cli as course_cli
 from web.extensions import db, make_engine, normalise_database_url
 from web.manage import upgrade
-from web.models import Attempt, Cohort, User, utcnow
+from web.models import Attempt, Cohort, CohortMembership, User, utcnow
 from web.services import summaries
 
 TEST_PASSWORD = "correct horse battery"
@@ -212,6 +212,16 @@ def cohort(instructor: User, cohort_name: str) -> Cohort:
     db.session.add(c)
     db.session.commit()
     return c
+
+
+def cohort_with_members(owner: User, *members: User, name: str, join_code: str) -> Cohort:
+    """Commit a cohort owned by `owner` with `members` in it, as the tests' setup (no join rules checked)."""
+    cohort = Cohort(name=name, owner_id=owner.id, join_code=join_code)
+    db.session.add(cohort)
+    db.session.commit()
+    db.session.add_all(CohortMembership(cohort_id=cohort.id, user_id=m.id) for m in members)
+    db.session.commit()
+    return cohort
 
 
 def course_with_correct_option(course: Course, exercise_id: str, option_id: str) -> Course:

@@ -96,6 +96,12 @@ class Client:
             raise AssertionError(f"GET {path} gave {status} with no CSRF token")
         return match.group(1), html
 
+    def choice_form(self, path: str) -> dict[str, str]:
+        """GET a choice exercise; return an answer ready to post: its CSRF token, idempotency key and first option."""
+        token, page = self.form_page(path)
+        return {"csrf_token": token, "idempotency_key": KEY_INPUT.search(page).group(1),
+                "answer": CHOICE_INPUT.search(page).group(1)}
+
     def login(self, email: str, password: str) -> int:
         """Log in through the real form; return the status of the POST."""
         token, _ = self.form_page("/login")

@@ -33,13 +33,14 @@ from course.loader import load_course
 from tests.conftest import (
     CSRF_INPUT,
     WEB_COURSE,
+    cohort_with_members,
     csrf_token_from,
     form_fields,
     form_tokens,
     login_as,
     register_account,
 )
-from tests.servers import CHOICE_INPUT, KEY_INPUT, create_user, database_kinds, gunicorn, scratch_database, site_env
+from tests.servers import KEY_INPUT, create_user, database_kinds, gunicorn, scratch_database, site_env
 from tests.test_access_matrix import concrete, site_rules
 from web import create_app
 from web.extensions import db
@@ -147,11 +148,7 @@ def victim_world(app, make_user):
     learner = make_user("learner", display_name=EVIL_NAME)
     instructor = make_user("instructor")
     admin = make_user("admin")
-    cohort = Cohort(name="XSS cohort", owner_id=instructor.id, join_code="XSSC-2345")
-    db.session.add(cohort)
-    db.session.commit()
-    db.session.add(CohortMembership(cohort_id=cohort.id, user_id=learner.id))
-    db.session.commit()
+    cohort = cohort_with_members(instructor, learner, name="XSS cohort", join_code="XSSC-2345")
     client = client_as(app, learner)
     text_attempt = attempt_id_from(post_answer(client, TEXT_EXERCISE, {
         "answer": "Dear Tom, thank you for your time. " + " ".join(PAYLOADS) + " Kind regards, Maya"}))
@@ -313,11 +310,7 @@ def test_learner_cannot_walk_other_learners_ids(app, make_user):
 def test_instructor_of_another_cohort_is_denied(app, make_user, make_attempt):
     """Every page and action of a cohort answers an outside instructor exactly like a cohort that does not exist."""
     owner, outsider, learner = make_user("instructor"), make_user("instructor"), make_user(display_name="Member")
-    cohort = Cohort(name="Private cohort", owner_id=owner.id, join_code="PRIV-2345")
-    db.session.add(cohort)
-    db.session.commit()
-    db.session.add(CohortMembership(cohort_id=cohort.id, user_id=learner.id))
-    db.session.commit()
+    cohort = cohort_with_members(owner, learner, name="Private cohort", join_code="PRIV-2345")
     make_attempt(learner, TEXT_EXERCISE, answer="member's answer")
     client = client_as(app, outsider)
     token = csrf_token_from(client.get("/instructor/").get_data(as_text=True))
@@ -458,9 +451,7 @@ def test_concurrent_identical_posts_store_one_attempt(kind, tmp_path):
             create_user(env, "racer@example.org", PASSWORD)
             first = server.client()
             assert first.login("racer@example.org", PASSWORD) == 302
-            token, page = first.form_page("/exercises/why-close-quiz")
-            form = {"csrf_token": token, "idempotency_key": KEY_INPUT.search(page).group(1),
-                    "answer": CHOICE_INPUT.search(page).group(1)}
+            form = first.choice_form("/exercises/why-close-quiz")
             clients = []
             for _ in range(20):
                 c = server.client()

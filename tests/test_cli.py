@@ -35,6 +35,13 @@ def run(runner, *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def output_of(runner, *args: str) -> str:
+    """Run a command that must succeed (exit code 0) and return its stdout."""
+    code, out, _ = run(runner, *args)
+    assert code == 0
+    return out
+
+
 # --------------------------------------------------------------------------------------------------- check
 
 
@@ -88,8 +95,7 @@ def test_check_uses_course_dir_from_env(runner, monkeypatch):
 
 def test_list_tree(runner):
     """The readable list is a tree of modules, lessons (with minutes) and exercises (with types)."""
-    code, out, _ = run(runner, "list")
-    assert code == 0
+    out = output_of(runner, "list")
     assert out.splitlines()[:4] == ["Fixture course", "2 modules, 3 lessons, 4 exercises", "", "basics: Basics"]
     assert "  1. first-lesson: What a close is (3 min)\n       - pick-one [single_choice]: What is a close?\n" in out
     assert "       - put-in-order [ordering]: Put the close in order\n       - write-it [text]: Say thank you" in out
@@ -112,8 +118,7 @@ def test_list_json(runner):
 
 def test_show_lesson(runner):
     """A lesson shows as front matter plus body."""
-    code, out, _ = run(runner, "show", "second-lesson")
-    assert code == 0
+    out = output_of(runner, "show", "second-lesson")
     assert out.startswith("# lesson second-lesson (lessons/second-lesson.md)\n---\nid: second-lesson\n")
     assert "objectives:\n- List the moves of a close\n" in out
     assert "# exercises: pick-many\n" in out
@@ -130,8 +135,7 @@ def test_show_lesson_json(runner):
 
 def test_show_ordering_exercise_has_steps_dependencies_and_key(runner):
     """The instructor preview of an ordering exercise lists each step's id and what it must follow."""
-    code, out, _ = run(runner, "show", "put-in-order")
-    assert code == 0
+    out = output_of(runner, "show", "put-in-order")
     assert out.startswith("exercise put-in-order [ordering, grader ordering/")
     assert "  concerns: Invite concerns\n      after: questions\n" in out
     assert "  questions: Ask your final questions\n      after: (can come first)\n" in out
@@ -179,8 +183,7 @@ def test_grade_readable_report(runner):
 
 def test_grade_text_quotes_the_triggering_words(runner):
     """Checks say which words of the answer triggered them."""
-    code, out, _ = run(runner, "grade", "write-it", "--answer", "Thanks so much for today. I enjoyed it a lot.")
-    assert code == 0
+    out = output_of(runner, "grade", "write-it", "--answer", "Thanks so much for today. I enjoyed it a lot.")
     assert "Score: 1.00 (correct), passed (pass mark 0.75)" in out
     thanks = next(line for line in out.splitlines() if "\u2713 thanks" in line)
     assert '"Thanks"' in thanks

@@ -24,8 +24,6 @@ from sqlalchemy.engine import Connection, make_url
 
 from tests.servers import (
     BIN,
-    CHOICE_INPUT,
-    KEY_INPUT,
     REPO,
     Gunicorn,
     create_user,
@@ -150,9 +148,7 @@ def test_worker_killed_inside_submit_transaction_leaves_no_partial_rows(database
         create_user(env, "killed@example.org", PASSWORD)
         client = server.client()
         assert client.login("killed@example.org", PASSWORD) == 302
-        token, page = client.form_page("/exercises/why-close-quiz")
-        form = {"csrf_token": token, "idempotency_key": KEY_INPUT.search(page).group(1),
-                "answer": CHOICE_INPUT.search(page).group(1)}
+        form = client.choice_form("/exercises/why-close-quiz")
         outcome: list = []
 
         def post() -> None:
@@ -330,10 +326,8 @@ def test_backup_and_restore_while_the_site_is_serving(database, engine, tmp_path
         def keep_submitting() -> None:
             """Submit answers until told to stop, as a busy learner would."""
             while not stop.is_set():
-                token, page = client.form_page("/exercises/why-close-quiz")
-                status, _, _ = client.request("POST", "/exercises/why-close-quiz", {
-                    "csrf_token": token, "idempotency_key": KEY_INPUT.search(page).group(1),
-                    "answer": CHOICE_INPUT.search(page).group(1)})
+                status, _, _ = client.request("POST", "/exercises/why-close-quiz",
+                                              client.choice_form("/exercises/why-close-quiz"))
                 posted.append(status)
 
         writer = threading.Thread(target=keep_submitting)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 import graders
-from tests.conftest import login_as
+from tests.conftest import cohort_with_members, login_as
 from web import create_app
 from web.config import ConfigError
 from web.extensions import db
@@ -83,11 +83,7 @@ def test_feedback_page_shows_the_reason_in_the_result_line(client, make_user, ma
     assert "80% · Not passed yet: a misconception was chosen" in html
     # The instructor's drill-down gives the same line for the same attempt.
     instructor = make_user("instructor")
-    cohort = Cohort(name="Lines", owner_id=instructor.id, join_code="LINE-0001")
-    db.session.add(cohort)
-    db.session.commit()
-    db.session.add(CohortMembership(cohort_id=cohort.id, user_id=learner.id))
-    db.session.commit()
+    cohort = cohort_with_members(instructor, learner, name="Lines", join_code="LINE-0001")
     login_as(client, instructor)
     drill = client.get(f"/instructor/cohorts/{cohort.id}/learners/{learner.id}").get_data(as_text=True)
     assert "score 80% · Not passed yet: a misconception was chosen (partial)" in drill

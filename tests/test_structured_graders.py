@@ -55,6 +55,43 @@ def spec_error(type_name, spec):
     return str(info.value)
 
 
+# Every issue of a broken spec is reported at once, each named by its key path.
+SPEC_ERRORS = [
+    # Dangling matches, duplicate ids and unknown keys.
+    pytest.param("matching",
+                 {"left": [{"id": "a", "text": "A", "match": "zz"}, {"id": "a", "text": "B", "match": "r"}],
+                  "right": [{"id": "r", "text": "R"}, {"id": "s", "text": "S", "colour": "red"}]},
+                 ["spec.left[0].match: unknown right option 'zz'",
+                  "spec.left[1].id: duplicate id 'a'",
+                  "spec.right[1].colour: unknown key"], id="matching"),
+    # Unknown groups and too few groups.
+    pytest.param("categorize",
+                 {"groups": [{"id": "g", "text": "G"}], "items": [{"id": "a", "text": "A", "group": "h"},
+                                                                  {"id": "b", "text": "B", "group": "g"}]},
+                 ["spec.groups: needs at least 2 entries, got 1",
+                  "spec.items[0].group: unknown group 'h'"], id="categorize"),
+    # Blanks and text must name each other once; typos is 0 or 1.
+    pytest.param("cloze",
+                 {"text": "{{a}} and {{a}} and {{b}}",
+                  "blanks": [{"id": "a", "accept": ["x"], "typos": 2}, {"id": "c", "accept": []},
+                             {"id": "a", "accept": ["y"]}]},
+                 ["spec.text: blank {{a}} appears more than once",
+                  "spec.text: blank {{b}} has no entry in spec.blanks",
+                  "spec.blanks: blank 'c' does not appear in spec.text",
+                  "spec.blanks[0].typos: must be 0 or 1, got 2",
+                  "spec.blanks[1].accept: needs at least one accepted answer",
+                  "spec.blanks[2].id: duplicate id 'a'"], id="cloze"),
+]
+
+
+@pytest.mark.parametrize(("type_name", "spec", "expected"), SPEC_ERRORS)
+def test_spec_errors_are_all_named_by_key(type_name, spec, expected):
+    """A broken spec's error names every issue by its key path, all in one message."""
+    message = spec_error(type_name, spec)
+    for issue in expected:
+        assert issue in message
+
+
 # --- matching --------------------------------------------------------------------------------------------
 
 
@@ -123,16 +160,6 @@ def test_matching_duplicate_key_after_stripping(matching):
     """Two keys that are the same id once trimmed are a duplicate."""
     result = grade("matching", matching, {**RIGHT_PAIRS, " q1": "doubts"})
     assert result.status == "invalid" and "appears twice" in result.message
-
-
-def test_matching_spec_errors():
-    """Dangling matches, duplicate ids and unknown keys are named by key path."""
-    spec = {"left": [{"id": "a", "text": "A", "match": "zz"}, {"id": "a", "text": "B", "match": "r"}],
-            "right": [{"id": "r", "text": "R"}, {"id": "s", "text": "S", "colour": "red"}]}
-    message = spec_error("matching", spec)
-    assert "spec.left[0].match: unknown right option 'zz'" in message
-    assert "spec.left[1].id: duplicate id 'a'" in message
-    assert "spec.right[1].colour: unknown key" in message
 
 
 def test_matching_present_and_key(matching):
@@ -238,15 +265,6 @@ def test_categorize_invalid(categorize, raw, fragment):
     assert fragment in result.message
 
 
-def test_categorize_spec_errors():
-    """Unknown groups and too few groups are reported by key."""
-    spec = {"groups": [{"id": "g", "text": "G"}], "items": [{"id": "a", "text": "A", "group": "h"},
-                                                             {"id": "b", "text": "B", "group": "g"}]}
-    message = spec_error("categorize", spec)
-    assert "spec.groups: needs at least 2 entries, got 1" in message
-    assert "spec.items[0].group: unknown group 'h'" in message
-
-
 def test_categorize_present(categorize):
     """Groups in order, items shuffled, no placements."""
     view = present("categorize", categorize, 4)
@@ -313,20 +331,6 @@ def test_cloze_invalid(cloze, raw, fragment):
     result = grade("cloze", cloze, raw)
     assert result.status == "invalid"
     assert fragment in result.message
-
-
-def test_cloze_spec_errors():
-    """Blanks and text must name each other once; typos is 0 or 1; every issue is reported."""
-    spec = {"text": "{{a}} and {{a}} and {{b}}",
-            "blanks": [{"id": "a", "accept": ["x"], "typos": 2}, {"id": "c", "accept": []},
-                       {"id": "a", "accept": ["y"]}]}
-    message = spec_error("cloze", spec)
-    assert "spec.text: blank {{a}} appears more than once" in message
-    assert "spec.text: blank {{b}} has no entry in spec.blanks" in message
-    assert "spec.blanks: blank 'c' does not appear in spec.text" in message
-    assert "spec.blanks[0].typos: must be 0 or 1, got 2" in message
-    assert "spec.blanks[1].accept: needs at least one accepted answer" in message
-    assert "spec.blanks[2].id: duplicate id 'a'" in message
 
 
 def test_cloze_accept_entries_checked_one_by_one():

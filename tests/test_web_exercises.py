@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -170,13 +171,18 @@ def test_unchanged_ordering_earns_nothing(learner, client):
     assert not attempt.passed
 
 
+def feedback_html(submit, client, exercise_id: str, answer: Any) -> str:
+    """Submit an answer through the exercise's form and return the feedback page it is sent on to."""
+    response = submit(exercise_id, answer)
+    return client.get(response.headers["Location"]).get_data(as_text=True)
+
+
 def test_feedback_highlights_words_and_escapes_the_answer(learner, submit, client):
     """The text answer is shown escaped, with triggering words in <mark>; no raw HTML from the learner."""
     answer = ("Dear Tom,\n\nThank you for your time <script>alert(1)</script> yesterday. I especially enjoyed "
               "hearing about the scheduling system. My experience running a rota fits. I am still very keen "
               "on the role and the team.\n\nBest regards,\nSam Lee")
-    response = submit("thank-you-email", answer)
-    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    html = feedback_html(submit, client, "thank-you-email", answer)
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert '<mark class="hl-won">' in html
@@ -188,8 +194,7 @@ def test_feedback_marks_words_that_cost_points_apart_from_words_that_earned_them
     answer = ("Dear Tom,\n\nThank you for your time yesterday. I especially enjoyed hearing about the "
               "scheduling system. My experience running a rota fits. I am still very keen on the role, "
               "so when do I start?\n\nBest regards,\nSam Lee")
-    response = submit("thank-you-email", answer)
-    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    html = feedback_html(submit, client, "thank-you-email", answer)
     lost = re.findall(r'<mark class="hl-lost"><span class="visually-hidden">\[cost a point: </span>([^<]*)', html)
     won = re.findall(r'<mark class="hl-won"><span class="visually-hidden">\[earned a point: </span>([^<]*)', html)
     assert any("when do I start" in w for w in lost), lost
@@ -198,8 +203,7 @@ def test_feedback_marks_words_that_cost_points_apart_from_words_that_earned_them
 
 def test_failed_check_links_back_to_its_lesson(learner, submit, client):
     """A failed check whose rule names a lesson offers a link back to it."""
-    response = submit("thank-you-email", "Hello. " * 60)
-    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    html = feedback_html(submit, client, "thank-you-email", "Hello. " * 60)
     assert "Revisit" in html and "/lessons/l-" in html
 
 

@@ -18,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
 
 from web.core import CSRF_EXPIRED_MESSAGE, csrf_recovery
@@ -125,22 +126,37 @@ def register_sent() -> str | BaseResponse:
     return render_template("auth/register_sent.html", email=email)
 
 
+def _emailed_link_page(template: str, form: FlaskForm, check: Callable[[], Any],
+                       act: Callable[[], BaseResponse]) -> str | BaseResponse | tuple[str, int]:
+    """The page of an emailed link: `act` on a valid post, else the form while `check` finds the link good.
+
+    A link that is broken, expired or used already (an `AccountError` from either) is a 400 with the reason and no
+    form; a posted form that is not valid is shown again with a 400.
+    """
+    try:
+        if form.validate_on_submit():
+            return act()
+        check()
+    except accounts.AccountError as exc:
+        return render_template(template, form=None, error=str(exc)), 400
+    return render_template(template, form=form, error=None), 400 if form.is_submitted() else 200
+
+
 @bp.route("/register/confirm/<token>", methods=["GET", "POST"])
 @limiter.limit("30/hour", methods=["POST"])
 def confirm_email(token: str) -> str | BaseResponse | tuple[str, int]:
     """Confirm an email from its registration link: a button, so a mail scanner opening the link confirms nothing."""
-    form = ActionForm()
-    try:
-        if form.validate_on_submit():
-            user, target = accounts.confirm_email(token)
-            session.pop("registered_email", None)
-            login_user(user)
-            flash("Your email is confirmed and your account is ready. Welcome!", "success")
-            return redirect(target if is_safe_next(target) else url_for("progress.overview"))
-        accounts.confirmable(token)
-    except accounts.AccountError as exc:
-        return render_template("auth/confirm_email.html", form=None, error=str(exc)), 400
-    return render_template("auth/confirm_email.html", form=form, error=None)
+
+    def confirm() -> BaseResponse:
+        """Confirm the email, log the person in and go on where they were going."""
+        user, target = accounts.confirm_email(token)
+        session.pop("registered_email", None)
+        login_user(user)
+        flash("Your email is confirmed and your account is ready. Welcome!", "success")
+        return redirect(target if is_safe_next(target) else url_for("progress.overview"))
+
+    # ActionForm holds only its CSRF token, which CSRFProtect checks before the view: a confirm post always validates.
+    return _emailed_link_page("auth/confirm_email.html", ActionForm(), lambda: accounts.confirmable(token), confirm)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -339,15 +355,14 @@ def forgot_password() -> str | tuple[str, int]:
 def reset_password(token: str) -> str | BaseResponse | tuple[str, int]:
     """Choose a new password from an emailed link; every session of the account ends, then log in with it."""
     form = ResetPasswordForm()
-    try:
-        if form.validate_on_submit():
-            user = accounts.reset_password(token, form.new.data)
-            if current_user.is_authenticated:
-                logout_user()
-            flash(f"Your password has been changed and every device logged out. Log in as {user.email} with the "
-                  "new password.", "success")
-            return redirect(url_for("auth.login"))
-        accounts.resettable(token)
-    except accounts.AccountError as exc:
-        return render_template("auth/reset.html", form=None, error=str(exc)), 400
-    return render_template("auth/reset.html", form=form, error=None), 400 if form.is_submitted() else 200
+
+    def reset() -> BaseResponse:
+        """Set the new password, end every session of the account and send the person to log in."""
+        user = accounts.reset_password(token, form.new.data)
+        if current_user.is_authenticated:
+            logout_user()
+        flash(f"Your password has been changed and every device logged out. Log in as {user.email} with the "
+              "new password.", "success")
+        return redirect(url_for("auth.login"))
+
+    return _emailed_link_page("auth/reset.html", form, lambda: accounts.resettable(token), reset)

@@ -59,17 +59,15 @@ def join_post() -> Any:
 @login_required
 def leave(cohort_id: int) -> Any:
     """Ask, then take the learner out of one of their cohorts; a cohort they are not in is a 404."""
+    # Not in the cohort, when asked or when it is done (another tab left first): the same 404 either way.
     try:
         cohort = svc.joined_cohort(current_user, cohort_id)
-    except svc.NotFound:
-        abort(404)
-    if request.method == "GET":
-        return confirm_page(
-            f"Leave “{cohort.name}”?",
-            ["Its instructor will no longer see your progress or your answers. Your own progress stays yours. To "
-             "come back you need the cohort's join code again."],
-            url_for("cohorts.leave", cohort_id=cohort.id), "Leave this cohort", url_for("cohorts.join"))
-    try:
+        if request.method == "GET":
+            return confirm_page(
+                f"Leave “{cohort.name}”?",
+                ["Its instructor will no longer see your progress or your answers. Your own progress stays yours. To "
+                 "come back you need the cohort's join code again."],
+                url_for("cohorts.leave", cohort_id=cohort.id), "Leave this cohort", url_for("cohorts.join"))
         svc.leave(current_user, cohort.id)
     except svc.NotFound:
         abort(404)

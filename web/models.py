@@ -425,14 +425,23 @@ class LtiPlatform(Base):
     )
 
 
-class LtiDeployment(Base):
+class PlatformRecord:
+    """The columns of a record that belongs to one LMS platform (a deployment, user or course of it).
+
+    A mixin, not a table: its id and its platform, deleted with the platform. `sort_order` keeps them the first
+    columns, as the migration creates them.
+    """
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, sort_order=-2)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"), sort_order=-1)
+
+
+class LtiDeployment(PlatformRecord, Base):
     """One deployment id of a platform: the tool installed in one place (an account, a course) of that LMS."""
 
     __tablename__ = "lti_deployments"
     __table_args__ = (UniqueConstraint("platform_id", "deployment_id", name="uq_lti_deployments_platform_dep"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
     deployment_id: Mapped[str] = mapped_column(String(255))
 
     platform: Mapped[LtiPlatform] = relationship(back_populates="deployments")
@@ -466,26 +475,22 @@ class LtiState(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
-class LtiUser(Base):
+class LtiUser(PlatformRecord, Base):
     """A platform's user (iss + sub) mapped to the one site account made at their first launch."""
 
     __tablename__ = "lti_users"
     __table_args__ = (UniqueConstraint("platform_id", "sub", name="uq_lti_users_platform_sub"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
     sub: Mapped[str] = mapped_column(String(255))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
 
 
-class LtiContext(Base):
+class LtiContext(PlatformRecord, Base):
     """An LMS course (context) mapped to the cohort made at its first launch."""
 
     __tablename__ = "lti_contexts"
     __table_args__ = (UniqueConstraint("platform_id", "context_id", name="uq_lti_contexts_platform_context"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
     context_id: Mapped[str] = mapped_column(String(255))
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(255), default="")

@@ -31,6 +31,14 @@ def fits_phone(page: Page, name: str, selector: str | None = None) -> None:
     check_page(page, name)
 
 
+def confirm_on_own_page(page: Page, link: str, name: str, button: str, done: str) -> None:
+    """Follow `link` to its confirmation page, check that page on the phone, confirm with `button`, see `done`."""
+    page.get_by_role("link", name=link).click()
+    fits_phone(page, name)
+    page.get_by_role("button", name=button).click()
+    expect(page.locator("main")).to_contain_text(done)
+
+
 def test_forgot_password_reset_and_log_in(new_context, live_server: LiveServer) -> None:
     """Forgot password, read the emailed link from the outbox, choose a new password, log in with it."""
     email = unique_email("forgetful")
@@ -140,33 +148,24 @@ def test_a_trainer_runs_a_cohort_from_a_phone(new_context, live_server: LiveServ
     fits_phone(lp, "progress-cohort-notice", selector=".cohort-notice")
 
     tp.goto(f"/instructor/cohorts/{cohort_id}/settings")
-    tp.get_by_role("link", name="Make a new join code…").click()
-    fits_phone(tp, "confirm-new-code")
-    tp.get_by_role("button", name="Make a new join code").click()
-    expect(tp.locator("main")).to_contain_text("The new join code is")
+    confirm_on_own_page(tp, "Make a new join code…", "confirm-new-code", "Make a new join code", "The new join code is")
     expect(tp.locator("main")).not_to_contain_text(f"Join code: {old_code}")
     tp.get_by_role("button", name="Turn the join code off").click()
     expect(tp.locator("main")).to_contain_text("is turned off")
 
     tp.goto(f"/instructor/cohorts/{cohort_id}/learners/{lina.id}")
-    tp.get_by_role("link", name="Remove Lina Learner from this cohort…").click()
-    fits_phone(tp, "confirm-remove-learner")
-    tp.get_by_role("button", name="Remove from cohort").click()
-    expect(tp.locator("main")).to_contain_text("Lina Learner is no longer in “Agency intake, March”")
+    confirm_on_own_page(tp, "Remove Lina Learner from this cohort…", "confirm-remove-learner", "Remove from cohort",
+                        "Lina Learner is no longer in “Agency intake, March”")
 
     op = new_context(viewport=PHONE).new_page()
     login(op, omar_email)
     op.goto("/join")
-    op.get_by_role("link", name="Leave Agency intake, March").click()
-    fits_phone(op, "confirm-leave-cohort")
-    op.get_by_role("button", name="Leave this cohort").click()
-    expect(op.locator("main")).to_contain_text("You have left “Agency intake, March”")
+    confirm_on_own_page(op, "Leave Agency intake, March", "confirm-leave-cohort", "Leave this cohort",
+                        "You have left “Agency intake, March”")
 
     tp.goto(f"/instructor/cohorts/{cohort_id}/settings")
-    tp.get_by_role("link", name="Archive this cohort…").click()
-    fits_phone(tp, "confirm-archive")
-    tp.get_by_role("button", name="Archive this cohort").click()
-    expect(tp.locator("main")).to_contain_text("archived: no one new can join")
+    confirm_on_own_page(tp, "Archive this cohort…", "confirm-archive", "Archive this cohort",
+                        "archived: no one new can join")
     tp.goto(f"/instructor/cohorts/{cohort_id}/settings")
     expect(tp.get_by_role("button", name="Reopen this cohort")).to_be_visible()
     expect(tp.get_by_label("Cohort name")).to_have_count(0)

@@ -146,16 +146,28 @@ class PairsType(ExerciseType):
 
     # The posted field of an item is `<prefix><item id>`; its value is a target id.
     prefix: ClassVar[str] = ""
+    # The spec's two lists, as the grader names them (its spec model says them once, for both halves).
     items_key: ClassVar[str] = ""
     targets_key: ClassVar[str] = ""
     field_names = ()
     answer_shape = dict
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Derive the answer fields and the hidden id lists from the prefix and the two lists, said once."""
+        """Take the two lists' keys from the grader; derive the answer fields and the hidden id lists from them."""
         super().__init_subclass__(**kwargs)
+        grader = graders.REGISTRY.get(cls.name)
+        cls.items_key, cls.targets_key = grader.items_key, grader.targets_key
         cls.field_prefixes = (cls.prefix,)
         cls.id_lists = (cls.items_key, cls.targets_key)
+
+    def form_step(self, item: str, target: str) -> FormStep:
+        """Return the step that gives the item with this text the target with this text."""
+        raise NotImplementedError
+
+    def form_steps(self, view: dict[str, Any], answer: Any) -> list[FormStep]:
+        """One step per paired item, from the texts the learner reads."""
+        items, targets = texts(view, self.items_key), texts(view, self.targets_key)
+        return [self.form_step(items[k], targets[v]) for k, v in answer.items()]
 
     def draft_from_form(self, view: dict[str, Any], form: MultiDict[str, str]) -> Draft:
         """Return the posted `<prefix><item>` fields whose value is one of the targets."""

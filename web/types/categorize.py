@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from web.types.base import FormStep, PairsType, register, texts
+from web.types.base import FormStep, PairsType, register
 
 
 @register
@@ -14,10 +12,7 @@ class Categorize(PairsType):
     name = "categorize"
     empty_message = "Choose a group for at least one item before sending."
     prefix = "cat-"
-    items_key = "items"
-    targets_key = "groups"
 
-    def form_steps(self, view: dict[str, Any], answer: Any) -> list[FormStep]:
-        """Check each item's group inside the item's own fieldset."""
-        items, groups = texts(view, "items"), texts(view, "groups")
-        return [FormStep("check", groups[v], group=items[k]) for k, v in answer.items()]
+    def form_step(self, item: str, target: str) -> FormStep:
+        """Check the item's group inside the item's own fieldset."""
+        return FormStep("check", target, group=item)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from web.types.base import FormStep, PairsType, register, texts
+from web.types.base import FormStep, PairsType, register
 
 
 @register
@@ -14,10 +12,7 @@ class Matching(PairsType):
     name = "matching"
     empty_message = "Choose a match for at least one item before sending."
     prefix = "match-"
-    items_key = "left"
-    targets_key = "right"
 
-    def form_steps(self, view: dict[str, Any], answer: Any) -> list[FormStep]:
-        """Select each item's match in its list."""
-        left, right = texts(view, "left"), texts(view, "right")
-        return [FormStep("select", left[k], right[v]) for k, v in answer.items()]
+    def form_step(self, item: str, target: str) -> FormStep:
+        """Select the item's match in its list."""
+        return FormStep("select", item, target)

@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-from web.migrations.columns import JSON, ref, ts
+from web.migrations.columns import JSON, drop_column_in_place, ref, ts
 
 revision = "0004"
 down_revision = "0003"
@@ -65,10 +65,5 @@ def downgrade() -> None:
     op.drop_index("ix_appeals_user_id", table_name="appeals")
     op.drop_table("appeals")
     op.drop_index("ix_attempts_review", table_name="attempts")
-    if op.get_bind().dialect.name == "sqlite":
-        # SQLite 3.35+ drops a column in place; Alembic would rebuild the table (and cascade, as in 0002).
-        op.execute("ALTER TABLE attempts DROP COLUMN review_reasons")
-        op.execute("ALTER TABLE attempts DROP COLUMN review")
-    else:
-        op.drop_column("attempts", "review_reasons")
-        op.drop_column("attempts", "review")
+    drop_column_in_place("attempts", "review_reasons")
+    drop_column_in_place("attempts", "review")

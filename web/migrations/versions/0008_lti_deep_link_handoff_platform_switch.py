@@ -5,7 +5,7 @@ cookies), and an admin can switch a platform off.
 import sqlalchemy as sa
 from alembic import op
 
-from web.migrations.columns import JSON
+from web.migrations.columns import JSON, drop_column_in_place
 
 revision = "0008"
 down_revision = "0007"
@@ -21,10 +21,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Drop lti_platforms.enabled and lti_states.deep_link."""
-    if op.get_bind().dialect.name == "sqlite":
-        # SQLite 3.35+ drops a column in place; Alembic would rebuild the table (and cascade, as in 0002).
-        op.execute("ALTER TABLE lti_platforms DROP COLUMN enabled")
-        op.execute("ALTER TABLE lti_states DROP COLUMN deep_link")
-    else:
-        op.drop_column("lti_platforms", "enabled")
-        op.drop_column("lti_states", "deep_link")
+    drop_column_in_place("lti_platforms", "enabled")
+    drop_column_in_place("lti_states", "deep_link")
