@@ -116,13 +116,24 @@ def test_list_json(runner):
     ]
 
 
-def test_show_lesson(runner):
-    """A lesson shows as front matter plus body."""
-    out = output_of(runner, "show", "second-lesson")
-    assert out.startswith("# lesson second-lesson (lessons/second-lesson.md)\n---\nid: second-lesson\n")
-    assert "objectives:\n- List the moves of a close\n" in out
-    assert "# exercises: pick-many\n" in out
-    assert "## The moves" in out
+@pytest.mark.parametrize(("target", "start", "parts"), [
+    # A lesson shows as front matter plus body.
+    ("second-lesson", "# lesson second-lesson (lessons/second-lesson.md)\n---\nid: second-lesson\n",
+     ["objectives:\n- List the moves of a close\n", "# exercises: pick-many\n", "## The moves"]),
+    # The instructor preview of an ordering exercise lists each step's id and what it must follow.
+    ("put-in-order", "exercise put-in-order [ordering, grader ordering/",
+     ["  concerns: Invite concerns\n      after: questions\n",
+      "  questions: Ask your final questions\n      after: (can come first)\n",
+      "  salary: Ask about the salary\n      distractor: leave out\n",
+      "Answer key:\n  order:\n  - questions\n  - concerns\n  - thanks\n", "Spec (as written):\n  items:\n",
+      "Samples:\n"]),
+])
+def test_show_prints_what_an_author_checks(runner, target, start, parts):
+    """`course show` opens with what the item is and includes each part an author reviews."""
+    out = output_of(runner, "show", target)
+    assert out.startswith(start)
+    for part in parts:
+        assert part in out, part
 
 
 def test_show_lesson_json(runner):
@@ -131,18 +142,6 @@ def test_show_lesson_json(runner):
     assert data["kind"] == "lesson" and data["module"] == "basics" and data["exercises"] == ["pick-one"]
     assert data["path"] == "lessons/1-1-first-lesson.md"
     assert "(exercise:pick-one)" in data["body"]
-
-
-def test_show_ordering_exercise_has_steps_dependencies_and_key(runner):
-    """The instructor preview of an ordering exercise lists each step's id and what it must follow."""
-    out = output_of(runner, "show", "put-in-order")
-    assert out.startswith("exercise put-in-order [ordering, grader ordering/")
-    assert "  concerns: Invite concerns\n      after: questions\n" in out
-    assert "  questions: Ask your final questions\n      after: (can come first)\n" in out
-    assert "  salary: Ask about the salary\n      distractor: leave out\n" in out
-    assert "Answer key:\n  order:\n  - questions\n  - concerns\n  - thanks\n" in out
-    assert "Spec (as written):\n  items:\n" in out
-    assert "Samples:\n" in out
 
 
 def test_show_exercise_json_includes_spec_and_answer_key(runner):
