@@ -123,6 +123,7 @@ class Language:
     # a "..." gap does not count their words, so the question matches as if they were not there.
     hedges: tuple[tuple[str, ...], ...] = ()
     hedge_followers: frozenset[str] = frozenset()  # ... only when the next word starts a clause (I, you, the ...)
+    hedge_openers: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)  # derived: by first word
 
     def __post_init__(self) -> None:
         """Precompute where each negator sits inside the not-negating sequences, and index the openers."""
@@ -132,7 +133,8 @@ class Language:
                 if word in self.negators:
                     table.setdefault(word, []).append((pos, seq))
         object.__setattr__(self, "cancel_at", {k: tuple(v) for k, v in table.items()})
-        for attr, seqs in (("openers", self.indirect_questions), ("request_openers", self.requests)):
+        for attr, seqs in (("openers", self.indirect_questions), ("request_openers", self.requests),
+                           ("hedge_openers", self.hedges)):
             grouped: dict[str, list[tuple[str, ...]]] = {}
             for seq in seqs:
                 if seq:
@@ -422,8 +424,9 @@ def analyse(text: str, lang: Language, speller: Speller | None = None) -> Analys
 def _hedged(words: Sequence[str], sent: Sequence[int], lang: Language) -> frozenset[int]:
     """The words of every hedge insert ("do you think") that a clause follows in the same sentence."""
     out: set[int] = set()
-    for i in range(len(words)):
-        for seq in lang.hedges:
+    openers = lang.hedge_openers
+    for i, word in enumerate(words):
+        for seq in openers.get(word, ()):
             stop = i + len(seq)
             if (stop < len(words) and sent[stop] == sent[i] and tuple(words[i:stop]) == seq
                     and words[stop] in lang.hedge_followers):
