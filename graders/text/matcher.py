@@ -6,6 +6,8 @@ its scope and negation; one phrase index finds all their phrases in one pass ove
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -120,7 +122,10 @@ class Matcher:
                 for m in rx.finditer(raw_text):
                     if m.end() > m.start():
                         first = a.word_at(m.start())
-                        found[n].append((first, max(first + 1, a.word_at(m.end() - 1) + 1)))
+                        # The last word the match reaches into: one ending on punctuation ("Dear Tom,") stops
+                        # at "Tom", not at the next line's first word.
+                        last = bisect_right(a.starts, m.end() - 1) - 1
+                        found[n].append((first, max(first + 1, last + 1)))
         out: list[list[Hit]] = []
         for n, atom in enumerate(self.atoms):
             hits: list[Hit] = []
