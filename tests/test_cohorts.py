@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from datetime import timedelta
 
@@ -490,3 +491,45 @@ def test_roster_reads_only_what_it_needs_and_agrees_with_every_attempt(make_user
                             svc.read_rows(cohort), now)
     assert lean == full
     assert [e.needs_attention for e in full] == [True, False, False, False]
+
+
+def test_item_analysis_ranks_tied_totals_by_learner_id_as_the_full_computation(make_user, make_attempt, cohort, app):
+    """Discrimination from the rank index equals the one from every attempt, with totals tied across the thirds."""
+    members = [make_user(display_name=f"T{i}") for i in range(9)]
+    for u in members:
+        add_member(cohort, u)
+    # Every member's total is 1.0 (a score on one exercise, its complement on the other), so only ids order them;
+    # a learner with a second, better attempt has a first score below the best that counts in the total.
+    scores = [0.0, 0.5, 1.0, 0.0, 0.5, 1.0, 0.25, 0.75, 1.0]
+    for u, score in zip(members, scores, strict=True):
+        if score >= 0.5:
+            make_attempt(u, "why-close-quiz", score=score - 0.5)
+        make_attempt(u, "why-close-quiz", score=score)
+        make_attempt(u, "when-to-close-scenarios", score=1.0 - score)
+    # Learners outside the cohort, with the best totals: they must rank nowhere in it.
+    for i in range(3):
+        outsider = make_user(display_name=f"O{i}")
+        make_attempt(outsider, "why-close-quiz", score=1.0)
+        make_attempt(outsider, "when-to-close-scenarios", score=1.0)
+    rng = random.Random(15)
+    for u in members[:4]:
+        # And some members on a third exercise, with totals that tie again among themselves.
+        make_attempt(u, "order-close-steps", score=rng.choice((0.0, 1.0)))
+    outline = analytics.outline_of(app.extensions["course"])
+    rows = list(svc.attempt_rows(cohort))
+    totals = analytics.total_scores(rows)
+    checked = 0
+    for stat in cohort_stats.item_analysis(cohort, outline):
+        firsts: dict[int, float] = {}
+        for a in sorted((r for r in rows if r.exercise_id == stat.exercise_id and r.counts),
+                        key=lambda r: (r.created_at, r.attempt_number, r.id)):
+            firsts.setdefault(a.user_id, a.score)
+        expected = analytics.discrimination_index([(firsts[uid], totals[uid]) for uid in sorted(firsts)])
+        assert stat.discrimination == (None if expected is None else pytest.approx(expected)), stat.exercise_id
+        one = cohort_stats.one_item(cohort, outline, stat.exercise_id)
+        assert one.discrimination == stat.discrimination and one.learners == stat.learners == len(firsts)
+        checked += expected is not None
+    assert checked == 3
+    (quiz,) = [s for s in cohort_stats.item_analysis(cohort, outline) if s.exercise_id == "why-close-quiz"]
+    # Top third T0-T2 (first scores 0, 0, 0.5), bottom third T6-T8 (0.25, 0.25, 0.5): ids break the ties.
+    assert quiz.discrimination == pytest.approx(0.5 / 3 - 1.0 / 3)

@@ -11,7 +11,17 @@ from sqlalchemy import select, update
 from tests.conftest import course_with_correct_option
 from web.extensions import db
 from web.manage import downgrade, upgrade
-from web.models import Attempt, AttemptOverride, Cohort, CohortMembership, ExerciseSummary, LessonProgress, User, utcnow
+from web.models import (
+    Attempt,
+    AttemptOverride,
+    Cohort,
+    CohortMembership,
+    ExerciseSummary,
+    LearnerTotal,
+    LessonProgress,
+    User,
+    utcnow,
+)
 from web.services import analytics, cohort_stats, reviews, summaries
 from web.services import cohorts as svc
 from web.services.attempts import new_idempotency_key, submit
@@ -68,6 +78,23 @@ def stored_summaries() -> dict[tuple[int, str], dict]:
             "last_failed": json.loads(s.last_failed), "stuck": json.loads(s.stuck) if s.stuck else None,
         }
     return out
+
+
+def expected_totals(expected: dict[tuple[int, str], dict]) -> dict[int, float]:
+    """Each learner's total course score from the reference summaries: the sum of their best scores."""
+    out: dict[int, float] = {}
+    for (uid, _eid), v in expected.items():
+        out[uid] = out.get(uid, 0.0) + v["best_score"]
+    return out
+
+
+def stored_totals() -> dict[int, float]:
+    """Read every stored learner total, checking that each of the learner's summaries carries it negated."""
+    db.session.expire_all()
+    totals = {t.user_id: t.total for t in db.session.scalars(select(LearnerTotal))}
+    for s in db.session.scalars(select(ExerciseSummary)):
+        assert s.minus_total == -totals[s.user_id], (s.user_id, s.exercise_id)
+    return totals
 
 
 def item_reference(outline, cohort) -> dict[str, tuple]:
@@ -154,6 +181,7 @@ def test_summaries_match_a_recomputation_after_random_submits_and_regrades(app, 
     expected = expected_summaries()
     assert expected and regraded and overridden, "the random run must store, regrade and override attempts"
     assert stored_summaries() == expected
+    assert stored_totals() == pytest.approx(expected_totals(expected))
 
     cohort = db.session.get(Cohort, cohort_id)
     outline = analytics.outline_of(course)
@@ -187,9 +215,10 @@ def test_stuck_learner_is_flagged_and_unstuck_by_a_pass(app, make_user, make_att
     make_attempt(user, CHOICE, score=1.0)
     (summary,) = stored_summaries().values()
     assert summary["passed"] and summary["stuck"] is None and summary["best_score"] == 1.0
+    assert stored_totals() == {user.id: 1.0}
     db.session.execute(update(Attempt).where(Attempt.user_id == user.id).values(status="invalid"))
     summaries.refresh(db.session, CHOICE, [user.id])
-    assert stored_summaries() == {}
+    assert stored_summaries() == {} and stored_totals() == {}
 
 
 def test_migration_fills_summaries_for_existing_attempts(app, connection, db_url, make_user, make_attempt):
@@ -198,8 +227,22 @@ def test_migration_fills_summaries_for_existing_attempts(app, connection, db_url
     for i, user in enumerate(users):
         for n in range(i + 1):
             make_attempt(user, CHOICE, score=n / 3, checks=[{"id": "c", "passed": n % 2 == 0, "message": ""}])
-    made = stored_summaries()
-    assert len(made) == 3
+    made, totals = stored_summaries(), stored_totals()
+    assert len(made) == 3 and len(totals) == 3
     downgrade(db_url, "0002", connection=connection)
     upgrade(db_url, "head", connection=connection)
     assert stored_summaries() == made == expected_summaries()
+    assert stored_totals() == totals == pytest.approx(expected_totals(made))
+
+
+def test_migration_0009_fills_learner_totals_from_the_summaries(app, connection, db_url, make_user, make_attempt):
+    """Summaries stored before revision 0009 get their learners' totals (and negated copies) when it runs."""
+    users = [make_user() for _ in range(3)]
+    for i, user in enumerate(users):
+        for eid in ("why-close-quiz", "when-to-close-scenarios")[:i + 1]:
+            make_attempt(user, eid, score=(i + 1) / 4)
+    totals = stored_totals()
+    assert totals == pytest.approx({users[0].id: 0.25, users[1].id: 1.0, users[2].id: 1.5})
+    downgrade(db_url, "0008", connection=connection)
+    upgrade(db_url, "head", connection=connection)
+    assert stored_totals() == totals

@@ -16,6 +16,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -271,7 +272,19 @@ class ExerciseSummary(Base):
     """
 
     __tablename__ = "exercise_summaries"
-    __table_args__ = (Index("ix_exercise_summaries_exercise", "exercise_id", "last_at"),)
+    __table_args__ = (
+        Index("ix_exercise_summaries_exercise", "exercise_id", "last_at"),
+        # Covering indexes, one per instructor page's pass, so SQLite reads no table row (each row lookup through
+        # the composite primary key's separate index cost more than the rest of the query).
+        # The roster: per learner, what it counts and flags.
+        Index("ix_exercise_summaries_roster", "user_id", "exercise_id", "passed", "last_at", "stuck"),
+        # Item analysis: per exercise, grouped by the latest checks, in index order (no sort).
+        Index("ix_exercise_summaries_items", "exercise_id", "last_checks", "last_failed", "user_id", "attempts",
+              "passed", "first_score"),
+        # Each exercise's learners best total first, ties by id: the discrimination index's thirds are the first
+        # and the last rows of this index, read with a LIMIT instead of sorting every summary.
+        Index("ix_exercise_summaries_rank", "exercise_id", "minus_total", "user_id", "first_score"),
+    )
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     exercise_id: Mapped[str] = mapped_column(String(100), primary_key=True)
@@ -288,6 +301,23 @@ class ExerciseSummary(Base):
     # Checks failed on the latest REPEAT_FAIL_STREAK or more attempts in a row while unpassed (the roster's
     # "stuck" flag); NULL when there are none.
     stuck: Mapped[str | None] = mapped_column(Text, default=None)
+    # The learner's total course score (their LearnerTotal) negated, on each of their summaries: ascending, the
+    # rank index lists best first with ties by id, and backwards worst first. Kept by summaries.refresh_totals;
+    # a server default only, so summary writers that predate it (migration 0007's fill) still insert.
+    minus_total: Mapped[float] = mapped_column(Double(), server_default=text("0"))
+
+
+class LearnerTotal(Base):
+    """A learner's total course score: the sum of their best scores, one row per learner with a summary.
+
+    Written only by `web.services.summaries.refresh_totals`, in the same transaction as the summaries it sums, so
+    instructor pages read 10,000 totals rather than grouping every summary.
+    """
+
+    __tablename__ = "learner_totals"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    total: Mapped[float] = mapped_column(Double())
 
 
 class AttemptGrade(Base):
@@ -367,6 +397,8 @@ class LessonProgress(Base):
     """When a learner first and last read a lesson."""
 
     __tablename__ = "lesson_progress"
+    # Covering the roster's grouped pass over lesson reads (SQLite then reads no table row).
+    __table_args__ = (Index("ix_lesson_progress_reads", "user_id", "lesson_id", "last_read_at"),)
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     lesson_id: Mapped[str] = mapped_column(String(100), primary_key=True)

@@ -10,14 +10,23 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, or_, select, true
+from sqlalchemy import and_, case, func, literal, literal_column, or_, select, true
 
 from web.extensions import Page, casefold, db, page_count
-from web.models import Attempt, Cohort, CohortMembership, ExerciseSummary, LessonProgress, User, UTCDateTime
+from web.models import (
+    Attempt,
+    Cohort,
+    CohortMembership,
+    ExerciseSummary,
+    LearnerTotal,
+    LessonProgress,
+    User,
+    UTCDateTime,
+)
 from web.services import analytics
 from web.services.analytics import FailedCheck, ItemAggregate, LearnerCounts, LearnerRow, Outline, RosterEntry
 from web.services.cohorts import answer_text
@@ -179,57 +188,72 @@ def roster(cohort: Cohort, outline: Outline, now: datetime, *, stall_days: int =
     return Roster(Page(entries, matching, number, pages, size), members, flagged)
 
 
-def _totals(cohort: Cohort):
-    """Return a CTE of each member's total course score: the sum of their best scores (analytics.total_scores)."""
-    return (select(S.user_id, func.sum(S.best_score).label("total"))
-            .where(S.user_id.in_(_members(cohort))).group_by(S.user_id).cte("totals"))
-
-
 def total_scores(cohort: Cohort) -> dict[int, float]:
-    """Return {member id: total course score} for the members who tried anything."""
-    totals = _totals(cohort)
-    return {uid: float(total) for uid, total in db.session.execute(select(totals.c.user_id, totals.c.total))}
+    """Return {member id: total course score} for the members who tried anything (their LearnerTotal rows)."""
+    return {uid: float(total) for uid, total in db.session.execute(
+        select(LearnerTotal.user_id, LearnerTotal.total).where(LearnerTotal.user_id.in_(_members(cohort))))}
 
 
-def item_aggregates(cohort: Cohort, exercise_id: str | None = None) -> dict[str, ItemAggregate]:
-    """Return per-exercise sums, the discrimination index's top- and bottom-third sums included, in one query.
+Groups = dict[str, list[tuple[list[str], list[str], int]]]
 
-    Learners are ranked by total score (ties by id) within each exercise, as analytics.discrimination_index does.
+
+def _item_groups(cohort: Cohort, exercise_id: str | None = None) -> tuple[dict[str, ItemAggregate], Groups]:
+    """Return per-exercise sums (thirds not yet filled in) and {exercise: [(checks run, checks failed, learners)]}.
+
+    One pass over the members' summaries, grouped by exercise and latest checks: the covering index
+    ix_exercise_summaries_items holds the rows in that order, so nothing is sorted; per-exercise sums add up the
+    groups' sums. The member test is on `user_id + 0`, which no index answers: otherwise SQLite drives the query
+    from the member ids through the roster index and sorts every row to group them (4x the CPU).
     """
-    totals = _totals(cohort)
-    where = [S.user_id.in_(_members(cohort))]
-    if exercise_id is not None:
-        where.append(S.exercise_id == exercise_id)
-    # Both windows share one partition and order (the count over the whole frame), so the rows are sorted once.
-    window = {"partition_by": S.exercise_id, "order_by": (totals.c.total.desc(), S.user_id)}
-    ranked = (
-        select(S.exercise_id, S.attempts, S.passed, S.first_score,
-               func.row_number().over(**window).label("rank"),
-               func.count().over(**window, rows=(None, None)).label("n"))
-        .join(totals, totals.c.user_id == S.user_id).where(*where).subquery()
-    )
-    third = ranked.c.n // 3
-    rows = db.session.execute(
-        select(ranked.c.exercise_id, func.sum(ranked.c.attempts), func.count(),
-               func.sum(case((ranked.c.passed.is_(True), 1), else_=0)), func.sum(ranked.c.first_score),
-               func.sum(case((ranked.c.rank <= third, ranked.c.first_score), else_=0.0)),
-               func.sum(case((ranked.c.rank > ranked.c.n - third, ranked.c.first_score), else_=0.0)))
-        .group_by(ranked.c.exercise_id)
-    )
-    return {eid: ItemAggregate(eid, int(tries), int(n), int(passed), float(first), float(top), float(bottom))
-            for eid, tries, n, passed, first, top, bottom in rows}
-
-
-def check_groups(cohort: Cohort, exercise_id: str | None = None) -> dict[str, list[tuple[list[str], list[str], int]]]:
-    """Return {exercise: [(checks run, checks failed, learners)]}: the latest attempts grouped by their checks."""
-    query = (select(S.exercise_id, S.last_checks, S.last_failed, func.count())
-             .where(S.user_id.in_(_members(cohort))).group_by(S.exercise_id, S.last_checks, S.last_failed))
+    query = (select(S.exercise_id, S.last_checks, S.last_failed, func.count(), func.sum(S.attempts),
+                    func.sum(case((S.passed.is_(True), 1), else_=0)), func.sum(S.first_score))
+             .where((S.user_id + literal_column("0")).in_(_members(cohort)))
+             .group_by(S.exercise_id, S.last_checks, S.last_failed))
     if exercise_id is not None:
         query = query.where(S.exercise_id == exercise_id)
-    out: dict[str, list[tuple[list[str], list[str], int]]] = defaultdict(list)
-    for eid, ran, lost, n in db.session.execute(query):
-        out[eid].append((json.loads(ran), json.loads(lost), int(n)))
-    return out
+    sums: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0, 0.0])
+    groups: Groups = defaultdict(list)
+    for eid, ran, lost, n, tries, passed, first in db.session.execute(query):
+        groups[eid].append((json.loads(ran), json.loads(lost), int(n)))
+        total = sums[eid]
+        total[0] += int(tries)
+        total[1] += int(n)
+        total[2] += int(passed)
+        total[3] += float(first)
+    return {eid: ItemAggregate(eid, int(t[0]), int(t[1]), int(t[2]), t[3]) for eid, t in sums.items()}, groups
+
+
+def _thirds(cohort: Cohort, exercise_id: str, k: int) -> tuple[float, float]:
+    """Return the first-attempt scores summed over the k best and the k worst of the exercise's learners.
+
+    Learners rank by total course score, ties by id (as analytics.discrimination_index with learners in id
+    order): the rank index ix_exercise_summaries_rank holds each exercise's summaries in that order (minus_total
+    ascending, then id), so each third is a LIMIT read from one end, not a sort of every summary.
+    """
+    # A probe of the membership key per row read: a LIMIT reads only k rows, so building the 10,000 member ids
+    # into a lookup table for each third (what IN does on SQLite) cost twice as much.
+    members = (select(CohortMembership.user_id)
+               .where(CohortMembership.cohort_id == cohort.id, CohortMembership.user_id == S.user_id).exists())
+
+    def third(*order: Any) -> Any:
+        """The sum over the first k rows in this order, as a scalar subquery."""
+        rows = select(S.first_score).where(S.exercise_id == exercise_id, members).order_by(*order).limit(k).subquery()
+        return select(func.coalesce(func.sum(rows.c.first_score), 0.0)).scalar_subquery()
+
+    top, bottom = db.session.execute(select(third(S.minus_total, S.user_id),
+                                            third(S.minus_total.desc(), S.user_id.desc()))).one()
+    return float(top), float(bottom)
+
+
+def item_aggregates(cohort: Cohort, exercise_id: str | None = None) -> tuple[dict[str, ItemAggregate], Groups]:
+    """Return per-exercise sums, the discrimination index's top- and bottom-third sums included, and check groups."""
+    aggregates, groups = _item_groups(cohort, exercise_id)
+    for eid, agg in aggregates.items():
+        # Below the minimum the index is n/a and its thirds are never read.
+        if agg.learners >= analytics.MIN_LEARNERS_FOR_STATS:
+            top, bottom = _thirds(cohort, eid, agg.learners // 3)
+            aggregates[eid] = replace(agg, top_third_sum=top, bottom_third_sum=bottom)
+    return aggregates, groups
 
 
 def failed_check_details(cohort: Cohort, exercise_id: str, check_ids: list[str],
@@ -261,20 +285,21 @@ def failed_check_details(cohort: Cohort, exercise_id: str, check_ids: list[str],
 
 def item_analysis(cohort: Cohort, outline: Outline) -> list[analytics.ItemStats]:
     """Return every exercise's statistics for the item analysis page (the most failed checks without samples)."""
-    groups = check_groups(cohort)
+    aggregates, groups = item_aggregates(cohort)
     checks = {eid: analytics.latest_failed_checks(g, top=1) for eid, g in groups.items()}
-    return analytics.item_stats(outline, item_aggregates(cohort), checks)
+    return analytics.item_stats(outline, aggregates, checks)
 
 
 def one_item(cohort: Cohort, outline: Outline, exercise_id: str,
              describe: Callable[[Any], str] | None = None) -> analytics.ItemStats:
     """Return one exercise's statistics with its first-attempt scores and its most failed checks with samples."""
-    groups = check_groups(cohort, exercise_id).get(exercise_id, [])
+    aggregates, by_exercise = item_aggregates(cohort, exercise_id)
+    groups = by_exercise.get(exercise_id, [])
     ranked = analytics.latest_failed_checks(groups)
     messages, samples = failed_check_details(cohort, exercise_id, [f.id for f in ranked], describe)
     checks: tuple[FailedCheck, ...] = analytics.latest_failed_checks(groups, messages, samples)
     firsts = list(db.session.scalars(
         select(S.first_score).where(S.exercise_id == exercise_id, S.user_id.in_(_members(cohort)))))
-    (stat,) = [s for s in analytics.item_stats(outline, item_aggregates(cohort, exercise_id), {exercise_id: checks},
+    (stat,) = [s for s in analytics.item_stats(outline, aggregates, {exercise_id: checks},
                                                 {exercise_id: firsts}) if s.exercise_id == exercise_id]
     return stat

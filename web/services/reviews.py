@@ -159,9 +159,21 @@ def queue(cohort: Cohort | None, *, exercise_id: str | None = None, reason: str 
 
 
 def open_count(cohort: Cohort | None) -> int:
-    """How many items of a queue wait for a reviewer (shown on the cohort's pages)."""
-    query = _queue_query(cohort, None, None, "open")
-    return db.session.scalar(select(func.count()).select_from(query.subquery()))
+    """How many items of a queue wait for a reviewer (shown on every page of the cohort).
+
+    The same items as _queue_query's open state, counted in two parts that never overlap (an item has a waiting
+    appeal, or no appeal and the grader's undecided suggestion), each read from its own small index: the queue's
+    one query ORs them across an outer join, which read every attempt of the cohort on every cohort page.
+    """
+    # A probe of the membership key for each appeal, rather than SQLite driving from every member's attempts.
+    members = (exists().where(CohortMembership.cohort_id == cohort.id, CohortMembership.user_id == Attempt.user_id)
+               if cohort is not None else _members(None))
+    appealed = (select(func.count()).select_from(Appeal).join(Attempt, Attempt.id == Appeal.attempt_id)
+                .where(Appeal.state == "waiting", members))
+    suggested = select(func.count()).select_from(Attempt).where(
+        Attempt.review == "suggested", _latest(), ~exists().where(Appeal.attempt_id == Attempt.id), ~_decided(),
+        _members(cohort))
+    return int(db.session.scalar(appealed) or 0) + int(db.session.scalar(suggested) or 0)
 
 
 def scope_attempt(cohort: Cohort | None, attempt_id: int) -> Attempt:

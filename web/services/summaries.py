@@ -3,8 +3,10 @@
 `refresh` is the one place that decides what a summary holds. Every writer of attempts (a submission, a
 regrade, the migration that fills the table) calls it in the same transaction as its own writes, for the
 (learner, exercise) pairs it touched; it recomputes those pairs from their attempts, so a summary can never
-drift from the attempts it stands for. A reviewer's override counts here as everywhere (web.services.outcomes):
-the rows `refresh` reads carry the overriding score and verdict, and a decision refreshes its pair.
+drift from the attempts it stands for. It then recomputes those learners' totals the same way
+(`refresh_totals`: each total course score in its own row, and copied onto the learner's summaries for the
+item analysis's rank index). A reviewer's override counts here as everywhere (web.services.outcomes): the rows
+`refresh` reads carry the overriding score and verdict, and a decision refreshes its pair.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, or_, select
+from sqlalchemy import bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from web.models import Attempt, AttemptOverride, ExerciseSummary, User
+from web.models import Attempt, AttemptOverride, ExerciseSummary, LearnerTotal, User
 from web.services.analytics import REPEAT_FAIL_STREAK
 
 # Users per statement when many pairs are refreshed at once (a regrade, the migration): bounded IN lists.
@@ -25,6 +27,7 @@ CHUNK = 500
 _A = Attempt.__table__
 _S = ExerciseSummary.__table__
 _O = AttemptOverride.__table__
+_T = LearnerTotal.__table__
 VALUE_COLUMNS = ("attempts", "best_score", "passed", "first_score", "last_attempt_id", "last_at", "last_checks",
                  "last_failed", "stuck")
 
@@ -102,16 +105,21 @@ def _compute(conn: Any, exercise_id: str, user_ids: Sequence[int] | None) -> dic
     return out
 
 
-def _upsert_statement(dialect: str) -> Any:
-    """Return the INSERT ... ON CONFLICT DO UPDATE that stores summaries (built once per dialect)."""
-    if dialect not in _UPSERTS:
-        stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(_S)
-        _UPSERTS[dialect] = stmt.on_conflict_do_update(index_elements=[_S.c.user_id, _S.c.exercise_id],
-                                                       set_={c: stmt.excluded[c] for c in VALUE_COLUMNS})
-    return _UPSERTS[dialect]
+def _upsert_statement(dialect: str, table: Any = _S) -> Any:
+    """Return the INSERT ... ON CONFLICT DO UPDATE that stores summaries or totals (built once per dialect)."""
+    if (dialect, table.name) not in _UPSERTS:
+        stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+        keys = list(table.primary_key.columns)
+        values = VALUE_COLUMNS if table is _S else ("total",)
+        _UPSERTS[dialect, table.name] = stmt.on_conflict_do_update(index_elements=keys,
+                                                                   set_={c: stmt.excluded[c] for c in values})
+    return _UPSERTS[dialect, table.name]
 
 
-_UPSERTS: dict[str, Any] = {}
+_UPSERTS: dict[tuple[str, str], Any] = {}
+# Only rows whose copy differs are written: a regrade that changes no score rewrites no summary.
+_COPY_TOTAL = (update(_S).where(_S.c.user_id == bindparam("uid"), _S.c.minus_total != bindparam("minus"))
+               .values(minus_total=bindparam("minus")))
 _LOCK_USERS = (select(User.__table__.c.id).where(User.__table__.c.id.in_(bindparam("users", expanding=True)))
                .order_by(User.__table__.c.id).with_for_update())
 
@@ -126,13 +134,40 @@ def _upsert(conn: Any, rows: list[dict[str, Any]]) -> None:
     conn.execute(_upsert_statement(_dialect(conn)), rows if len(rows) > 1 else rows[0])
 
 
-def refresh(conn: Any, exercise_id: str, user_ids: Iterable[int] | None = None, *, locked: bool = False) -> None:
+def refresh_totals(conn: Any, user_ids: Iterable[int] | None = None) -> None:
+    """Recompute these learners' total course scores from their summaries (None: every learner).
+
+    Each total is the sum of the learner's best scores (analytics.total_scores); it is stored in learner_totals
+    and, negated, on each of the learner's summaries. A learner left with no summary loses the total.
+    """
+    if user_ids is None:
+        ids = sorted(set(conn.execute(select(_S.c.user_id).distinct()).scalars())
+                     | set(conn.execute(select(_T.c.user_id)).scalars()))
+    else:
+        ids = sorted(set(user_ids))
+    for i in range(0, len(ids), CHUNK):
+        chunk = ids[i:i + CHUNK]
+        totals = {uid: float(total) for uid, total in conn.execute(
+            select(_S.c.user_id, func.sum(_S.c.best_score)).where(_S.c.user_id.in_(chunk)).group_by(_S.c.user_id))}
+        empty = [uid for uid in chunk if uid not in totals]
+        if empty:
+            conn.execute(delete(_T).where(_T.c.user_id.in_(empty)))
+        if totals:
+            rows = [{"user_id": uid, "total": total} for uid, total in totals.items()]
+            conn.execute(_upsert_statement(_dialect(conn), _T), rows if len(rows) > 1 else rows[0])
+            # The same float, negated (exactly), so the rank index orders learners as the totals do.
+            conn.execute(_COPY_TOTAL, [{"uid": uid, "minus": -total} for uid, total in totals.items()])
+
+
+def refresh(conn: Any, exercise_id: str, user_ids: Iterable[int] | None = None, *, locked: bool = False,
+            totals: bool = True) -> None:
     """Recompute the summaries of these learners on one exercise from their attempts (None: every learner).
 
     `conn` is the caller's Session or Connection, inside the transaction that wrote the attempts. A learner
     left with no counted attempt (every one regraded invalid) loses the summary. On PostgreSQL the learners'
     rows are locked first (`locked`: the caller already holds them), so a submission committing meanwhile is
-    either seen here or waits, and never overwritten by a summary computed without it.
+    either seen here or waits, and never overwritten by a summary computed without it. `totals` False leaves the
+    learners' totals to the caller (refresh_all sums them once at the end; migration 0007 predates them).
     """
     if user_ids is None:
         chunks: Iterable[Sequence[int] | None] = [None]
@@ -155,12 +190,21 @@ def refresh(conn: Any, exercise_id: str, user_ids: Iterable[int] | None = None, 
         rows = [{"user_id": uid, "exercise_id": exercise_id, **v} for uid, v in values.items()]
         for i in range(0, len(rows), CHUNK):
             _upsert(conn, rows[i:i + CHUNK])
+        if totals and chunk is not None:
+            refresh_totals(conn, chunk)
+    if totals and user_ids is None:
+        refresh_totals(conn)
 
 
-def refresh_all(conn: Any) -> None:
-    """Recompute every summary from the attempts (the migration's fill, and a repair after manual edits)."""
+def refresh_all(conn: Any, *, totals: bool = True) -> None:
+    """Recompute every summary from the attempts (the migration's fill, and a repair after manual edits).
+
+    `totals` False skips the learners' totals (migration 0007 runs before their table exists).
+    """
     for exercise_id in list(conn.execute(select(_A.c.exercise_id).distinct()).scalars()):
-        refresh(conn, exercise_id)
+        refresh(conn, exercise_id, totals=False)
     stored = select(_S.c.exercise_id).distinct().where(_S.c.exercise_id.not_in(select(_A.c.exercise_id)))
     for exercise_id in list(conn.execute(stored).scalars()):
         conn.execute(delete(_S).where(_S.c.exercise_id == exercise_id))
+    if totals:
+        refresh_totals(conn)
