@@ -261,7 +261,7 @@ EMAIL_ROWS = [
     # Negated interest.
     ("Dear Tom,\n\n" + BODY.replace("I am still very keen on the role.", "I am not really keen on the night "
                                     "shifts, to be honest.") + SIGN, False, {"interest"},
-     {"interest": ["not really keen"]}),
+     {"interest": ["not really keen on"]}),
     # Presumption.
     ("Dear Tom,\n\n" + BODY + " Please send the offer letter to my home address. See you on Monday!" + SIGN,
      False, {"no-presumption"}, {"no-presumption": ["send the offer letter", "See you on Monday"]}),
