@@ -97,6 +97,20 @@ def _after_login_target() -> str:
     return url_for("progress.overview")
 
 
+_FAILED = object()  # what submit_to returns when the form did not validate or the operation refused
+
+
+def submit_to(form: Any, field: Any, operation: Callable[[], Any]) -> Any:
+    """Validate a posted form and run one account operation: its result, or _FAILED (a refusal is `field`'s error)."""
+    if not form.validate_on_submit():
+        return _FAILED
+    try:
+        return operation()
+    except accounts.AccountError as exc:
+        field.errors.append(str(exc))
+        return _FAILED
+
+
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit("20/hour", methods=["POST"])
 def register() -> str | BaseResponse:
@@ -104,16 +118,13 @@ def register() -> str | BaseResponse:
     if current_user.is_authenticated:
         return redirect(url_for("progress.overview"))
     form = RegisterForm()
-    if form.validate_on_submit():
-        target = request.args.get("next")
-        try:
-            email = accounts.register_learner(form.email.data, form.password.data, form.display_name.data,
-                                              next_path=target if is_safe_next(target) else None)
-        except accounts.AccountError as exc:
-            form.email.errors.append(str(exc))
-        else:
-            session["registered_email"] = email
-            return redirect(url_for("auth.register_sent"))
+    target = request.args.get("next")
+    email = submit_to(form, form.email, lambda: accounts.register_learner(
+        form.email.data, form.password.data, form.display_name.data,
+        next_path=target if is_safe_next(target) else None))
+    if email is not _FAILED:
+        session["registered_email"] = email
+        return redirect(url_for("auth.register_sent"))
     return render_template("auth/register.html", form=form)
 
 
@@ -243,15 +254,11 @@ def account() -> tuple[str, int]:
 def display_name() -> tuple[str, int] | BaseResponse:
     """Set or change the display name; go back to a safe `next` (the certificate asks for it) or the account page."""
     form = DisplayNameForm()
-    if form.validate_on_submit():
-        try:
-            name = accounts.set_display_name(current_user, form.display_name.data)
-        except accounts.AccountError as exc:
-            form.display_name.errors.append(str(exc))
-        else:
-            flash(f"Your name is now shown as “{name}”.", "success")
-            target = form.next.data
-            return redirect(target if is_safe_next(target) else url_for("auth.account"))
+    name = submit_to(form, form.display_name, lambda: accounts.set_display_name(current_user, form.display_name.data))
+    if name is not _FAILED:
+        flash(f"Your name is now shown as “{name}”.", "success")
+        target = form.next.data
+        return redirect(target if is_safe_next(target) else url_for("auth.account"))
     if form.next.data == url_for("progress.certificate"):
         return render_template("progress/certificate_name.html", form=form), 400
     return account_page(name_form=form, status=400)
@@ -262,16 +269,12 @@ def display_name() -> tuple[str, int] | BaseResponse:
 def change_password() -> tuple[str, int] | BaseResponse:
     """Change the password; every other session is logged out."""
     form = ChangePasswordForm()
-    if form.validate_on_submit():
-        try:
-            accounts.change_password(current_user, form.current.data, form.new.data)
-        except accounts.AccountError as exc:
-            form.current.errors.append(str(exc))
-        else:
-            # The session version changed, so log this browser in again with the new one.
-            login_user(current_user._get_current_object())
-            flash("Your password has been changed. Other devices have been logged out.", "success")
-            return redirect(url_for("auth.account"))
+    if submit_to(form, form.current, lambda: accounts.change_password(current_user, form.current.data,
+                                                                      form.new.data)) is not _FAILED:
+        # The session version changed, so log this browser in again with the new one.
+        login_user(current_user._get_current_object())
+        flash("Your password has been changed. Other devices have been logged out.", "success")
+        return redirect(url_for("auth.account"))
     return account_page(password_form=form, status=400)
 
 
@@ -302,15 +305,11 @@ def export() -> Response:
 def delete_account() -> tuple[str, int] | BaseResponse:
     """Delete the account and all its data after the password is confirmed."""
     form = DeleteAccountForm()
-    if form.validate_on_submit():
-        try:
-            accounts.delete_account(current_user._get_current_object(), form.password.data)
-        except accounts.AccountError as exc:
-            form.password.errors.append(str(exc))
-        else:
-            logout_user()
-            flash("Your account and everything stored about you have been deleted.", "info")
-            return redirect(url_for("learn.course_page"))
+    if submit_to(form, form.password, lambda: accounts.delete_account(current_user._get_current_object(),
+                                                                      form.password.data)) is not _FAILED:
+        logout_user()
+        flash("Your account and everything stored about you have been deleted.", "info")
+        return redirect(url_for("learn.course_page"))
     return account_page(delete_form=form, status=400)
 
 
@@ -339,13 +338,9 @@ def _refuse_reset(_limit: Any) -> Response:
 def forgot_password() -> str | tuple[str, int]:
     """Ask for a password-reset email; the answer is the same whether or not the address has an account."""
     form = ForgotPasswordForm()
-    if form.validate_on_submit():
-        try:
-            email = accounts.request_password_reset(form.email.data)
-        except accounts.AccountError as exc:
-            form.email.errors.append(str(exc))
-        else:
-            return render_template("auth/forgot.html", form=None, sent_to=email, error=None)
+    email = submit_to(form, form.email, lambda: accounts.request_password_reset(form.email.data))
+    if email is not _FAILED:
+        return render_template("auth/forgot.html", form=None, sent_to=email, error=None)
     status = 400 if form.is_submitted() else 200
     return render_template("auth/forgot.html", form=form, sent_to=None, error=None), status
 
