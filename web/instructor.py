@@ -72,6 +72,15 @@ def managed_cohort(cohort_id: int) -> Cohort:
         abort(404)
 
 
+def managed_member(cohort_id: int, user_id: int) -> tuple[Cohort, Any]:
+    """Return a cohort the current user may manage and one of its learners, else answer 404."""
+    cohort = managed_cohort(cohort_id)
+    try:
+        return cohort, svc.get_member(cohort, user_id)
+    except svc.NotFound:
+        abort(404)
+
+
 def outline() -> analytics.Outline:
     """Return the course outline the analytics read."""
     return analytics.outline_of(current_app.extensions["course"])
@@ -168,19 +177,26 @@ def settings(cohort_id: int) -> Any:
     return _settings_page(cohort, form, 400)
 
 
+def _flash_outcome(operation: Callable[[], Any], success: Callable[[Any], str]) -> bool:
+    """Run one cohort operation and flash how it went: its refusal as an error, or the success message."""
+    try:
+        result = operation()
+    except svc.CohortError as exc:
+        flash(str(exc), "error")
+        return False
+    flash(success(result), "success")
+    return True
+
+
 @bp.post("/cohorts/<id:cohort_id>/joining")
 @instructor_required
 def joining(cohort_id: int) -> Any:
     """Open (open=1) or close (open=0) the cohort's join code to new learners."""
     cohort = managed_cohort(cohort_id)
     join_open = SwitchForm().open.data == "1"
-    try:
-        svc.set_join_open(cohort, join_open)
-    except svc.CohortError as exc:
-        flash(str(exc), "error")
-    else:
-        flash(f"The join code {cohort.join_code} works again." if join_open else
-              f"The join code {cohort.join_code} is turned off: nobody new can join until you turn it on.", "success")
+    _flash_outcome(lambda: svc.set_join_open(cohort, join_open), lambda _: (
+        f"The join code {cohort.join_code} works again." if join_open else
+        f"The join code {cohort.join_code} is turned off: nobody new can join until you turn it on."))
     return redirect(url_for("instructor.settings", cohort_id=cohort.id))
 
 
@@ -196,12 +212,8 @@ def new_code(cohort_id: int) -> Any:
              "Share the new code with anyone who has not joined yet."],
             url_for("instructor.new_code", cohort_id=cohort.id), "Make a new join code",
             url_for("instructor.settings", cohort_id=cohort.id))
-    try:
-        code = svc.regenerate_code(cohort)
-    except svc.CohortError as exc:
-        flash(str(exc), "error")
-    else:
-        flash(f"The new join code is {code}; the old one no longer works.", "success")
+    _flash_outcome(lambda: svc.regenerate_code(cohort),
+                   lambda code: f"The new join code is {code}; the old one no longer works.")
     return redirect(url_for("instructor.settings", cohort_id=cohort.id))
 
 
@@ -209,11 +221,7 @@ def new_code(cohort_id: int) -> Any:
 @instructor_required
 def remove_learner(cohort_id: int, user_id: int) -> Any:
     """Ask, then take a learner out of the cohort (their account and progress stay theirs)."""
-    cohort = managed_cohort(cohort_id)
-    try:
-        member = svc.get_member(cohort, user_id)
-    except svc.NotFound:
-        abort(404)
+    cohort, member = managed_member(cohort_id, user_id)
     if request.method == "GET":
         return confirm_page(
             f"Remove {member.name} from “{cohort.name}”?",
@@ -222,13 +230,12 @@ def remove_learner(cohort_id: int, user_id: int) -> Any:
             url_for("instructor.remove_learner", cohort_id=cohort.id, user_id=member.id), "Remove from cohort",
             url_for("instructor.learner", cohort_id=cohort.id, user_id=member.id))
     try:
-        svc.remove_member(cohort, member.id)
+        removed = _flash_outcome(lambda: svc.remove_member(cohort, member.id),
+                                 lambda _: f"{member.name} is no longer in “{cohort.name}”.")
     except svc.NotFound:
         abort(404)
-    except svc.CohortError as exc:
-        flash(str(exc), "error")
+    if not removed:
         return redirect(url_for("instructor.learner", cohort_id=cohort.id, user_id=member.id))
-    flash(f"{member.name} is no longer in “{cohort.name}”.", "success")
     return redirect(url_for("instructor.roster", cohort_id=cohort.id))
 
 
@@ -301,11 +308,7 @@ def item(cohort_id: int, exercise_id: str) -> str:
 @instructor_required
 def learner(cohort_id: int, user_id: int) -> str:
     """Show every attempt of one learner of this cohort: answer, per-check results, time."""
-    cohort = managed_cohort(cohort_id)
-    try:
-        member = svc.get_member(cohort, user_id)
-    except svc.NotFound:
-        abort(404)
+    cohort, member = managed_member(cohort_id, user_id)
     course = current_app.extensions["course"]
     attempts = svc.learner_attempts(member)
     return render_template("instructor/learner.html", cohort=cohort, member=member, attempts=attempts,
