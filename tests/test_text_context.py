@@ -58,8 +58,8 @@ def test_a_story_frame_after_the_complaint_does_not_excuse_it(answer):
 
 
 @pytest.mark.parametrize(("answer", "restated"), [
-    ("Dear Tom,\n\nI am writing to greet you, to thank you, to show I was listening, to remind you why I fit and to say "
-     "I still want the role. The scheduling system sounds great.\n\nKind regards,\nSam", True),
+    ("Dear Tom,\n\nI am writing to greet you, to thank you, to show I was listening, to remind you why I fit and to "
+     "say I still want the role. The scheduling system sounds great.\n\nKind regards,\nSam", True),
     ("I have questions about interest, concerns, fit, next steps and timeline. When will I hear back?", True),
     # Asking about two moves in one question is a real question, not a list of the moves.
     ("I really want this role. Do you have any concerns about my fit, and what are the next steps and timeline?",

@@ -198,7 +198,8 @@ EMAIL_ALL = {"greeting", "thanks", "specific-detail", "fit-reminder", "interest"
              "no-pressure", "length", "real-sentences"}
 
 EMAIL_ROWS = [
-    ("Dear Tom,\n\n" + BODY + SIGN, True, set(), {"sign-off": ["Kind regards,\nMaya Okafor"], "greeting": ["Dear Tom"]}),
+    ("Dear Tom,\n\n" + BODY + SIGN, True, set(),
+     {"sign-off": ["Kind regards,\nMaya Okafor"], "greeting": ["Dear Tom"]}),
     # Graduate, different wording, sign-off on one line.
     ("Hello Tom,\n\nMany thanks for meeting me on Tuesday. It was great to learn how your team handles late "
      "deliveries. During my degree I coordinated a volunteer rota of forty people, so I know how quickly plans "

@@ -7,7 +7,6 @@ its scope and negation; one phrase index finds all their phrases in one pass ove
 from __future__ import annotations
 
 from bisect import bisect_right
-
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
