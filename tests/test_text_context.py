@@ -86,3 +86,14 @@ def test_a_hedge_inside_a_question_does_not_use_up_a_gap():
     next_steps = rules.lexicons["next-steps"]
     assert probe(rules, next_steps, "And when do you think you will let me know?")
     assert not probe(rules, next_steps, "And when the weather turns I walk to work and think of you and let it go.")
+
+
+def test_a_passing_screen_beside_a_failing_one_names_its_point_in_words():
+    """"No presumes found." read badly: a quiet screen says its point's name, not the author's concept id."""
+    spec = compile_text_spec({"concepts": {"presumes": {"use": ["presumption"]}}, "checks": [
+        {"id": "no-presumption", "name": "Does not take the offer for granted", "forbid": "presumes"},
+        {"id": "tone", "tone": ["sarcasm"]}]}, default_rules())
+    result = grade_text(spec, normalise_text("I want it, obviously, lol. When will you decide?"), Context(), "test")
+    checks = {c.id: c for c in result.checks}
+    assert not checks["tone"].passed
+    assert checks["no-presumption"].message == "Does not take the offer for granted: nothing found against it."

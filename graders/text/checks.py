@@ -405,7 +405,9 @@ class Forbid(ConceptKind):
         return Outcome(True, check.pass_msg, ())
 
     def none_found(self, check: CheckSpec) -> str:
-        """'No presumption found.'"""
+        """'Does not take the offer for granted: nothing found against it.' (concept ids are for authors)."""
+        if check.name:
+            return f"{check.name.rstrip('.')}: nothing found against it."
         return f"No {or_list(check.concepts)} found."
 
 
