@@ -275,9 +275,10 @@ def _agree(outcomes: list[tuple[CheckSpec, Outcome]]) -> list[tuple[CheckSpec, O
     "When can I start?" must not get "The tone is warm and leaves the decision with them" beside "This takes
     the offer for granted"; a passing guard then says only what it did not find.
     """
-    flagged = [span for c, o in outcomes if c.rule.role == "screen" and not o.passed for span in o.spans]
-    if not any(c.rule.role == "screen" and not o.passed for c, o in outcomes):
+    failed_screens = [o for c, o in outcomes if c.rule.role == "screen" and not o.passed]
+    if not failed_screens:
         return outcomes
+    flagged = [span for o in failed_screens for span in o.spans]
     out = []
     for c, o in outcomes:
         if c.rule.role == "screen" and o.passed:

@@ -128,7 +128,7 @@ class ToneRule:
     concept: ConceptDef
     caps_share: float | None
     caps_min_words: int
-    weak: bool = False  # counts only when another weak rule fires in the same answer
+    weak: bool = False  # counts only beside a second weak marker elsewhere in the answer (Tone.judge)
 
 
 @dataclass(frozen=True)
