@@ -201,6 +201,55 @@ def test_summaries_match_a_recomputation_after_random_submits_and_regrades(app, 
                           for (uid, eid), v in expected.items() if uid == learner}
 
 
+@pytest.mark.parametrize("seed", [4, 5])
+def test_long_runs_on_one_exercise_fold_into_the_summary_exactly(app, make_user, seed):
+    """Many submissions to the same exercises, overrides between them: each one folded in equals a recomputation.
+
+    A submission folds its attempt into the stored summary (summaries.record_attempt) instead of reading the pair's
+    history; long runs of fails (the "stuck" flag) and overrides of earlier attempts are where that could drift.
+    """
+    rng = random.Random(seed)
+    course = app.extensions["course"]
+    owner_id = make_user("instructor").id
+    learners = [make_user().id for _ in range(2)]
+    exercises = [course.exercises[CHOICE], course.exercises["thank-you-email"]]
+    ever_stuck = False
+    for step in range(40):
+        if step % 9 == 8:
+            chosen = rng.choice(db.session.scalars(select(Attempt).order_by(Attempt.id)).all())
+            reviews.decide(db.session.get(User, owner_id), chosen, reviews.Decision(
+                "override", rng.random() < 0.3, round(rng.random(), 2), "Reviewed."))
+            continue
+        user, exercise = db.session.get(User, rng.choice(learners)), rng.choice(exercises)
+        # Mostly failing answers: runs of fails are what sets and clears "stuck".
+        pool = exercise.samples.failing if rng.random() < 0.8 else exercise.samples.passing
+        submit(user, exercise, rng.choice(list(pool)), new_idempotency_key())
+        expected = expected_summaries()
+        assert stored_summaries() == expected, step
+        assert stored_totals() == pytest.approx(expected_totals(expected)), step
+        ever_stuck = ever_stuck or any(v["stuck"] for v in expected.values())
+    assert ever_stuck, "the run must get some learner stuck"
+    assert max(v["attempts"] for v in expected.values()) >= 8
+
+
+def test_a_submission_older_than_the_latest_attempt_is_summed_from_the_attempts(app, make_user):
+    """An attempt stamped before the stored latest one (a clock step back) cannot be folded in; it is recomputed."""
+    course = app.extensions["course"]
+    user = make_user()
+    exercise = course.exercises[CHOICE]
+    submit(user, exercise, exercise.samples.failing[0], new_idempotency_key())
+    # Move the stored attempt into the future, so the next submission is older than the summary's latest.
+    db.session.execute(update(Attempt).where(Attempt.user_id == user.id).values(
+        created_at=utcnow().replace(year=utcnow().year + 1)))
+    summaries.refresh(db.session, CHOICE, [user.id])
+    db.session.commit()
+    submit(user, exercise, exercise.samples.passing[0], new_idempotency_key())
+    expected = expected_summaries()
+    assert stored_summaries() == expected
+    (summary,) = expected.values()
+    assert summary["attempts"] == 2 and summary["passed"]
+
+
 def test_stuck_learner_is_flagged_and_unstuck_by_a_pass(app, make_user, make_attempt):
     """Three fails of one check in a row mark it stuck; a pass clears it; an invalid result leaves the count."""
     fail = [{"id": "ask", "passed": False, "message": "Ask."}, {"id": "thank", "passed": True, "message": ""}]

@@ -236,7 +236,9 @@ class Attempt(Base):
     __table_args__ = (
         # A double click posts the same key twice: the second insert fails and the first attempt is reused.
         UniqueConstraint("user_id", "idempotency_key", name="uq_attempts_user_idempotency"),
-        Index("ix_attempts_user_exercise", "user_id", "exercise_id"),
+        # A submission's attempt number (MAX over the pair) and its latest predecessors, each an index probe.
+        Index("ix_attempts_pair_number", "user_id", "exercise_id", "attempt_number"),
+        Index("ix_attempts_pair_time", "user_id", "exercise_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -267,7 +269,8 @@ class Attempt(Base):
 class ExerciseSummary(Base):
     """One learner's standing on one exercise, kept from their attempts so instructor pages never read them all.
 
-    Written only by `web.services.summaries.refresh`, in the same transaction as the attempts it sums up.
+    Written only by `web.services.summaries` (`refresh`, and `record_attempt` for a submission), in the same
+    transaction as the attempts it sums up.
     Check-id lists are stored as sorted JSON text, so equal sets group together in SQL.
     """
 

@@ -1,18 +1,22 @@
 """Per-learner, per-exercise summaries of attempts: what the instructor pages and the progress badges read.
 
-`refresh` is the one place that decides what a summary holds. Every writer of attempts (a submission, a
-regrade, the migration that fills the table) calls it in the same transaction as its own writes, for the
+`refresh` is the one place that decides what a summary holds. Every writer of attempts (a regrade, a review
+decision, the migration that fills the table) calls it in the same transaction as its own writes, for the
 (learner, exercise) pairs it touched; it recomputes those pairs from their attempts, so a summary can never
-drift from the attempts it stands for. It then recomputes those learners' totals the same way
-(`refresh_totals`: each total course score in its own row, and copied onto the learner's summaries for the
-item analysis's rank index). A reviewer's override counts here as everywhere (web.services.outcomes): the rows
-`refresh` reads carry the overriding score and verdict, and a decision refreshes its pair.
+drift from the attempts it stands for. A submission instead folds its one new attempt into the stored summary
+(`record_attempt`, the same values through `summary_values`), so its cost does not grow with the pair's history;
+tests/test_summaries.py checks both against a recomputation in plain Python. `refresh` then recomputes those
+learners' totals the same way (`refresh_totals`: each total course score in its own row, and copied onto the
+learner's summaries for the item analysis's rank index). A reviewer's override counts here as everywhere
+(web.services.outcomes): the rows `refresh` reads carry the overriding score and verdict, and a decision
+refreshes its pair.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, case, delete, func, or_, select, update
@@ -194,6 +198,42 @@ def refresh(conn: Any, exercise_id: str, user_ids: Iterable[int] | None = None, 
             refresh_totals(conn, chunk)
     if totals and user_ids is None:
         refresh_totals(conn)
+
+
+_STORED = select(*(_S.c[c] for c in VALUE_COLUMNS)).where(_S.c.user_id == bindparam("uid"),
+                                                          _S.c.exercise_id == bindparam("exercise"))
+# The attempts before the new one, newest first: only as many as the "stuck" flag looks at (ix_attempts_pair_time).
+_PREVIOUS = (select(_A.c.id, _A.c.created_at, _A.c.checks)
+             .where(_A.c.user_id == bindparam("uid"), _A.c.exercise_id == bindparam("exercise"),
+                    _A.c.status != "invalid", _A.c.id != bindparam("new"))
+             .order_by(_A.c.created_at.desc(), _A.c.attempt_number.desc(), _A.c.id.desc())
+             .limit(REPEAT_FAIL_STREAK - 1))
+
+
+def record_attempt(conn: Any, user_id: int, exercise_id: str, attempt: dict[str, Any]) -> None:
+    """Fold one attempt just inserted (its `id`, `score`, `passed`, `status`, `checks`, `created_at`) into its summary.
+
+    The same result as `refresh` for that pair, without reading the pair's history: the stored summary already
+    sums every earlier attempt, so a submission costs the same after 5 attempts or 5,000. Only when the learner is
+    not yet past the exercise are the two attempts before it read (the "stuck" flag), through an index. Whatever
+    this cannot fold in exactly (no summary yet, an attempt older than the latest, a not-counted result) goes
+    through `refresh`. The caller holds the learner's lock, as for `refresh(locked=True)`. The learner's total
+    is recomputed only when the best score moved.
+    """
+    params = {"uid": user_id, "exercise": exercise_id}
+    old = conn.execute(_STORED, params).first()
+    if old is None or attempt["status"] == "invalid" or attempt["created_at"] < old.last_at:
+        refresh(conn, exercise_id, [user_id], locked=True)
+        return
+    passed = bool(old.passed) or bool(attempt["passed"])
+    best = max(float(old.best_score), float(attempt["score"]))
+    tail = [SimpleNamespace(id=attempt["id"], created_at=attempt["created_at"], checks=attempt["checks"])]
+    if not passed and old.attempts + 1 >= REPEAT_FAIL_STREAK:
+        tail += list(conn.execute(_PREVIOUS, {**params, "new": attempt["id"]}))
+    values = summary_values(old.attempts + 1, best, passed, SimpleNamespace(score=old.first_score), tail)
+    _upsert(conn, [{"user_id": user_id, "exercise_id": exercise_id, **values}])
+    if best != float(old.best_score):
+        refresh_totals(conn, [user_id])
 
 
 def refresh_all(conn: Any, *, totals: bool = True) -> None:
