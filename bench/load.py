@@ -2,7 +2,7 @@
 
 The ceiling (bench/ceiling_app.py) does only a graded submit's essential work; submit is reported against it,
 the lesson page against the site's own healthz, and every flow against hello, all measured in the same run.
-The lesson and progress pages run again (`-history`) after every learner got 5,000 more attempts.
+The lesson and progress pages and the submit run again (`-history`) after every learner got 5,000 more attempts.
 
 Run from anywhere with the project's virtualenv:
 
@@ -124,9 +124,11 @@ FLOWS = {
     "lesson": Flow("lesson", "web:create_app()", _login_setup, _get(f"/lessons/{LESSON}")),
     "submit": Flow("submit", "web:create_app()", _submit_setup, _submit_step, ok_status=(303,)),
     "progress": Flow("progress", "web:create_app()", _login_setup, _get("/progress")),
-    # The same two pages again once every learner has HISTORY_ATTEMPTS more attempts: they must cost the same.
+    # The same flows again once every learner has HISTORY_ATTEMPTS more attempts: they must cost the same.
     "lesson-history": Flow("lesson-history", "web:create_app()", _login_setup, _get(f"/lessons/{LESSON}")),
     "progress-history": Flow("progress-history", "web:create_app()", _login_setup, _get("/progress")),
+    # And a graded submit: storing one more attempt must not read the ones before it.
+    "submit-history": Flow("submit-history", "web:create_app()", _submit_setup, _submit_step, ok_status=(303,)),
 }
 HISTORY_ATTEMPTS = 5000
 # A page may cost at most this much more (CPU per request) for a learner with HISTORY_ATTEMPTS attempts.
@@ -377,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     # The pages run before submit, which adds hundreds of attempts per learner; the -history flows then run the
     # same pages again after HISTORY_ATTEMPTS more per learner.
     parser.add_argument("--flows", help="comma-separated flows to run",
-                        default="hello,healthz,ceiling,lesson,progress,submit,lesson-history,progress-history")
+                        default="hello,healthz,ceiling,lesson,progress,submit,lesson-history,progress-history,submit-history")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args(argv)
     flows = [f for f in args.flows.split(",") if f]
