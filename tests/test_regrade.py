@@ -83,6 +83,27 @@ def test_changed_rule_is_applied_counted_and_audited(three_attempts, web_course)
     assert "1 passed->failed, 1 failed->passed" in report.summary()
 
 
+def test_the_writing_connections_page_cache_is_put_back_after_a_regrade(three_attempts, web_course, monkeypatch):
+    """On SQLite the regrade's writes run with a larger page cache; the pooled connection gets its own size back."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("the page cache pragma is SQLite's")
+    seen: list[int] = []
+    grow = regrade_module._grow_sqlite_cache
+
+    def watch(session):
+        """Record the cache size while the regrade writes."""
+        restore = grow(session)
+        seen.append(session.connection().exec_driver_sql("PRAGMA cache_size").scalar())
+        return restore
+
+    monkeypatch.setattr(regrade_module, "_grow_sqlite_cache", watch)
+    before = db.session.connection().exec_driver_sql("PRAGMA cache_size").scalar()
+    db.session.rollback()
+    assert regrade_exercise(with_correct_option(web_course, "decided-early"), EXERCISE).changed >= 2
+    assert seen == [-regrade_module.REGRADE_CACHE_KIB] != [before]
+    assert db.session.connection().exec_driver_sql("PRAGMA cache_size").scalar() == before
+
+
 def test_regrade_is_idempotent(three_attempts, web_course):
     """A second run with the same rules finds nothing to change and writes no more audit rows."""
     edited = with_correct_option(web_course, "decided-early")

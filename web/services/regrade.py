@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 import graders
 from web.extensions import db
@@ -123,15 +123,45 @@ def batch_contexts(exercise: Any, user_ids: set[int]) -> Callable[[Any, Attempt]
     return context_for
 
 
+_RESULT_COLUMNS = ("score", "passed", "status", "checks", "grader_version", "message", "answer_text", "review",
+                   "review_reasons")
+# Core statements, built once: the ORM's bulk forms cost more in Python per row than SQLite took to write it.
+_AUDIT = insert(AttemptGrade.__table__)
+_STORE = (update(Attempt.__table__).where(Attempt.__table__.c.id == bindparam("attempt_id"))
+          .values({c: bindparam(c) for c in _RESULT_COLUMNS}))
+
+
 def _apply(page: list[tuple[Any, dict[str, Any]]], reason: str) -> None:
     """Keep each attempt's current result as an audit row, then store its new stored_values (one page, bulk)."""
     now = utcnow()
-    db.session.execute(insert(AttemptGrade), [
+    db.session.execute(_AUDIT, [
         {"attempt_id": current.id, "score": current.score, "passed": current.passed, "status": current.status,
          "checks": current.checks, "grader_version": current.grader_version, "reason": reason, "created_at": now}
         for current, _new in page])
-    # An ORM bulk UPDATE by primary key: one executemany, no Attempt objects built.
-    db.session.execute(update(Attempt), [{"id": current.id, **new} for current, new in page])
+    # One executemany by primary key, no Attempt objects built.
+    db.session.execute(_STORE, [{"attempt_id": current.id, **new} for current, new in page])
+
+
+# SQLite's page cache (KiB) for the connection that writes a regrade: its bulk UPDATEs and summary refreshes touch
+# every page of the attempts and summaries tables and their indexes, which the default 2 MiB keeps evicting
+# (100,000 changed attempts: 59.6 s with the default, 45.0 s with this). Put back after the regrade.
+REGRADE_CACHE_KIB = 65536
+
+
+def _keep_cache() -> None:
+    """Leave the page cache as it is (no database connection grew it)."""
+
+
+def _grow_sqlite_cache(session: Any) -> Callable[[], None]:
+    """On SQLite, give the writing connection a larger page cache; return what puts it back (a no-op elsewhere)."""
+    conn = session.connection()
+    if conn.dialect.name != "sqlite":
+        return _keep_cache
+    raw = conn.connection.dbapi_connection
+    previous = int(raw.execute("PRAGMA cache_size").fetchone()[0])
+    raw.execute(f"PRAGMA cache_size=-{REGRADE_CACHE_KIB}")
+    # The pooled connection goes back to serving pages after the commit: its cache must not stay this large.
+    return lambda: raw.execute(f"PRAGMA cache_size={previous}")
 
 
 def regrade_exercise(
@@ -152,6 +182,7 @@ def regrade_exercise(
     changes: list[tuple[int, dict[str, Any]]] = []
     changed_users: set[int] = set()
     last_id = 0
+    restore_cache = _keep_cache
     try:
         # Phase 1 only reads: grading is the slow part, and learners keep writing meanwhile.
         while True:
@@ -186,6 +217,7 @@ def regrade_exercise(
         # Phase 2 writes every change in one transaction that holds the write lock only while it writes
         # (db.begin_write(): on SQLite a submission meanwhile queues, and neither side fails 'database is locked').
         db.begin_write()
+        restore_cache = _grow_sqlite_cache(session)
         for start in range(0, len(changes), batch_size):
             page = dict(changes[start:start + batch_size])
             current = session.execute(select(*STORED).where(Attempt.id.in_(page)))
@@ -201,4 +233,6 @@ def regrade_exercise(
     except BaseException:
         session.rollback()
         raise
+    finally:
+        restore_cache()  # after the commit or the rollback: the connection goes back to the pool
     return report
