@@ -299,30 +299,41 @@ def create_learners(env: dict[str, str], emails: list[str]) -> None:
     subprocess.run([sys.executable, "-c", code, PASSWORD, *emails], env=env, check=True, cwd=REPO)
 
 
+def add_history_rows(course, user_ids: list[int], count: int) -> None:
+    """Insert `count` more attempts per learner, spread over the course's exercises, and refresh their summaries."""
+    # Imported here: the load driver itself never loads the app, only the processes it starts do.
+    from sqlalchemy import insert
+
+    from web.extensions import db
+    from web.models import Attempt, utcnow
+    from web.services import summaries
+
+    exercises = course.exercise_order()
+    now = utcnow()
+    for uid in user_ids:
+        rows = [{"user_id": uid, "exercise_id": exercises[n % len(exercises)], "answer": "x", "score": 0.5,
+                 "passed": False, "status": "partial", "checks": [{"id": "c", "passed": False}],
+                 "grader_version": "bench/1", "message": "", "answer_text": "", "created_at": now,
+                 "idempotency_key": f"history-{uid}-{n}", "attempt_number": 1000 + n} for n in range(count)]
+        db.session.execute(insert(Attempt), rows)
+    for eid in exercises:
+        summaries.refresh(db.session, eid, user_ids)
+    db.session.commit()
+
+
 def add_history(env: dict[str, str], emails: list[str], count: int) -> None:
     """Give every benchmark learner `count` more attempts, spread over the course's exercises, summaries refreshed."""
     code = (
         "import sys\n"
-        "from sqlalchemy import insert, select\n"
+        "from sqlalchemy import select\n"
+        "from bench.load import add_history_rows\n"
         "from web import create_app\n"
         "from web.extensions import db\n"
-        "from web.models import Attempt, User, utcnow\n"
-        "from web.services import summaries\n"
+        "from web.models import User\n"
         "app = create_app()\n"
         "with app.app_context():\n"
-        "    exercises = app.extensions['course'].exercise_order()\n"
-        "    count = int(sys.argv[1])\n"
         "    ids = list(db.session.scalars(select(User.id).where(User.email.in_(sys.argv[2:]))))\n"
-        "    now = utcnow()\n"
-        "    for uid in ids:\n"
-        "        rows = [{'user_id': uid, 'exercise_id': exercises[n % len(exercises)], 'answer': 'x', 'score': 0.5,\n"
-        "                 'passed': False, 'status': 'partial', 'checks': [{'id': 'c', 'passed': False}],\n"
-        "                 'grader_version': 'bench/1', 'message': '', 'answer_text': '', 'created_at': now,\n"
-        "                 'idempotency_key': f'history-{uid}-{n}', 'attempt_number': 1000 + n} for n in range(count)]\n"
-        "        db.session.execute(insert(Attempt), rows)\n"
-        "    for eid in exercises:\n"
-        "        summaries.refresh(db.session, eid, ids)\n"
-        "    db.session.commit()\n"
+        "    add_history_rows(app.extensions['course'], ids, int(sys.argv[1]))\n"
     )
     subprocess.run([sys.executable, "-c", code, str(count), *emails], env=env, check=True, cwd=REPO)
 

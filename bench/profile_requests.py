@@ -6,6 +6,7 @@ Run from the repository root with the project's virtualenv:
     .venv/bin/py-spy record -o submit.svg -- .venv/bin/python bench/profile_requests.py submit --requests 2000
     .venv/bin/py-spy top -- .venv/bin/python bench/profile_requests.py lesson --requests 5000
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test .venv/bin/python bench/profile_requests.py submit
+    .venv/bin/python bench/profile_requests.py lesson --no-cprofile --history 5000   # 5,000 more attempts
 
 (py-spy is on PyPI: `.venv/bin/pip install py-spy`; it samples the process from outside, so it sees C code and
 costs the profiled program nothing; `--native` adds the C frames.) The app runs on a real database file (or a
@@ -28,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.load import ANSWER, EXERCISE, LESSON  # noqa: E402 - needs the path fix above
+from bench.load import ANSWER, EXERCISE, LESSON, add_history_rows  # noqa: E402 - needs the path fix above
 from tests.servers import CSRF_INPUT, scratch_database  # noqa: E402
 from web import create_app  # noqa: E402
 from web.manage import upgrade  # noqa: E402
@@ -37,8 +38,8 @@ from web.services.accounts import create_user  # noqa: E402
 from web.services.progress import record_lesson_read  # noqa: E402
 
 
-def prepared_client(url: str):
-    """Return (app, logged-in test client, CSRF token) for a learner with a finished course."""
+def prepared_client(url: str, history: int = 0):
+    """Return (app, logged-in test client, CSRF token) for a learner with a finished course and `history` more."""
     upgrade(url)
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "profile", "RATELIMIT_ENABLED": False})
     with app.app_context():
@@ -48,6 +49,8 @@ def prepared_client(url: str):
             record_lesson_read(user, lesson_id)
         for exercise in course.exercises.values():
             attempts.submit(user, exercise, exercise.samples.passing[0], attempts.new_idempotency_key())
+        if history:
+            add_history_rows(course, [user.id], history)
         cookie_id = user.get_id()
     client = app.test_client()
     with client.session_transaction() as sess:
@@ -77,10 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--no-cprofile", action="store_true", help="run bare (when py-spy samples from outside)")
     parser.add_argument("--top", type=int, default=30, help="functions to list")
+    parser.add_argument("--history", type=int, default=0,
+                        help="more stored attempts for the learner, as bench/load.py's -history flows")
     args = parser.parse_args(argv)
     kind = "postgresql" if os.environ.get("DATABASE_URL") else "sqlite"
     with tempfile.TemporaryDirectory() as tmp, scratch_database(kind, Path(tmp)) as url:
-        app, client, token = prepared_client(url)
+        app, client, token = prepared_client(url, args.history)
         for _ in range(20):
             one_request(args.flow, client, token)
         profile = None if args.no_cprofile else cProfile.Profile()
@@ -93,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             profile.disable()
         took = time.perf_counter() - start
         app.extensions["db_engine"].dispose()
-    print(f"{args.flow}: {args.requests} requests, {took * 1000 / args.requests:.2f} ms each"
+    print(f"{args.flow}: {args.requests} requests, history {args.history}, {took * 1000 / args.requests:.2f} ms each"
           + (" (under cProfile)" if profile else ""))
     if profile:
         pstats.Stats(profile).sort_stats("tottime").print_stats(args.top)
