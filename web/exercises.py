@@ -51,7 +51,7 @@ def get_exercise(exercise_id: str) -> Exercise:
 
 def learner_form(exercise: Exercise) -> tuple[dict[str, Any], dict[str, Any], OptionTokens]:
     """Return the learner's view (ids, for grading), the same view as the form shows it (tokens) and the tokens."""
-    view = attempt_service.learner_view(exercise, attempt_service.exercise_state(current_user, exercise.id))
+    view = attempt_service.learner_view_for(current_user, exercise)
     tokens = OptionTokens.for_view(current_app.secret_key, current_user.id, exercise.id, view)
     return view, tokens.form_view(view), tokens
 
@@ -134,7 +134,9 @@ def submit(exercise_id: str) -> tuple[str, int] | Response:
     exercise = get_exercise(exercise_id)
     if not current_user.is_authenticated:
         return _stash_and_login(exercise)
-    key = attempt_service.clean_idempotency_key(ExerciseForm().idempotency_key.data)
+    # Read straight from the post: building the form would also mint a CSRF token that the redirect never shows
+    # (the global CSRF check has already validated the posted one).
+    key = attempt_service.clean_idempotency_key(request.form.get("idempotency_key"))
     kind = types.get(exercise.type)
     view, shown, tokens = learner_form(exercise)
     draft = kind.draft_from_form(shown, request.form)
@@ -181,7 +183,7 @@ def feedback(attempt_id: int) -> str:
         abort(404)
     exercise = get_exercise(attempt.exercise_id)
     course = current_app.extensions["course"]
-    view = attempt_service.learner_view(exercise, attempt_service.exercise_state(current_user, exercise.id))
+    view = attempt_service.learner_view_for(current_user, exercise)
     # As it counts: a reviewer's override replaces the grader's score and verdict (its checks stay the feedback).
     result = effective_result(attempt)
     kind = types.get(exercise.type)

@@ -6,7 +6,7 @@ import re
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request, url_for
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from web.config import DEVELOPMENT_ENVS
 from web.extensions import db, login_manager
@@ -54,13 +54,18 @@ def init_app(app: Flask) -> None:
     app.after_request(add_security_headers)
 
 
+# Built once: every logged-in request runs it (tests/test_attacks.py: a logout or password change ends old cookies).
+_USER_BY_TOKEN = select(User).where(User.id == bindparam("uid"), User.session_version == bindparam("version"))
+
+
 @login_manager.user_loader
 def load_user(token: str) -> User | None:
     """Return the user for a login cookie id '<id>:<session_version>', or None if it is stale."""
     user_id, _, version = (token or "").partition(":")
     if not (user_id.isdigit() and version.isdigit()):
         return None
-    return db.session.scalar(select(User).where(User.id == int(user_id), User.session_version == int(version)))
+    return db.session.scalar(_USER_BY_TOKEN, {"uid": int(user_id), "version": int(version)})
+
 
 
 def policy_for(ancestors: list[str] | None, form_targets: tuple[str, ...] = ()) -> str:

@@ -51,6 +51,19 @@ def exercise_state(user: User, exercise_id: str) -> ExerciseState:
     return db.add_or_existing(ExerciseState(user_id=user.id, exercise_id=exercise_id), (user.id, exercise_id))
 
 
+# The seed alone, built once: every exercise page and submission reads it, and an ORM load cost more than the read.
+_SEED = select(ExerciseState.shuffle_seed).where(ExerciseState.user_id == bindparam("uid"),
+                                                 ExerciseState.exercise_id == bindparam("exercise"))
+
+
+def learner_view_for(user: User, exercise: Exercise) -> dict[str, Any]:
+    """Return the learner's view of an exercise (see learner_view), their state created on first view."""
+    seed = db.session.scalar(_SEED, {"uid": user.id, "exercise": exercise.id})
+    if seed is None:
+        seed = exercise_state(user, exercise.id).shuffle_seed
+    return graders.present(exercise.type, exercise.spec, seed)
+
+
 def learner_view(exercise: Exercise, state: ExerciseState) -> dict[str, Any]:
     """Return what the learner may see of an exercise (no key), shuffled by their own seed."""
     return graders.present(exercise.type, exercise.spec, state.shuffle_seed)
@@ -70,7 +83,7 @@ def submit(user: User, exercise: Exercise, raw_answer: Any, idempotency_key: str
     the learner's `learner_view` when the caller already built it (the form did), to spare a second read.
     """
     if view is None:
-        view = learner_view(exercise, exercise_state(user, exercise.id))
+        view = learner_view_for(user, exercise)
     result = graders.grade(exercise.type, exercise.spec, raw_answer, grading_context(exercise, view))
     if not result.counts_as_attempt:
         return Submission(result=result, attempt=None)

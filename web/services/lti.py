@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import and_, case, delete, func, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -671,6 +671,18 @@ def _best_score(user_id: int, exercise_id: str) -> float | None:
         ExerciseSummary.user_id == user_id, ExerciseSummary.exercise_id == exercise_id))
 
 
+# The learner's LMS line items for one exercise, built once: every submission asks, and building this three-join
+# statement cost more than running it (bench/profile_requests.py submit).
+_LINKED_ITEMS = (
+    select(LtiResourceLink.id)
+    .join(LtiContext, LtiContext.id == LtiResourceLink.context_ref)
+    .join(CohortMembership, and_(CohortMembership.cohort_id == LtiContext.cohort_id,
+                                 CohortMembership.user_id == bindparam("uid")))
+    .join(LtiUser, and_(LtiUser.platform_id == LtiContext.platform_id, LtiUser.user_id == bindparam("uid")))
+    .where(LtiResourceLink.exercise_id == bindparam("exercise"), LtiResourceLink.lineitem_url != "")
+)
+
+
 def queue_scores(user_id: int, exercise_id: str, also: float | None = None) -> int:
     """Put the learner's best score on every LMS line item linked to this exercise into the outbox; return how many.
 
@@ -678,14 +690,7 @@ def queue_scores(user_id: int, exercise_id: str, also: float | None = None) -> i
     refreshed, so the score and the outbox row commit together; `also` is a score not yet in the summary. One query
     when the learner came from no LMS.
     """
-    links = list(db.session.scalars(
-        select(LtiResourceLink.id)
-        .join(LtiContext, LtiContext.id == LtiResourceLink.context_ref)
-        .join(CohortMembership, and_(CohortMembership.cohort_id == LtiContext.cohort_id,
-                                     CohortMembership.user_id == user_id))
-        .join(LtiUser, and_(LtiUser.platform_id == LtiContext.platform_id, LtiUser.user_id == user_id))
-        .where(LtiResourceLink.exercise_id == exercise_id, LtiResourceLink.lineitem_url != "")
-    ))
+    links = list(db.session.scalars(_LINKED_ITEMS, {"uid": user_id, "exercise": exercise_id}))
     if not links:
         return 0
     scores = [s for s in (_best_score(user_id, exercise_id), also) if s is not None]
