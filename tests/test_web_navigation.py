@@ -89,6 +89,18 @@ def test_outline_beside_a_lesson_ticks_done_items_and_marks_the_current_one(app,
     assert "2 of 10 lessons read and exercises passed" in html and "· 20% done" in html
 
 
+def test_the_outlines_addresses_follow_the_path_the_site_is_mounted_under(client):
+    """The outline's (cached) step addresses carry each request's script root: one mount does not leak into another."""
+    def outline_links(**environ) -> set[str]:
+        """Return the outline's lesson addresses on one lesson page."""
+        html = client.get("/lessons/l-two", environ_overrides=environ).get_data(as_text=True)
+        return set(re.findall(r'<a href="([^"]*/lessons/l-one)"[^>]*class="outline-link', html))
+
+    assert outline_links() == {"/lessons/l-one"}
+    assert outline_links(SCRIPT_NAME="/careers") == {"/careers/lessons/l-one"}
+    assert outline_links() == {"/lessons/l-one"}
+
+
 def test_anonymous_readers_get_the_outline_without_a_share(client):
     """Someone reading without an account sees the outline, with nothing ticked and no share of the course done."""
     html = client.get("/lessons/l-two").get_data(as_text=True)

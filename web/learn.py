@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, url_for
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_login import current_user
 
 from course import navigation
@@ -33,13 +33,33 @@ def markdown(text: str) -> str:
     return render_markdown(text, resolve_link)
 
 
-def item_url(item: navigation.Item) -> str:
-    """Return the page of a course step: a lesson, an exercise, or the certificate."""
-    if item.kind == navigation.LESSON:
-        return url_for("learn.lesson", lesson_id=item.id)
-    if item.kind == navigation.EXERCISE:
-        return url_for("exercises.show", exercise_id=item.id)
+def _step_url(kind: str, ident: str) -> str:
+    """Build the page address of a course step with url_for."""
+    if kind == navigation.LESSON:
+        return url_for("learn.lesson", lesson_id=ident)
+    if kind == navigation.EXERCISE:
+        return url_for("exercises.show", exercise_id=ident)
     return url_for("progress.certificate")
+
+
+# More entries than any course has steps: past it (many script roots), the cache starts again.
+STEP_URLS_MAX = 4096
+
+
+def item_url(item: navigation.Item) -> str:
+    """Return the page of a course step: a lesson, an exercise, or the certificate.
+
+    Every lesson and exercise page lists the whole course, so the addresses are built once per app and script
+    root (a deployment under a path prefix) instead of by url_for on every view: they were a quarter of a page.
+    """
+    urls = current_app.extensions.setdefault("step_urls", {})
+    key = (request.script_root, item.kind, item.id)
+    url = urls.get(key)
+    if url is None:
+        if len(urls) >= STEP_URLS_MAX:
+            urls.clear()
+        url = urls[key] = _step_url(item.kind, item.id)
+    return url
 
 
 @bp.app_context_processor

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, select
 
@@ -62,7 +63,7 @@ class Progress:
     """Everything the course, lesson and progress pages show about one learner."""
 
     course: Course
-    read: dict[str, LessonProgress] = field(default_factory=dict)
+    read: dict[str, Any] = field(default_factory=dict)  # lesson id -> its read times (a row or a LessonProgress)
     exercises: dict[str, ExerciseRecord] = field(default_factory=dict)
 
     def exercise(self, exercise_id: str) -> ExerciseRecord:
@@ -172,6 +173,9 @@ class Progress:
         return None
 
 
+# Plain rows with the lesson's read times (what Progress reads of a LessonProgress), built once.
+_READ_ROWS = select(LessonProgress.lesson_id, LessonProgress.first_read_at, LessonProgress.last_read_at).where(
+    LessonProgress.user_id == bindparam("uid"))
 _SUMMARY_ROWS = select(
     ExerciseSummary.exercise_id, ExerciseSummary.attempts, ExerciseSummary.best_score, ExerciseSummary.passed,
     ExerciseSummary.last_attempt_id, ExerciseSummary.last_at,
@@ -183,7 +187,7 @@ def load_progress(course: Course, user: User | None) -> Progress:
     progress = Progress(course=course)
     if user is None or not user.is_authenticated:
         return progress
-    for row in db.session.scalars(select(LessonProgress).where(LessonProgress.user_id == user.id)):
+    for row in db.session.execute(_READ_ROWS, {"uid": user.id}):
         progress.read[row.lesson_id] = row
     # One summary row per exercise tried (web.services.summaries), so the page costs the same after 5 attempts
     # as after 5,000; plain rows, not ORM objects, since every page shows status badges.
