@@ -165,8 +165,7 @@ def test_ordering_context_is_rebuilt_from_the_learners_shuffle(app, make_user, w
     """An ordering answer left as shown earns nothing on submit, and regrading keeps it so (same shown order)."""
     ex = web_course.exercises["order-close-steps"]
     user = make_user()
-    state = exercise_state(user, ex.id)
-    view = learner_view(ex, state)
+    view = learner_view(ex, exercise_state(user, ex.id).shuffle_seed)
     steps = [i for i in view["shown_order"] if i in set(graders.answer_key(ex.type, ex.spec)["order"])]
     ctx = grading_context(ex, view)
     result = graders.grade(ex.type, ex.spec, steps, ctx)

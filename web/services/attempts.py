@@ -61,12 +61,12 @@ def learner_view_for(user: User, exercise: Exercise) -> dict[str, Any]:
     seed = db.session.scalar(_SEED, {"uid": user.id, "exercise": exercise.id})
     if seed is None:
         seed = exercise_state(user, exercise.id).shuffle_seed
-    return graders.present(exercise.type, exercise.spec, seed)
+    return learner_view(exercise, seed)
 
 
-def learner_view(exercise: Exercise, state: ExerciseState) -> dict[str, Any]:
+def learner_view(exercise: Exercise, shuffle_seed: int) -> dict[str, Any]:
     """Return what the learner may see of an exercise (no key), shuffled by their own seed."""
-    return graders.present(exercise.type, exercise.spec, state.shuffle_seed)
+    return graders.present(exercise.type, exercise.spec, shuffle_seed)
 
 
 def grading_context(exercise: Exercise, view: dict[str, Any]) -> graders.Context:

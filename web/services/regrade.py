@@ -96,7 +96,7 @@ def _context_from_seed(exercise: Any, seed: int | None) -> graders.Context:
     if seed is None:
         return graders.Context(pass_threshold=exercise.pass_threshold)
     # The shuffle is seeded per learner, so replaying the learner's view gives back the order they saw.
-    return grading_context(exercise, learner_view(exercise, ExerciseState(shuffle_seed=seed)))
+    return grading_context(exercise, learner_view(exercise, seed))
 
 
 def batch_contexts(exercise: Any, user_ids: set[int]) -> Callable[[Any, Attempt], graders.Context]:
