@@ -21,11 +21,8 @@ def the_course() -> Course:
 def resolve_link(kind: str, ident: str) -> str | None:
     """Map `exercise:ID` and `lesson:ID` links in course Markdown to site URLs; unknown ids stay unlinked."""
     course = the_course()
-    if kind == "exercise" and ident in course.exercises:
-        return url_for("exercises.show", exercise_id=ident)
-    if kind == "lesson" and ident in course.lessons:
-        return url_for("learn.lesson", lesson_id=ident)
-    return None
+    known = {navigation.EXERCISE: course.exercises, navigation.LESSON: course.lessons}.get(kind, ())
+    return step_url(kind, ident) if ident in known else None
 
 
 def markdown(text: str) -> str:
@@ -33,7 +30,7 @@ def markdown(text: str) -> str:
     return render_markdown(text, resolve_link)
 
 
-def _step_url(kind: str, ident: str) -> str:
+def _build_step_url(kind: str, ident: str) -> str:
     """Build the page address of a course step with url_for."""
     if kind == navigation.LESSON:
         return url_for("learn.lesson", lesson_id=ident)
@@ -46,20 +43,25 @@ def _step_url(kind: str, ident: str) -> str:
 STEP_URLS_MAX = 4096
 
 
-def item_url(item: navigation.Item) -> str:
-    """Return the page of a course step: a lesson, an exercise, or the certificate.
+def step_url(kind: str, ident: str) -> str:
+    """Return the page of a course step (a lesson, an exercise, or the certificate), built once per script root.
 
-    Every lesson and exercise page lists the whole course, so the addresses are built once per app and script
-    root (a deployment under a path prefix) instead of by url_for on every view: they were a quarter of a page.
+    Every lesson and exercise page lists the whole course, so the addresses are kept per app and script root (a
+    deployment under a path prefix) instead of built by url_for on every view: they were a quarter of a page.
     """
     urls = current_app.extensions.setdefault("step_urls", {})
-    key = (request.script_root, item.kind, item.id)
+    key = (request.script_root, kind, ident)
     url = urls.get(key)
     if url is None:
         if len(urls) >= STEP_URLS_MAX:
             urls.clear()
-        url = urls[key] = _step_url(item.kind, item.id)
+        url = urls[key] = _build_step_url(kind, ident)
     return url
+
+
+def item_url(item: navigation.Item) -> str:
+    """Return the page of a course step of the outline or the pager."""
+    return step_url(item.kind, item.id)
 
 
 @bp.app_context_processor

@@ -67,7 +67,6 @@ def load_user(token: str) -> User | None:
     return db.session.scalar(_USER_BY_TOKEN, {"uid": int(user_id), "version": int(version)})
 
 
-
 def policy_for(ancestors: list[str] | None, form_targets: tuple[str, ...] = ()) -> str:
     """Return the site's CSP, framable by `ancestors` (None: by no one) and posting forms to `form_targets` too."""
     csp = current_app.extensions["content_security_policy"]
