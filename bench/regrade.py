@@ -1,4 +1,4 @@
-"""Regrade benchmark: `regrade_exercise` over 100,000 stored attempts in a real database, as `course regrade` runs.
+"""Regrade benchmark: every exercise over 100,000 stored attempts in a real database, as `course regrade --all` runs.
 
 Run from the repository root with the project's virtualenv:
 
@@ -37,7 +37,7 @@ from web.extensions import db  # noqa: E402
 from web.manage import upgrade  # noqa: E402
 from web.models import Attempt, ExerciseState, User, new_shuffle_seed, utcnow  # noqa: E402
 from web.services import summaries  # noqa: E402
-from web.services.regrade import regrade_exercise  # noqa: E402
+from web.services.regrade import regrade_course  # noqa: E402
 
 SECTION = "## Regrade"
 TARGET_S = 20.0
@@ -84,8 +84,7 @@ def regrade_all(app) -> tuple[float, float, int, int]:
     regraded = changed = 0
     with app.app_context():
         start, cpu = time.perf_counter(), time.process_time()
-        for exercise_id in course.exercise_order():
-            report = regrade_exercise(course, exercise_id)
+        for report in regrade_course(course):
             regraded += report.regraded
             changed += report.changed
         return time.perf_counter() - start, time.process_time() - cpu, regraded, changed
@@ -123,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = [("every grade changes", changing), ("no grade changes", unchanged)]
     text = "\n".join([
         SECTION, "",
-        f"`regrade_exercise` over every exercise of the shipped course, {args.attempts:,} stored attempts in {kind} "
+        "`regrade_course` (what `course regrade --all` runs) over every exercise of the shipped course, "
+        f"{args.attempts:,} stored attempts in {kind} "
         f"(one per learner and exercise, answers from the exercises' samples, every learner with a shuffle seed), "
         f"{platform.python_implementation()} {platform.python_version()}, load average {load} at the end (the "
         "machine was shared, so the figures are high).", "",

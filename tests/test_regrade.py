@@ -15,11 +15,12 @@ from tests.conftest import course_with_correct_option, login_as
 from web import create_app
 from web.extensions import db
 from web.manage import upgrade
-from web.models import Attempt, AttemptGrade
+from web.models import Attempt, AttemptGrade, ExerciseSummary, LearnerTotal
 from web.services import regrade as regrade_module
+from web.services import summaries
 from web.services.accounts import create_user
 from web.services.attempts import exercise_state, grading_context, learner_view
-from web.services.regrade import UnknownExercise, regrade_exercise
+from web.services.regrade import UnknownExercise, regrade_course, regrade_exercise
 
 pytestmark = pytest.mark.db
 
@@ -186,6 +187,70 @@ def test_unknown_exercise_names_the_id(app, web_course):
         regrade_exercise(web_course, "no-such-exercise")
 
 
+def stored_totals_agree() -> dict[int, float]:
+    """Return every learner's stored total, checking it against their summaries' best scores (and its negated copy)."""
+    db.session.expire_all()
+    sums: dict[int, float] = {}
+    for s in db.session.scalars(select(ExerciseSummary)):
+        sums[s.user_id] = sums.get(s.user_id, 0.0) + s.best_score
+    totals = {t.user_id: t.total for t in db.session.scalars(select(LearnerTotal))}
+    assert totals == pytest.approx(sums)
+    for s in db.session.scalars(select(ExerciseSummary)):
+        assert s.minus_total == -totals[s.user_id], (s.user_id, s.exercise_id)
+    return totals
+
+
+def test_a_course_regrade_sums_the_totals_once_after_every_exercise(three_attempts, web_course, monkeypatch):
+    """Two changed exercises: summaries and results per exercise, the learners' totals summed once, and right."""
+    right, wrong_now_right = (a.user_id for a in three_attempts[:2])  # the regrade empties the session
+    order = web_course.exercises["order-close-steps"]
+    store(three_attempts[0].user, order, order.samples.failing[0])
+    summaries.refresh_all(db.session)
+    db.session.commit()
+    before = stored_totals_agree()
+    calls: list[set[int]] = []
+    real = summaries.refresh_totals
+    monkeypatch.setattr(summaries, "refresh_totals", lambda conn, ids=None: (calls.append(set(ids)), real(conn, ids)))
+    edited = with_correct_option(web_course, "decided-early")
+    reports = regrade_course(edited, [EXERCISE, "order-close-steps", EXERCISE])
+    assert [r.exercise_id for r in reports] == [EXERCISE, "order-close-steps"]  # a repeated id runs once
+    assert reports[0].changed >= 2
+    assert calls == [set().union(*(r.learners for r in reports))]
+    after = stored_totals_agree()
+    assert after[right] == before[right] - 1.0
+    assert after[wrong_now_right] == before[wrong_now_right] + 1.0
+
+
+def test_a_course_regrade_checks_every_id_before_grading_anything(three_attempts, web_course):
+    """An unknown id among several is refused before the known ones are touched."""
+    edited = with_correct_option(web_course, "decided-early")
+    with pytest.raises(UnknownExercise, match="no-such-exercise"):
+        regrade_course(edited, [EXERCISE, "no-such-exercise"])
+    assert audit_rows() == 0
+
+
+def test_a_course_regrade_that_fails_later_still_sums_the_committed_exercises_totals(three_attempts, web_course,
+                                                                                     monkeypatch):
+    """The first exercise commits; a crash on the next must not leave its learners with stale totals."""
+    summaries.refresh_all(db.session)
+    db.session.commit()
+    real_grade = graders.grade
+
+    def crash_on_ordering(kind, spec, answer, context):
+        """Grade as usual, except the ordering exercise, which crashes."""
+        if kind == "ordering":
+            raise RuntimeError("boom")
+        return real_grade(kind, spec, answer, context)
+
+    ex = web_course.exercises["order-close-steps"]
+    store(three_attempts[0].user, ex, ex.samples.passing[0])
+    monkeypatch.setattr(regrade_module.graders, "grade", crash_on_ordering)
+    with pytest.raises(RuntimeError, match="boom"):
+        regrade_course(with_correct_option(web_course, "decided-early"), [EXERCISE, "order-close-steps"])
+    assert audit_rows() >= 2  # the first exercise's changes committed
+    stored_totals_agree()
+
+
 # ----------------------------------------------------------------------------------------- the CLI
 
 
@@ -246,6 +311,27 @@ def test_cli_unknown_exercise_exits_2(site_env, runner):
     assert result.exit_code == 2
     err = result.stderr
     assert "no-such-exercise" in err and "Traceback" not in err
+
+
+def test_cli_regrade_all_reports_each_exercise_and_a_total(site_env, runner):
+    """`course regrade --all` regrades every exercise, a line each, then the sum; several ids work the same way."""
+    _seed_cli_attempts()
+    result = runner.invoke(args=["regrade", "--all"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert any(line.startswith(f"{EXERCISE}: regraded 2 attempts") for line in lines)
+    assert lines[-1] == f"{len(lines) - 1} exercises: changed 0 of 2 results"
+    result = runner.invoke(args=["regrade", EXERCISE, "order-close-steps", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "2 exercises: would change 0 of 2 results"
+
+
+@pytest.mark.parametrize("args", [[], ["--all", EXERCISE]], ids=["nothing", "both"])
+def test_cli_regrade_needs_either_ids_or_all(site_env, runner, args):
+    """No exercise named, or ids and --all together: exit 2 with a one-line reason, nothing graded."""
+    result = runner.invoke(args=["regrade", *args])
+    assert result.exit_code == 2
+    assert "--all" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_regrade_beside_live_writes_on_sqlite(site_env, monkeypatch):

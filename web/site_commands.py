@@ -31,7 +31,7 @@ from web.security import public_url
 from web.services import lti as lti_svc
 from web.services.accounts import AccountError, create_user
 from web.services.case_export import reviewed_cases
-from web.services.regrade import UnknownExercise, regrade_exercise
+from web.services.regrade import UnknownExercise, regrade_course, regrade_exercise
 
 
 class SiteError(CommandFailed):
@@ -153,22 +153,35 @@ def demo(settings: SiteSettings) -> None:
 
 
 @click.command("regrade", cls=SiteCommand)
-@click.argument("exercise_id", metavar="EXERCISE_ID")
+@click.argument("exercise_ids", nargs=-1, metavar="EXERCISE_ID...")
+@click.option("--all", "every", is_flag=True, help="regrade every exercise of the course")
 @click.option("--dry-run", is_flag=True, help="report what would change, write nothing")
 @click.pass_obj
-def regrade(settings: SiteSettings, exercise_id: str, dry_run: bool) -> None:
-    """Regrade stored attempts of an exercise with its current rules."""
+def regrade(settings: SiteSettings, exercise_ids: tuple[str, ...], every: bool, dry_run: bool) -> None:
+    """Regrade stored attempts of one or more exercises (or --all) with their current rules."""
+    if bool(exercise_ids) == every:
+        raise SiteError("name the exercises to regrade, or pass --all for every exercise (not both)", code=2)
     # A new app reads the course from disk now, so rules edited since the site started are the ones applied.
     try:
         app = settings.load_app()
     except ContentErrors as exc:
         raise SiteError(f"the course does not load, so nothing was regraded:\n{exc}") from exc
     with app.app_context():
+        course = app.extensions["course"]
         try:
-            report = regrade_exercise(app.extensions["course"], exercise_id, dry_run=dry_run)
+            if len(exercise_ids) == 1:
+                reports = [regrade_exercise(course, exercise_ids[0], dry_run=dry_run)]
+            else:
+                # Several exercises: the learners' course totals are summed once at the end, not once per exercise.
+                reports = regrade_course(course, list(exercise_ids) or None, dry_run=dry_run)
         except UnknownExercise as exc:
             raise SiteError(str(exc), code=2) from None
-    click.echo(report.summary())
+    for report in reports:
+        click.echo(report.summary())
+    if len(reports) > 1:
+        verb = "would change" if dry_run else "changed"
+        click.echo(f"{len(reports)} exercises: {verb} {sum(r.changed for r in reports)} of "
+                   f"{sum(r.regraded for r in reports)} results")
 
 
 @click.group("cases", cls=SiteGroup)
