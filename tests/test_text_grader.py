@@ -142,6 +142,37 @@ def test_bad_phrases_are_refused(phrase, message):
         phrases.compile_phrase(phrase, LANG)
 
 
+@pytest.mark.parametrize(("phrase", "message"), [
+    ("@done it", "must not start with a word class"),
+    ("i {@done|made} it", "cannot be an alternative"),
+    ("i @donne it", r"not a word class \(known: @done"),
+])
+def test_bad_word_class_phrases_are_refused(phrase, message):
+    """A word class first, inside braces, or unknown is refused with a reason."""
+    with pytest.raises(phrases.PhraseError, match=message):
+        phrases.compile_phrase(phrase, LANG)
+
+
+@pytest.mark.parametrize(("phrase", "sentence", "found"), [
+    ("i @done", "I moved from MATLAB to Python last year.", True),  # the class right after the first word
+    ("i @done", "I thought about Python last year.", False),  # a verb of thinking names nothing done
+    ("i ~ {have|had} ~ @done", "I've really pushed Excel hard.", True),  # after a gap
+    ("i ~ {have|had} ~ @done", "I have never used it.", False),  # "never" is no modifier: the gap stops there
+    ("my ...3 @done it", "My MSc coursework involved it.", True),
+    ("i @done", "I need it.", False),  # not a past form
+])
+def test_a_word_class_matches_by_the_words_form(phrase, sentence, found):
+    """@done holds verbs by their past form, whatever the verb, in any slot but the first."""
+    index = phrases.PhraseIndex.build([(0, p) for p in phrases.compile_phrase(phrase, LANG)], LANG.modifiers)
+    assert bool(index.find(analysis.analyse(sentence, LANG))) == found
+
+
+def test_a_word_class_names_no_words_for_the_speller():
+    """A class slot is matched by its test: it adds no word to the vocabulary the speller corrects towards."""
+    index = phrases.PhraseIndex.build([(0, p) for p in phrases.compile_phrase("i ~ @done", LANG)], LANG.modifiers)
+    assert index.vocabulary() == {"i"}
+
+
 @pytest.mark.parametrize(("pattern", "usable"), [
     (r"(a+)+b", True),  # catastrophic on a backtracking engine, linear on RE2
     (r"(?:\w+\s?)*$", True),

@@ -144,8 +144,12 @@ def test_loader_accepts_the_shipped_copy(rules_copy):
      ["english.yaml.guard.min_function_share: must be between 0 and 1, got 2"]),
     ("english.yaml", "  max_repeats: 1 ", "  max_repeat: 1 ",
      ["english.yaml.guard.max_repeats: missing required key", "english.yaml.guard.max_repeat: unknown key"]),
+    # A word class's examples are checked at load: a word put in the wrong list names itself and the class.
+    ("english.yaml", "      ok: [was, had,", "      ok: [built, was, had,",
+     ["word_classes.done.examples.ok: 'built' is in @done"]),
+    ("english.yaml", "    tags: [VBD, VBN]", "    tags: [VBD, PAST]", ["english.yaml.word_classes.done.tags[1]"]),
 ], ids=["tone-unknown-key", "tone-bad-regex", "tone-look-around", "lexicon-unknown-key", "guard-share",
-        "guard-unknown-key"])
+        "guard-unknown-key", "word-class-example", "word-class-tag"])
 def test_loader_names_file_and_key(rules_copy, file, old, new, expected):
     """Each bad edit is refused at load, and the error names the file and the key path."""
     _edit(rules_copy / file, old, new)

@@ -124,6 +124,8 @@ class Language:
     hedges: tuple[tuple[str, ...], ...] = ()
     hedge_followers: frozenset[str] = frozenset()  # ... only when the next word starts a clause (I, you, the ...)
     hedge_openers: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)  # derived: by first word
+    # "@done" in a phrase: a class of words by their form (phrases.WordClass slots, by name).
+    word_classes: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Precompute where each negator sits inside the not-negating sequences, and index the openers."""

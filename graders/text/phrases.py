@@ -7,9 +7,9 @@ lemminflect. Matching them in an answer is then dictionary lookups per word.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 
 from graders.text.analysis import WORD_RE, Analysis, Language
 
@@ -29,6 +29,39 @@ MOD: frozenset[str] = frozenset(("~",))
 def is_gap(slot: frozenset[str] | None) -> bool:
     """True for a "..." or "~" slot."""
     return slot is not None and (slot in GAPS or slot == MOD)
+
+
+class WordClass(frozenset):
+    """A slot that holds every word of a class by its form ("@done": a verb in the past tense), not a list of forms.
+
+    Membership is decided by the class's test (cached per word), so the slot names no words: it is never an index
+    key or a trigger, and adds nothing to the speller's vocabulary.
+    """
+
+    name: str
+    test: Callable[[str], bool]
+
+    def __new__(cls, name: str, test: Callable[[str], bool]) -> WordClass:
+        """Make the (empty) slot and attach its name and test."""
+        slot = super().__new__(cls)
+        slot.name, slot.test = name, test
+        return slot
+
+    def __contains__(self, word: object) -> bool:
+        """True when `word` belongs to the class."""
+        return isinstance(word, str) and self.test(word)
+
+    def __eq__(self, other: object) -> bool:
+        """Two class slots are equal when they name the same class; a class is never equal to a set of words."""
+        return isinstance(other, WordClass) and other.name == self.name
+
+    def __hash__(self) -> int:
+        """Hash by the class's name."""
+        return hash(("@", self.name))
+
+    def __repr__(self) -> str:
+        """Show the class as written in a phrase."""
+        return f"@{self.name}"
 # Phrase syntax: {a|b} alternatives, [a|b] optional alternatives, anything else one word.
 PHRASE_PART_RE = re.compile(r"\{[^{}\[\]]*\}|\[[^{}\[\]]*\]|[^\s{}\[\]]+|[{}\[\]]")
 # A phrase whose alternatives multiply beyond this is refused: the author should split it.
@@ -57,11 +90,30 @@ def inflections(word: str) -> frozenset[str]:
     return frozenset(f for f in forms if WORD_RE.fullmatch(f))
 
 
+@lru_cache(maxsize=65536)  # bounded: answers bring words no rule names, and the cache must not grow with them
+def has_tag(word: str, tags: frozenset[str], excluded: frozenset[str]) -> bool:
+    """True when `word` is an inflection with one of the Penn `tags` (VBD, VBN ...) of a lemma not in `excluded`."""
+    from lemminflect import getAllInflections, getAllLemmas
+
+    lemmas = [(upos, lemma) for upos, found in getAllLemmas(word).items() for lemma in found]
+    if any(lemma in excluded for _upos, lemma in lemmas):
+        return False  # "had" is a form of "have" whatever else it might be
+    return any(word in forms for upos, lemma in lemmas
+               for tag, forms in getAllInflections(lemma, upos=upos).items() if tag in tags)
+
+
+def word_class(name: str, tags: Iterable[str], excluded: Iterable[str]) -> WordClass:
+    """The slot for english.yaml's word class `name`: words with one of `tags`, of no lemma in `excluded`."""
+    tag_set, left_out = frozenset(tags), frozenset(excluded)
+    return WordClass(name, lambda word: has_tag(word, tag_set, left_out))
+
+
 def compile_phrase(phrase: str, lang: Language, inflect: bool = True) -> tuple[Pattern, ...]:
     """Expand one phrase into word-slot patterns.
 
     Syntax: words separated by spaces; {a|b} one of several (each may be several words); [a|b] optional;
-    * any one word; =word exactly this form (no inflections). Contractions are expanded as in answers.
+    * any one word; =word exactly this form (no inflections); @class any word of a word class from english.yaml
+    (not first, and not inside braces). Contractions are expanded as in answers.
     """
     # Each part becomes a list of options, each option a list of slots. The one-word options of a group merge
     # into a single slot holding all their forms, so "{a|b|c} {d|e}" stays one pattern, not six.
@@ -74,7 +126,10 @@ def compile_phrase(phrase: str, lang: Language, inflect: bool = True) -> tuple[P
             for option in part[1:-1].split("|"):
                 if not option.split():
                     raise PhraseError(f"empty alternative in {part!r} of phrase {phrase!r}")
-                options.append([slot for tok in option.split() for slot in _slots(tok, lang, inflect, phrase)])
+                option_slots = [slot for tok in option.split() for slot in _slots(tok, lang, inflect, phrase)]
+                if any(isinstance(slot, WordClass) for slot in option_slots):
+                    raise PhraseError(f"a word class cannot be an alternative, in {part!r} of phrase {phrase!r}")
+                options.append(option_slots)
             singles = [o[0] for o in options if len(o) == 1 and o[0] is not WILDCARD]
             if len(singles) > 1:
                 merged: list[Slot] = [frozenset().union(*singles)]  # type: ignore[arg-type]
@@ -93,6 +148,9 @@ def compile_phrase(phrase: str, lang: Language, inflect: bool = True) -> tuple[P
     for slots in variants:
         if not slots:
             raise PhraseError(f"phrase {phrase!r} can match nothing (a variant is empty)")
+        if isinstance(slots[0], WordClass):
+            raise PhraseError(f"phrase {phrase!r} must not start with a word class ({slots[0]!r}): it has no word "
+                              "to be found by")
         if slots[0] is WILDCARD or is_gap(slots[0]) or is_gap(slots[-1]):
             raise PhraseError(f"phrase {phrase!r} must not start with *, ... or ~, nor end with ... or ~")
         if any(is_gap(a) and is_gap(b) for a, b in zip(slots, slots[1:], strict=False)):
@@ -107,6 +165,12 @@ def _slots(written: str, lang: Language, inflect: bool, phrase: str) -> list[Slo
         return [WILDCARD]
     if written == "~":
         return [MOD]
+    if written.startswith("@"):
+        word_class = lang.word_classes.get(written[1:])
+        if word_class is None:
+            known = ", ".join(f"@{k}" for k in sorted(lang.word_classes)) or "none"
+            raise PhraseError(f"{written!r} in phrase {phrase!r} is not a word class (known: {known})")
+        return [word_class]
     if written.startswith("...") and (written == "..." or written[3:].isdigit()):
         size = int(written[3:] or GAP_WORDS)
         if not 1 <= size <= MAX_GAP_WORDS:
@@ -182,7 +246,8 @@ class PhraseIndex:
                         triggers.setdefault(form, []).append(trigger_of[pattern])
                 how = trigger_of[pattern]
             # A gap after the first word leaves nothing fixed to pair with: index such a pattern by its first word.
-            second = pattern[1] if len(pattern) > 1 and not is_gap(pattern[1]) else None
+            second = (pattern[1] if len(pattern) > 1 and not is_gap(pattern[1])
+                      and not isinstance(pattern[1], WordClass) else None)
             for form in head:
                 if second is None:
                     first.setdefault(form, []).append((key, pattern, how))
@@ -200,7 +265,7 @@ class PhraseIndex:
         for entries in (*self.by_first.values(), *self.by_pair.values()):
             for _, pattern, _ in entries:
                 for slot in pattern:
-                    if slot is not None and not is_gap(slot):
+                    if slot is not None and not is_gap(slot) and not isinstance(slot, WordClass):
                         words.update(slot)
         return words
 
@@ -239,6 +304,9 @@ class PhraseIndex:
                 stop = i + len(pattern)
                 if stop > n or sent[stop - 1] != s:
                     continue
+                # The pair index checked the second word; a word class there was not indexed (it names no words).
+                if isinstance(pattern[1] if len(pattern) > 1 else None, WordClass) and words[i + 1] not in pattern[1]:
+                    continue
                 for k in range(2, len(pattern)):
                     slot = pattern[k]
                     if slot is not None and words[i + k] not in slot:
@@ -250,7 +318,8 @@ class PhraseIndex:
 
 def _rarest_slot(pattern: Pattern, common: frozenset[str]) -> frozenset[str] | None:
     """The literal slot after the first that is least likely in an answer: no common word in it, fewest forms."""
-    literal = [slot for slot in pattern[1:] if slot is not None and not is_gap(slot)]
+    literal = [slot for slot in pattern[1:]
+               if slot is not None and not is_gap(slot) and not isinstance(slot, WordClass)]
     if not literal:
         return None
     return min(literal, key=lambda slot: (not slot.isdisjoint(common), len(slot)))

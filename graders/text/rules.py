@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import re2
 import yaml
@@ -20,7 +20,7 @@ from pydantic import AfterValidator, Field
 from graders.base import SpecIssue
 from graders.schema import SpecModel, Text, fail, raise_if, unique_ids, validate
 from graders.text.analysis import WORD_RE, InContext, Language, Narration
-from graders.text.phrases import Pattern, PhraseError, compile_phrase, inflections, normalise_phrase_word
+from graders.text.phrases import Pattern, PhraseError, compile_phrase, inflections, normalise_phrase_word, word_class
 
 RULES_DIR = Path(__file__).parents[1] / "rules"
 RULE_FILES = ("english.yaml", "concepts.yaml", "tone.yaml")
@@ -211,6 +211,25 @@ class NarrationLists(SpecModel):
     openings: list[Text]
 
 
+PENN_TAGS = ("VB", "VBD", "VBG", "VBN", "VBP", "VBZ", "NN", "NNS", "JJ", "JJR", "JJS", "RB", "RBR", "RBS")
+
+
+class WordClassExamples(SpecModel):
+    """Words a word class must hold, and words it must not."""
+
+    match: list[Text]
+    ok: list[Text]
+
+
+class WordClassModel(SpecModel):
+    """english.yaml `word_classes:` one class of words by their form (lemminflect's Penn tags), minus some lemmas."""
+
+    description: Text
+    tags: Annotated[list[Literal[PENN_TAGS]], Field(min_length=1)]  # type: ignore[valid-type]
+    except_: list[Text] = Field([], alias="except")  # lemmas whose forms never count ("have" for "had")
+    examples: WordClassExamples
+
+
 class LanguageFile(SpecModel):
     """graders/rules/english.yaml: the language data that drives tokenising, negation and the guard."""
 
@@ -235,6 +254,7 @@ class LanguageFile(SpecModel):
     guard: GuardSettings
     spelling: SpellingSettings
     narration: NarrationLists
+    word_classes: dict[str, WordClassModel] = {}
 
 
 def _read_language(raw: Any, issues: list[SpecIssue]) -> Language | None:
@@ -246,6 +266,14 @@ def _read_language(raw: Any, issues: list[SpecIssue]) -> Language | None:
     contractions = {word.lower(): tuple(value.lower().split()) for word, value in data.contractions.items()}
     suffixes = [(suffix, tuple(value.split())) for suffix, value in data.suffixes.items()]
     neg, nr = data.negation, data.narration
+    classes = {name: word_class(name, c.tags, (w.lower() for w in c.except_)) for name, c in data.word_classes.items()}
+    for name, c in data.word_classes.items():
+        # Like a concept's examples, a class's are checked when the rules load: a wrong one names itself.
+        for key, words, belongs in (("match", c.examples.match, True), ("ok", c.examples.ok, False)):
+            wrong = [w for w in words if (w.lower() in classes[name]) != belongs]
+            if wrong:
+                issues.append(SpecIssue(f"word_classes.{name}.examples.{key}",
+                                        f"{', '.join(map(repr, wrong))} {'is not' if belongs else 'is'} in @{name}"))
     narration = Narration(frozenset(nr.modals), frozenset(nr.adverbs),
                           frozenset(f for v in nr.verbs for f in inflections(v)),
                           frozenset(nr.listeners), frozenset(nr.markers), ())
@@ -261,7 +289,7 @@ def _read_language(raw: Any, issues: list[SpecIssue]) -> Language | None:
                                                           frozenset(w.lower() for w in c.not_before), c.capital)
                                 for c in data.contextual_contractions},
                     story_frames=tuple(data.story_frames),
-                    hedge_followers=frozenset(w.lower() for w in data.hedge_followers))
+                    hedge_followers=frozenset(w.lower() for w in data.hedge_followers), word_classes=classes)
     return replace(base, not_negating=_word_tuple(tuple(neg.not_negating), base.expand),
                    indirect_questions=_word_tuple(tuple(data.indirect_questions), base.expand),
                    requests=_word_tuple(tuple(data.requests), base.expand),
