@@ -100,6 +100,18 @@ def test_indirect_questions_count_as_questions():
     assert [s.question for s in a.sentences] == [True, False]
 
 
+@pytest.mark.parametrize(("sentence", "question"), [
+    ("May I also ask already now about the salary band.", True),
+    ("Could you just tell me when you will decide.", True),
+    ("And can I just ask about the next stage.", True),
+    ("May I say that I enjoyed it.", False),
+    ("Could you please really honestly tell me.", False),  # more than two words inside: no longer the opener
+])
+def test_an_opener_may_have_a_word_or_two_set_inside_it(sentence, question):
+    """A lead-in or modifier inside an indirect-question opener ("may I also ask") still opens a question."""
+    assert analysis.analyse(sentence, LANG).sentences[0].question is question
+
+
 @pytest.mark.parametrize(("sentence", "negated"), [
     ("I'm not really interested in the role.", True),
     ("I have no real interest in it.", True),

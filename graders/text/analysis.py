@@ -126,6 +126,8 @@ class Language:
     hedge_openers: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)  # derived: by first word
     # "@done" in a phrase: a class of words by their form (phrases.WordClass slots, by name).
     word_classes: Mapping[str, Any] = field(default_factory=dict)
+    # Derived: what an opener may have set inside it ("may I also ask"): the lead-ins and the modifiers.
+    inner_skips: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         """Precompute where each negator sits inside the not-negating sequences, and index the openers."""
@@ -135,6 +137,7 @@ class Language:
                 if word in self.negators:
                     table.setdefault(word, []).append((pos, seq))
         object.__setattr__(self, "cancel_at", {k: tuple(v) for k, v in table.items()})
+        object.__setattr__(self, "inner_skips", self.lead_ins | self.modifiers)
         for attr, seqs in (("openers", self.indirect_questions), ("request_openers", self.requests),
                            ("hedge_openers", self.hedges)):
             grouped: dict[str, list[tuple[str, ...]]] = {}
@@ -377,8 +380,9 @@ def analyse(text: str, lang: Language, speller: Speller | None = None) -> Analys
             while lead < len(words) - 1 and words[lead] in lang.lead_ins:
                 lead += 1  # "And could you tell me ..." still opens with "could you tell me"
             head = words[lead] if lead < len(words) else ""
-            q = question or _starts_with(words, lead, len(words), lang.openers.get(head, ()))
-            asked = not q and _starts_with(words, lead, len(words), lang.request_openers.get(head, ()))
+            q = question or _opens_with(words, lead, len(words), lang.openers.get(head, ()), lang.inner_skips)
+            asked = not q and _opens_with(words, lead, len(words), lang.request_openers.get(head, ()),
+                                          lang.inner_skips)
             sentences.append(Sentence(cur_start, end, q, cur_first, len(words), cur_words, asked))
         cur_first = len(words)
         cur_start = -1
@@ -439,6 +443,26 @@ def _hedged(words: Sequence[str], sent: Sequence[int], lang: Language) -> frozen
 def _starts_with(words: Sequence[str], first: int, stop: int, openers: Iterable[tuple[str, ...]]) -> bool:
     """True when words[first:stop] begins with one of the opener sequences."""
     return any(tuple(words[first: first + len(o)]) == o for o in openers if first + len(o) <= stop)
+
+
+# Words an opener may have set inside it: "may I also ask", "could you just tell me", "can I quickly ask".
+INNER_SKIPS = 2
+
+
+def _opens_with(words: Sequence[str], first: int, stop: int, openers: Iterable[tuple[str, ...]],
+                inner: frozenset[str]) -> bool:
+    """True when words[first:stop] begins with an opener, allowing a few `inner` words between its words."""
+    for opener in openers:
+        pos, skipped = first + 1, 0  # the first word is the opener's own (they are grouped by it)
+        for want in opener[1:]:
+            while pos < stop and words[pos] != want and words[pos] in inner and skipped < INNER_SKIPS:
+                pos, skipped = pos + 1, skipped + 1
+            if pos >= stop or words[pos] != want:
+                break
+            pos += 1
+        else:
+            return True
+    return False
 
 
 def narrated(a: Analysis, lang: Language) -> list[int]:
