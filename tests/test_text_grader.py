@@ -112,6 +112,19 @@ def test_an_opener_may_have_a_word_or_two_set_inside_it(sentence, question):
     assert analysis.analyse(sentence, LANG).sentences[0].question is question
 
 
+@pytest.mark.parametrize(("sentence", "question", "asks"), [
+    ("I'm serious about this role, but I'd like to know if anything about me gives you pause.", False, True),
+    ("After that, I'd love to know the next steps.", False, True),
+    ("I enjoyed today so may I ask when you will decide.", True, False),
+    ("I'd like to know the team, and I enjoyed today.", False, True),  # a request at the start, as before
+    ("I liked the team and the work, which I would like to know more about.", False, False),  # no clause opens it
+])
+def test_a_later_clause_can_open_like_a_question(sentence, question, asks):
+    """An opener after a comma, "but" or "so" asks as much as one at the start of the sentence."""
+    first = analysis.analyse(sentence, LANG).sentences[0]
+    assert (first.question, first.request) == (question, asks)
+
+
 @pytest.mark.parametrize(("sentence", "negated"), [
     ("I'm not really interested in the role.", True),
     ("I have no real interest in it.", True),
@@ -488,7 +501,7 @@ def test_answer_key_lists_checks_with_their_phrases():
     key = graders.answer_key("text", COMPILED)
     by_id = {c["id"]: c for c in key["checks"]}
     assert "interested in" in by_id["interest"]["concepts"]["wants-it"]["use"]["interest"]["phrases"]
-    assert by_id["tone"]["tone"]["pressure"] == ["other-offers", "hurry", "deadline", "leverage", "chasing",
+    assert by_id["tone"]["tone"]["pressure"] == ["other-offers", "hurry", "deadline", "leverage", "sit-in", "chasing",
                                                  "answer-by", "on-the-spot"]
     assert by_id["length"]["min_words"] == 8
     assert by_id["asks"] == {"id": "asks", "kind": "questions", "weight": 1.0, "required": True, "lesson": None,
@@ -703,6 +716,15 @@ def test_label_value_lines_earn_nothing():
     result = grade("Interest: I am very keen on the role. Next steps: what are they? Timeline: when?")
     assert not check(result, text.GUARD_ID).passed
     assert "label and a value" in check(result, text.GUARD_ID).message
+
+
+def test_numbered_points_made_in_whole_sentences_are_not_a_form():
+    """"One: ... Two: ..." counts the points of whole sentences; the same numbers before keywords stay a form."""
+    spoken = ("I'd like to ask you two things. One: compared with the other people you have interviewed, how do you "
+              "see me? Two: what are the next steps, and when will I hear from you? I ask because I want this role.")
+    assert check(grade(spoken), text.GUARD_ID).passed
+    listed = "One: interest, keen. Two: concerns, doubts? Three: next steps, timeline?"
+    assert not check(grade(listed), text.GUARD_ID).passed
 
 
 def test_one_label_line_is_fine():

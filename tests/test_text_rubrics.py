@@ -270,7 +270,7 @@ EMAIL_ROWS = [
      False, {"no-presumption"}, {"no-presumption": ["When I start"]}),
     # Pressure.
     ("Dear Tom,\n\n" + BODY + " I have another offer, so I need to know by Friday." + SIGN, False,
-     {"no-pressure"}, {"no-pressure": ["another offer", "know by Friday"]}),
+     {"no-pressure"}, {"no-pressure": ["another offer", "need to know by Friday"]}),
     # Too short.
     ("Dear Tom, thanks for your time. I'm keen on the role.\nBest,\nMaya", False,
      {"specific-detail", "fit-reminder", "length"}, {}),

@@ -383,6 +383,10 @@ def analyse(text: str, lang: Language, speller: Speller | None = None) -> Analys
             q = question or _opens_with(words, lead, len(words), lang.openers.get(head, ()), lang.inner_skips)
             asked = not q and _opens_with(words, lead, len(words), lang.request_openers.get(head, ()),
                                           lang.inner_skips)
+            if not (q or asked):
+                # "I'm serious about this role, but I'd like to know if anything gives you pause": an opener
+                # at the start of a later clause asks as much as one at the start of the sentence.
+                q, asked = _asks_in_a_clause(words, brk, lead + 1, lang)
             sentences.append(Sentence(cur_start, end, q, cur_first, len(words), cur_words, asked))
         cur_first = len(words)
         cur_start = -1
@@ -443,6 +447,26 @@ def _hedged(words: Sequence[str], sent: Sequence[int], lang: Language) -> frozen
 def _starts_with(words: Sequence[str], first: int, stop: int, openers: Iterable[tuple[str, ...]]) -> bool:
     """True when words[first:stop] begins with one of the opener sequences."""
     return any(tuple(words[first: first + len(o)]) == o for o in openers if first + len(o) <= stop)
+
+
+# Words that open a clause inside a sentence when no comma does: "..., but I'd like to know", "so may I ask".
+CLAUSE_OPENERS = frozenset(("but", "and", "so", "though", "although"))
+
+
+def _asks_in_a_clause(words: Sequence[str], brk: Sequence[bool], first: int, lang: Language) -> tuple[bool, bool]:
+    """(question, request): whether a clause after `first` (past a comma, "but", "so") opens like a question."""
+    for p in range(first, len(words)):
+        if not (brk[p] or words[p - 1] in CLAUSE_OPENERS):
+            continue
+        lead = p
+        while lead < len(words) - 1 and words[lead] in lang.lead_ins:
+            lead += 1
+        head = words[lead]
+        if _opens_with(words, lead, len(words), lang.openers.get(head, ()), lang.inner_skips):
+            return True, False
+        if _opens_with(words, lead, len(words), lang.request_openers.get(head, ()), lang.inner_skips):
+            return False, True
+    return False, False
 
 
 # Words an opener may have set inside it: "may I also ask", "could you just tell me", "can I quickly ask".

@@ -85,7 +85,7 @@ def keyword_list(s: Seen) -> Outcome | None:
 def form_labels(s: Seen) -> Outcome | None:
     """"Interest: high. Concerns: any?" - labels with a value after them are a form filled in, not speech."""
     a, g = s.a, s.settings
-    labels = _label_lines(a, g.contact_labels)
+    labels = _label_lines(a, g.contact_labels, g.enumerators, g.min_sentence_words)
     if len(labels) > g.max_label_lines and len(labels) * 2 >= _body_sentences(a):
         return s.fails(f"{len(labels)} lines read as a label and a value "
                        f"({', '.join(quote(a.text, sp) for sp in labels[:3])}); say it in sentences "
@@ -288,12 +288,14 @@ def _body_sentences(a: Analysis) -> int:
     return max(1, stop - first)
 
 
-def _label_lines(a: Analysis, contact_labels: list[str]) -> list[tuple[int, int]]:
+def _label_lines(a: Analysis, contact_labels: list[str], enumerators: list[str],
+                 sentence_words: int) -> list[tuple[int, int]]:
     """Sentences, or lines, that start with a one- to five-word label and a colon ("Next steps: please advise").
 
     A form typed line by line ("Thanks: for your time" / "Why me: the rota") is read a line at a time, since such
     lines often end in no full stop. An email's header and contact lines ("Subject:", "Phone:") are labels of
-    another kind and are left out.
+    another kind and are left out, and so is a number that counts the points of whole sentences ("One: compared
+    with the others, how do you see me?").
     """
     found: dict[int, tuple[int, int]] = {}
     pieces = [(s.start, s.end) for s in a.sentences]
@@ -303,9 +305,11 @@ def _label_lines(a: Analysis, contact_labels: list[str]) -> list[tuple[int, int]
             pieces.append((at, at + len(line)))
         at += len(line) + 1
     for start, end in pieces:
-        head, colon, _ = a.text[start: end].partition(":")
+        head, colon, value = a.text[start: end].partition(":")
         label = WORD_RE.findall(head.lower())
-        if colon and 1 <= len(label) <= 5 and "\n" not in head and " ".join(label) not in contact_labels:
+        counted = " ".join(label) in enumerators and len(WORD_RE.findall(value)) >= sentence_words
+        if colon and 1 <= len(label) <= 5 and "\n" not in head and " ".join(label) not in contact_labels \
+                and not counted:
             found.setdefault(start + len(head) - len(head.lstrip()), (start, end))
     return sorted(found.values())
 

@@ -55,6 +55,9 @@ class GuardSettings(SpecModel):
     max_label_lines: Annotated[int, Field(ge=0, le=100)]  # more "Label: value" sentences than this are a form
     max_placeholders: Annotated[int, Field(ge=0, le=100)]  # more "[name]" placeholders than this: a template
     contact_labels: Annotated[list[Text], AfterValidator(_lower)]  # "Subject:", "Phone:": not a form's labels
+    # "One: compared with the others, how do you see me?": a number before a whole sentence counts points, it is
+    # not a form's label (a value of at least min_sentence_words words after it).
+    enumerators: Annotated[list[Text], AfterValidator(_lower)] = []
     max_narrated_share: Share  # this share of sentences describing the answer is not the answer
     chain_conjunctions: Annotated[int, Field(ge=1, le=100)]  # a sentence with this many "and"/"or" ...
     chain_concepts: Annotated[int, Field(ge=1, le=100)]  # ... joining this many rubric concepts is a chain
