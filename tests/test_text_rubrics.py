@@ -248,8 +248,10 @@ EMAIL_ROWS = [
     (BODY + SIGN, False, {"greeting"}, {}),
     # No sign-off name.
     ("Dear Tom,\n\n" + BODY + "\n\nKind regards", False, {"sign-off"}, {}),
-    # A sign-off followed by more prose is not the end of the email.
-    ("Dear Tom,\n\n" + BODY + SIGN + "\nP.S. I will also bring my portfolio next time we meet.", False,
+    # A postscript after the signed name leaves the email signed (as letters and emails do).
+    ("Dear Tom,\n\n" + BODY + SIGN + "\nP.S. I will also bring my portfolio next time we meet.", True, set(), {}),
+    # More prose after the sign-off that is no postscript: the email does not end with the name.
+    ("Dear Tom,\n\n" + BODY + SIGN + "\nI will also bring my portfolio next time we meet.", False,
      {"sign-off"}, {}),
     # No thanks.
     ("Dear Tom,\n\n" + BODY.replace("Thank you for your time yesterday. ", "I am writing after yesterday. ")
