@@ -135,6 +135,7 @@ def test_a_later_clause_can_open_like_a_question(sentence, question, asks):
     ("I can't wait to join. I'm interested!", False),
     ("Not only am I interested, I am ready.", False),
     ("It's not far. I'm interested in it.", False),
+    ("Honestly, I'm uninterested in the role now.", True),  # a negating prefix negates as "not" does
 ])
 def test_negation_scope(sentence, negated):
     """A negator governs a concept in its clause, within a few words; idioms and clause breaks stop it."""
@@ -143,6 +144,18 @@ def test_negation_scope(sentence, negated):
                   or "excited" in sentence[h.span[0]: h.span[1]].lower() or "keen" in sentence[h.span[0]: h.span[1]]]
     assert interested, sentence
     assert all((h.negator is not None) == negated for h in interested), sentence
+
+
+@pytest.mark.parametrize(("word", "read"), [
+    ("unconvinced", ("not", "convinced")),
+    ("unfamiliar", ("not", "familiar")),
+    ("unless", ("unless",)),  # the rest is no adjective or participle
+    ("unit", ("unit",)),  # too short a stem
+    ("uncovered", ("uncovered",)),  # kept: the prefix reverses an action
+])
+def test_a_negating_prefix_reads_as_not_and_the_stem(word, read):
+    """"unconvinced" is read "not convinced", so the stem's rules and negation both apply; other un- words stay."""
+    assert LANG.expand(word) == read
 
 
 def test_phrase_syntax_alternatives_optional_wildcard_exact():

@@ -15,7 +15,7 @@ import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -88,6 +88,28 @@ class InContext:
         return following in self.before if self.before else following not in self.not_before
 
 
+@lru_cache(maxsize=65536)  # bounded: answers bring words no rule names, and the cache must not grow with them
+def has_tag(word: str, tags: frozenset[str], excluded: frozenset[str] = frozenset()) -> bool:
+    """True when `word` is an inflection with one of the Penn `tags` (VBD, JJ ...) of a lemma not in `excluded`."""
+    from lemminflect import getAllInflections, getAllLemmas  # heavy tables: loaded on first use only
+
+    lemmas = [(upos, lemma) for upos, found in getAllLemmas(word).items() for lemma in found]
+    if any(lemma in excluded for _upos, lemma in lemmas):
+        return False  # "had" is a form of "have" whatever else it might be
+    return any(word in forms for upos, lemma in lemmas
+               for tag, forms in getAllInflections(lemma, upos=upos).items() if tag in tags)
+
+
+@dataclass(frozen=True)
+class NegativePrefix:
+    """english.yaml `negative_prefix:` "unconvinced" read as "not convinced" (see expand)."""
+
+    prefixes: tuple[str, ...]
+    tags: frozenset[str]  # the rest must be one of these (an adjective, a past participle) ...
+    min_stem: int  # ... of at least this many letters
+    keep: frozenset[str]  # words left as written ("uncovered" is not "not covered")
+
+
 @dataclass(frozen=True)
 class Language:
     """Word lists that drive tokenising, negation and the real-sentence guard (from graders/rules/english.yaml)."""
@@ -128,6 +150,7 @@ class Language:
     word_classes: Mapping[str, Any] = field(default_factory=dict)
     # Derived: what an opener may have set inside it ("may I also ask"): the lead-ins and the modifiers.
     inner_skips: frozenset[str] = frozenset()
+    negative_prefix: NegativePrefix | None = None
 
     def __post_init__(self) -> None:
         """Precompute where each negator sits inside the not-negating sequences, and index the openers."""
@@ -152,7 +175,7 @@ class Language:
         if full is not None:
             return full
         if "'" not in word:
-            return (word,)
+            return self._unprefixed(word) or (word,)
         for suffix, parts in self.suffixes:
             if word.endswith(suffix) and len(word) > len(suffix):
                 return (word[: -len(suffix)], *parts)
@@ -160,6 +183,22 @@ class Language:
             base = word[:-2]
             return (base, "is") if base in self.s_is else (base,)
         return (word,)
+
+
+    def _unprefixed(self, word: str) -> tuple[str, str] | None:
+        """("not", stem) for a negating prefix on an adjective or participle ("unconvinced"), else None.
+
+        So the stem's own rules and the negation rules both read it: "I'm uninterested" is "I'm not interested",
+        and "anything that left you unconvinced" finds "not convinced". Phrases are read the same way.
+        """
+        np = self.negative_prefix
+        if np is None or word in np.keep:
+            return None
+        for prefix in np.prefixes:
+            stem = word[len(prefix):]
+            if word.startswith(prefix) and len(stem) >= np.min_stem and has_tag(stem, np.tags):
+                return ("not", stem)
+        return None
 
 
 # ---- what the rules see ----------------------------------------------------------------------------------

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache
 
-from graders.text.analysis import WORD_RE, Analysis, Language
+from graders.text.analysis import WORD_RE, Analysis, Language, has_tag
 
 # Marks a one-word wildcard slot in a compiled phrase.
 WILDCARD = None
@@ -88,18 +88,6 @@ def inflections(word: str) -> frozenset[str]:
             for group in getAllInflections(lemma).values():
                 forms.update(f.lower() for f in group)
     return frozenset(f for f in forms if WORD_RE.fullmatch(f))
-
-
-@lru_cache(maxsize=65536)  # bounded: answers bring words no rule names, and the cache must not grow with them
-def has_tag(word: str, tags: frozenset[str], excluded: frozenset[str]) -> bool:
-    """True when `word` is an inflection with one of the Penn `tags` (VBD, VBN ...) of a lemma not in `excluded`."""
-    from lemminflect import getAllInflections, getAllLemmas
-
-    lemmas = [(upos, lemma) for upos, found in getAllLemmas(word).items() for lemma in found]
-    if any(lemma in excluded for _upos, lemma in lemmas):
-        return False  # "had" is a form of "have" whatever else it might be
-    return any(word in forms for upos, lemma in lemmas
-               for tag, forms in getAllInflections(lemma, upos=upos).items() if tag in tags)
 
 
 def word_class(name: str, tags: Iterable[str], excluded: Iterable[str]) -> WordClass:

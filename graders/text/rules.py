@@ -19,7 +19,7 @@ from pydantic import AfterValidator, Field
 
 from graders.base import SpecIssue
 from graders.schema import SpecModel, Text, fail, raise_if, unique_ids, validate
-from graders.text.analysis import WORD_RE, InContext, Language, Narration
+from graders.text.analysis import WORD_RE, InContext, Language, Narration, NegativePrefix
 from graders.text.phrases import Pattern, PhraseError, compile_phrase, inflections, normalise_phrase_word, word_class
 
 RULES_DIR = Path(__file__).parents[1] / "rules"
@@ -233,6 +233,15 @@ class WordClassModel(SpecModel):
     examples: WordClassExamples
 
 
+class NegativePrefixModel(SpecModel):
+    """english.yaml `negative_prefix:` which prefixed words read as "not" and their stem."""
+
+    prefixes: Annotated[list[Text], Field(min_length=1)]
+    tags: Annotated[list[Literal[PENN_TAGS]], Field(min_length=1)]  # type: ignore[valid-type]
+    min_stem: Annotated[int, Field(ge=3, le=20)]
+    keep: list[Text] = []
+
+
 class LanguageFile(SpecModel):
     """graders/rules/english.yaml: the language data that drives tokenising, negation and the guard."""
 
@@ -258,6 +267,7 @@ class LanguageFile(SpecModel):
     spelling: SpellingSettings
     narration: NarrationLists
     word_classes: dict[str, WordClassModel] = {}
+    negative_prefix: NegativePrefixModel | None = None
 
 
 def _read_language(raw: Any, issues: list[SpecIssue]) -> Language | None:
@@ -292,7 +302,10 @@ def _read_language(raw: Any, issues: list[SpecIssue]) -> Language | None:
                                                           frozenset(w.lower() for w in c.not_before), c.capital)
                                 for c in data.contextual_contractions},
                     story_frames=tuple(data.story_frames),
-                    hedge_followers=frozenset(w.lower() for w in data.hedge_followers), word_classes=classes)
+                    hedge_followers=frozenset(w.lower() for w in data.hedge_followers), word_classes=classes,
+                    negative_prefix=None if data.negative_prefix is None else NegativePrefix(
+                        tuple(p.lower() for p in data.negative_prefix.prefixes), frozenset(data.negative_prefix.tags),
+                        data.negative_prefix.min_stem, frozenset(w.lower() for w in data.negative_prefix.keep)))
     return replace(base, not_negating=_word_tuple(tuple(neg.not_negating), base.expand),
                    indirect_questions=_word_tuple(tuple(data.indirect_questions), base.expand),
                    requests=_word_tuple(tuple(data.requests), base.expand),
