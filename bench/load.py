@@ -50,6 +50,9 @@ ANSWER = ("Thank you, Priya. Everything I heard today makes me even more keen on
 # flow: (the flow of the same run it is measured against, the least ratio of requests per second).
 TARGETS = {"submit": ("ceiling", 0.75), "lesson": ("healthz", 0.75)}
 P99_TARGET_MS = 150.0
+# Each site worker's resident memory once the server has handled this many requests.
+RSS_TARGET_MB = 150.0
+RSS_AFTER_REQUESTS = 10_000
 
 
 @dataclass
@@ -143,10 +146,12 @@ class Tally:
     errors: int = 0
     locked: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
+    served: int = 0  # requests sent, the warm-up's included (set-up logins are not counted)
 
     def add(self, other: Tally) -> None:
         """Merge another tally into this one."""
         self.latencies_ms.extend(other.latencies_ms)
+        self.served += other.served
         self.errors += other.errors
         self.locked += other.locked
         for code, n in other.statuses.items():
@@ -183,6 +188,7 @@ def _drive(flow: Flow, port: int, email: str, phase: Phase, warmup: float, secon
             client.close()
             status, body = 599, ""
         took = (time.perf_counter() - now) * 1000
+        mine.served += 1
         if now < warmup_end:
             continue
         mine.latencies_ms.append(took)
@@ -227,13 +233,37 @@ def percentile(values: list[float], pct: float) -> float:
 def server_cpu_seconds(server: Gunicorn) -> float:
     """Return the CPU time (user + system) used so far by the gunicorn workers."""
     ticks = os.sysconf("SC_CLK_TCK")
-    master = server.proc.pid
     total = 0
-    for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split():
+    for pid in _workers(server):
         # Fields 14 and 15 of /proc/PID/stat (after the parenthesised name) are utime and stime in ticks.
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         total += int(fields[11]) + int(fields[12])
     return total / ticks
+
+
+def _workers(server: Gunicorn) -> list[str]:
+    """The pids of the gunicorn master's worker processes."""
+    master = server.proc.pid
+    return Path(f"/proc/{master}/task/{master}/children").read_text().split()
+
+
+def worker_memory_mb(server: Gunicorn) -> tuple[float, float]:
+    """(largest RSS, largest PSS) of the gunicorn workers, in MB (10^6 bytes).
+
+    RSS counts pages a worker shares with the master and its sibling as its own, which is what the target reads;
+    PSS splits the shared pages among the processes that share them, the worker's fair share of the machine.
+    """
+    rss = pss = 0
+    for pid in _workers(server):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("Rss", "Pss"):
+                kib = int(value.split()[0])
+                if key == "Rss":
+                    rss = max(rss, kib)
+                else:
+                    pss = max(pss, kib)
+    return rss * 1024 / 1e6, pss * 1024 / 1e6
 
 
 def run_flow(flow_name: str, server: Gunicorn, emails: list[str], clients: int, warmup: float,
@@ -260,6 +290,7 @@ def run_flow(flow_name: str, server: Gunicorn, emails: list[str], clients: int, 
     for p in procs:
         p.join()
     latencies = total.latencies_ms
+    rss_mb, pss_mb = worker_memory_mb(server)
     return {
         "flow": flow_name,
         "requests": len(latencies),
@@ -270,6 +301,10 @@ def run_flow(flow_name: str, server: Gunicorn, emails: list[str], clients: int, 
         "errors": total.errors,
         "locked": total.locked,
         "statuses": total.statuses,
+        # Requests the server handled in all (warm-up included), and its workers' memory after them.
+        "served": total.served,
+        "worker_rss_mb": rss_mb,
+        "worker_pss_mb": pss_mb,
     }
 
 
@@ -344,7 +379,7 @@ def report(results: list[dict], args: argparse.Namespace, backend: str) -> list[
     print(f"\nbackend={backend} workers={args.workers} connections={args.connections} seconds={args.seconds} "
           f"cpus={os.cpu_count()} load={', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"{'flow':<18}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'locked':>8}{'x hello':>9}"
-          f"{'x ceiling':>10}{'x healthz':>10}{'cpu ms/req':>12}")
+          f"{'x ceiling':>10}{'x healthz':>10}{'cpu ms/req':>12}{'served':>8}{'rss MB':>8}{'pss MB':>8}")
     missed = []
 
     def ratio(r: dict, name: str) -> float:
@@ -356,7 +391,11 @@ def report(results: list[dict], args: argparse.Namespace, backend: str) -> list[
         r["ratios"] = {ref: ratio(r, ref) for ref in ("hello", "ceiling", "healthz")}
         print(f"{r['flow']:<18}{r['rps']:>8.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['errors']:>8}{r['locked']:>8}"
               + "".join(f"{r['ratios'][ref]:>{w}.2f}" for ref, w in (("hello", 9), ("ceiling", 10), ("healthz", 10)))
-              + f"{r['server_cpu_ms']:>12.2f}")
+              + f"{r['server_cpu_ms']:>12.2f}{r['served']:>8}{r['worker_rss_mb']:>8.0f}{r['worker_pss_mb']:>8.0f}")
+        site = r["flow"] not in ("hello", "ceiling")
+        if site and r["served"] >= RSS_AFTER_REQUESTS and r["worker_rss_mb"] > RSS_TARGET_MB:
+            missed.append(f"{r['flow']}: a worker holds {r['worker_rss_mb']:.0f} MB after {r['served']:,} requests "
+                          f"> {RSS_TARGET_MB:.0f} MB")
         if r["errors"] or r["locked"]:
             missed.append(f"{r['flow']}: {r['errors']} errors ({r['statuses']}), {r['locked']} 'database is locked'")
         if r["p99_ms"] > P99_TARGET_MS and r["flow"] in ("lesson", "progress", "submit"):

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from graders import text
 from graders.base import SpecError
+from graders.text import lexicon
 
 RULES = text.default_rules()
 
@@ -199,3 +203,43 @@ def test_version_tracks_the_rules_files(rules_copy):
     _edit(rules_copy / "tone.yaml", "Writing in capitals", "Writing in CAPITALS")
     assert text.rules_digest(rules_copy) != before
     assert text.TextGrader.version.endswith(RULES.digest)
+
+
+# ---- the stored word forms (graders/rules/forms.json.gz) -------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_stored_word_forms_are_what_lemminflect_gives_for_the_shipped_rules():
+    """The file holds exactly what the shipped rules and course need; rerun the command in the message if not."""
+    done = subprocess.run([sys.executable, "-m", "course.forms"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_site_worker_grades_without_loading_the_lexicon_tables(tmp_path):
+    """A production app compiles the course and grades (typos, @done, a negating prefix) from the stored sets alone."""
+    script = (
+        "import sys\n"
+        "from web import create_app\n"
+        "import graders\n"
+        f"app = create_app({{'DATABASE_URL': 'sqlite:///{tmp_path / 'x.db'}', 'SECRET_KEY': 'k'}})\n"
+        "ex = app.extensions['course'].exercises['address-a-concern']\n"
+        "answer = ('Thats a fair point, I havent usd Tableau and I was unconvinced by it. I moved from MATLAB to '\n"
+        "          'Python last year. I will do the free course this week.')\n"
+        "result = graders.grade(ex.type, ex.spec, answer, graders.Context(pass_threshold=ex.pass_threshold))\n"
+        "print(result.score, 'lemminflect' in sys.modules)\n"
+    )
+    env = {**os.environ, "APP_ENV": "production", "PYTHONPATH": str(REPO)}
+    env.pop("COURSE_DIR", None)
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    score, loaded = done.stdout.split()
+    assert float(score) > 0 and loaded == "False"
+
+
+def test_a_word_the_file_lacks_is_inflected_from_the_tables():
+    """A phrase word no shipped rule uses still gets its inflections (lemminflect is loaded for it)."""
+    assert "flabbergast" not in lexicon.stored()["inflections"]
+    assert {"flabbergast", "flabbergasts", "flabbergasted"} <= lexicon.inflections("flabbergast")

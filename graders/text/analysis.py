@@ -15,12 +15,14 @@ import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
+
+from graders.text.lexicon import has_tag, is_english
 
 if TYPE_CHECKING:  # for the annotation only: the rules module reads english.yaml into these settings
     from graders.text.rules import GuardSettings
@@ -86,18 +88,6 @@ class InContext:
         if not following:
             return False
         return following in self.before if self.before else following not in self.not_before
-
-
-@lru_cache(maxsize=65536)  # bounded: answers bring words no rule names, and the cache must not grow with them
-def has_tag(word: str, tags: frozenset[str], excluded: frozenset[str] = frozenset()) -> bool:
-    """True when `word` is an inflection with one of the Penn `tags` (VBD, JJ ...) of a lemma not in `excluded`."""
-    from lemminflect import getAllInflections, getAllLemmas  # heavy tables: loaded on first use only
-
-    lemmas = [(upos, lemma) for upos, found in getAllLemmas(word).items() for lemma in found]
-    if any(lemma in excluded for _upos, lemma in lemmas):
-        return False  # "had" is a form of "have" whatever else it might be
-    return any(word in forms for upos, lemma in lemmas
-               for tag, forms in getAllInflections(lemma, upos=upos).items() if tag in tags)
 
 
 @dataclass(frozen=True)
@@ -295,7 +285,7 @@ class Speller:
 
     def correct(self, word: str) -> str | None:
         """The rules word a misspelt word stands for, or None when it is a real word, too short or unclear."""
-        if len(word) < self.min_length or word in self.known or not word.isalpha() or _english(word):
+        if len(word) < self.min_length or word in self.known or not word.isalpha() or is_english(word):
             return None
         edits = 2 if len(word) >= self.long_from else 1
         found = process.extract(word, self.vocabulary, scorer=OSA.distance, score_cutoff=edits, limit=5)
@@ -320,12 +310,6 @@ def _doubling_slip(typed: str, word: str) -> bool:
     return False
 
 
-@cache
-def _english(word: str) -> bool:
-    """True when the English lexicon (lemminflect's) knows the word, so it is not a typo."""
-    from lemminflect import getAllLemmas  # heavy tables: loaded on first use only
-
-    return bool(getAllLemmas(word))
 
 
 @dataclass(frozen=True)

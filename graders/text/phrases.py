@@ -11,7 +11,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 
-from graders.text.analysis import WORD_RE, Analysis, Language, has_tag
+from graders.text import lexicon
+from graders.text.analysis import WORD_RE, Analysis, Language
+from graders.text.lexicon import tagged
 
 # Marks a one-word wildcard slot in a compiled phrase.
 WILDCARD = None
@@ -78,22 +80,14 @@ class PhraseError(ValueError):
 
 @cache
 def inflections(word: str) -> frozenset[str]:
-    """Every inflected form of every lemma of `word` (lemminflect), including the word itself."""
-    from lemminflect import getAllInflections, getAllLemmas  # heavy tables: loaded on first compile only
-
-    forms = {word}
-    for lemmas in getAllLemmas(word).values():
-        for lemma in lemmas:
-            forms.add(lemma)
-            for group in getAllInflections(lemma).values():
-                forms.update(f.lower() for f in group)
-    return frozenset(f for f in forms if WORD_RE.fullmatch(f))
+    """Every inflected form of every lemma of `word` (lemminflect's, through graders.text.lexicon), itself included."""
+    return frozenset(f.lower() for f in lexicon.inflections(word) if WORD_RE.fullmatch(f.lower()))
 
 
 def word_class(name: str, tags: Iterable[str], excluded: Iterable[str]) -> WordClass:
     """The slot for english.yaml's word class `name`: words with one of `tags`, of no lemma in `excluded`."""
-    tag_set, left_out = frozenset(tags), frozenset(excluded)
-    return WordClass(name, lambda word: has_tag(word, tag_set, left_out))
+    # The class's words are listed once, now: matching is a set lookup, and needs no lexicon tables later.
+    return WordClass(name, tagged(frozenset(tags), frozenset(excluded)).__contains__)
 
 
 def compile_phrase(phrase: str, lang: Language, inflect: bool = True) -> tuple[Pattern, ...]:

@@ -20,6 +20,7 @@ from pydantic import AfterValidator, Field
 from graders.base import SpecIssue
 from graders.schema import SpecModel, Text, fail, raise_if, unique_ids, validate
 from graders.text.analysis import WORD_RE, InContext, Language, Narration, NegativePrefix
+from graders.text.lexicon import tagged
 from graders.text.phrases import Pattern, PhraseError, compile_phrase, inflections, normalise_phrase_word, word_class
 
 RULES_DIR = Path(__file__).parents[1] / "rules"
@@ -280,6 +281,8 @@ def _read_language(raw: Any, issues: list[SpecIssue]) -> Language | None:
     suffixes = [(suffix, tuple(value.split())) for suffix, value in data.suffixes.items()]
     neg, nr = data.negation, data.narration
     classes = {name: word_class(name, c.tags, (w.lower() for w in c.except_)) for name, c in data.word_classes.items()}
+    if data.negative_prefix is not None:
+        tagged(frozenset(data.negative_prefix.tags))  # listed now, so grading needs no lexicon tables later
     for name, c in data.word_classes.items():
         # Like a concept's examples, a class's are checked when the rules load: a wrong one names itself.
         for key, words, belongs in (("match", c.examples.match, True), ("ok", c.examples.ok, False)):
