@@ -170,7 +170,10 @@ def site_env(database_url: str, **extra: str) -> dict[str, str]:
 def gunicorn(env: dict[str, str], workdir: Path, workers: int = 2, app_spec: str = "web:create_app()",
              extra_args: tuple[str, ...] = (), log_access: bool = True) -> Iterator[Gunicorn]:
     """Migrate the database in env, start gunicorn on a free loopback port, yield it, then stop it."""
-    subprocess.run([str(BIN / "course"), "db", "upgrade"], env=env, check=True, capture_output=True, cwd=workdir)
+    migrated = subprocess.run([str(BIN / "course"), "db", "upgrade"], env=env, capture_output=True, text=True,
+                              cwd=workdir)
+    # Say why: a bare CalledProcessError hides the migration's own message in the captured output.
+    assert migrated.returncode == 0, f"course db upgrade failed:\n{migrated.stdout}{migrated.stderr}"
     port = free_port()
     access_log, error_log = workdir / f"access-{port}.log", workdir / f"error-{port}.log"
     access = ["--access-logfile", str(access_log), "--access-logformat", ACCESS_LOG_FORMAT] if log_access else []

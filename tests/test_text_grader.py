@@ -158,6 +158,16 @@ def test_a_negating_prefix_reads_as_not_and_the_stem(word, read):
     assert LANG.expand(word) == read
 
 
+@pytest.mark.parametrize(("text_", "words"), [
+    ("Tableau's new to me.", ("tableau", "is", "new", "to", "me")),
+    ("The rota's not perfect.", ("the", "rota", "is", "not", "perfect")),
+    ("The team's rota works.", ("the", "team", "rota", "works")),  # a possessive stays one
+])
+def test_s_before_a_word_no_possessive_takes_is_is(text_, words):
+    """After a noun, 's before "new", "not", "a" ... means "is"; before a noun it is the possessive."""
+    assert analysis.analyse(text_, LANG).words == words
+
+
 def test_phrase_syntax_alternatives_optional_wildcard_exact():
     """{a|b} alternatives, [a] optional words, * any word, =word exact, inflections for the rest."""
     patterns = phrases.compile_phrase("{thank you|thanks} for [the] * time", LANG)

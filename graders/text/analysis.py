@@ -106,7 +106,7 @@ class Language:
 
     contractions: Mapping[str, tuple[str, ...]]  # whole words: "can't" -> ("can", "not")
     suffixes: tuple[tuple[str, tuple[str, ...]], ...]  # ("n't", ("not",)), ("'m", ("am",)) ...
-    s_is: frozenset[str]  # words whose 's means "is" (it's, that's); others are possessive and dropped
+    s_is: frozenset[str]  # words whose 's means "is" (it's, that's); others are possessive and dropped ...
     abbreviations: frozenset[str]  # a full stop after these does not end a sentence
     negators: frozenset[str]
     negation_window: int
@@ -141,6 +141,7 @@ class Language:
     # Derived: what an opener may have set inside it ("may I also ask"): the lead-ins and the modifiers.
     inner_skips: frozenset[str] = frozenset()
     negative_prefix: NegativePrefix | None = None
+    s_is_before: frozenset[str] = frozenset()  # ... (s_is) unless one of these follows ("Tableau's new to me")
 
     def __post_init__(self) -> None:
         """Precompute where each negator sits inside the not-negating sequences, and index the openers."""
@@ -430,8 +431,16 @@ def analyse(text: str, lang: Language, speller: Speller | None = None) -> Analys
         name = written[:1].isupper() and cur_first != len(words)
         low = written.lower()
         rule = lang.in_context.get(low)
-        following = text[raw[n + 1][0]: raw[n + 1][1]].lower() if rule is not None and n + 1 < len(raw) else ""
-        parts = rule.means if rule is not None and rule.applies(written, following) else lang.expand(low)
+        possessive = low.endswith("'s") and rule is None
+        following = (text[raw[n + 1][0]: raw[n + 1][1]].lower()
+                     if (rule is not None or possessive) and n + 1 < len(raw) else "")
+        if rule is not None and rule.applies(written, following):
+            parts = rule.means
+        elif possessive and following in lang.s_is_before and low[:-2] not in lang.s_is:
+            # "Tableau's new to me", "the rota's been a help": before these words 's is "is", not a possessive.
+            parts = (low[:-2], "is")
+        else:
+            parts = lang.expand(low)
         for i, part in enumerate(parts):
             fixed = speller.correct(part) if speller is not None and not name else None
             if fixed is not None:

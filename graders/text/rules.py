@@ -249,6 +249,7 @@ class LanguageFile(SpecModel):
     contractions: dict[str, Text]  # whole words: "can't" -> "can not"
     suffixes: dict[str, Text]  # "n't" -> "not"
     s_is: list[Text]
+    s_is_before: list[Text] = []  # after any other word, 's before one of these means "is"
     abbreviations: list[Text]
     numeric_abbreviations: list[Text]
     negation: NegationSettings
@@ -306,6 +307,7 @@ def _read_language(raw: Any, issues: list[SpecIssue]) -> Language | None:
                                 for c in data.contextual_contractions},
                     story_frames=tuple(data.story_frames),
                     hedge_followers=frozenset(w.lower() for w in data.hedge_followers), word_classes=classes,
+                    s_is_before=frozenset(w.lower() for w in data.s_is_before),
                     negative_prefix=None if data.negative_prefix is None else NegativePrefix(
                         tuple(p.lower() for p in data.negative_prefix.prefixes), frozenset(data.negative_prefix.tags),
                         data.negative_prefix.min_stem, frozenset(w.lower() for w in data.negative_prefix.keep)))
