@@ -175,7 +175,6 @@ class Language:
             return (base, "is") if base in self.s_is else (base,)
         return (word,)
 
-
     def _unprefixed(self, word: str) -> tuple[str, str] | None:
         """("not", stem) for a negating prefix on an adjective or participle ("unconvinced"), else None.
 
@@ -311,8 +310,6 @@ def _doubling_slip(typed: str, word: str) -> bool:
     return False
 
 
-
-
 @dataclass(frozen=True)
 class Sentence:
     """One sentence: its character span, whether it asks something, and its range of words."""
@@ -400,17 +397,11 @@ def analyse(text: str, lang: Language, speller: Speller | None = None) -> Analys
         """Finish the sentence being built, if it holds any word."""
         nonlocal cur_first, cur_start, cur_words
         if cur_start >= 0:
-            lead = cur_first
-            while lead < len(words) - 1 and words[lead] in lang.lead_ins:
-                lead += 1  # "And could you tell me ..." still opens with "could you tell me"
-            head = words[lead] if lead < len(words) else ""
-            q = question or _opens_with(words, lead, len(words), lang.openers.get(head, ()), lang.inner_skips)
-            asked = not q and _opens_with(words, lead, len(words), lang.request_openers.get(head, ()),
-                                          lang.inner_skips)
+            q, asked = (True, False) if question else _asks_from(words, cur_first, lang)
             if not (q or asked):
                 # "I'm serious about this role, but I'd like to know if anything gives you pause": an opener
                 # at the start of a later clause asks as much as one at the start of the sentence.
-                q, asked = _asks_in_a_clause(words, brk, lead + 1, lang)
+                q, asked = _asks_in_a_clause(words, brk, cur_first + 1, lang)
             sentences.append(Sentence(cur_start, end, q, cur_first, len(words), cur_words, asked))
         cur_first = len(words)
         cur_start = -1
@@ -485,19 +476,24 @@ def _starts_with(words: Sequence[str], first: int, stop: int, openers: Iterable[
 CLAUSE_OPENERS = frozenset(("but", "and", "so", "though", "although"))
 
 
+def _asks_from(words: Sequence[str], first: int, lang: Language) -> tuple[bool, bool]:
+    """(question, request): whether the words from `first` open like an indirect question or a request."""
+    lead = first
+    while lead < len(words) - 1 and words[lead] in lang.lead_ins:
+        lead += 1  # "And could you tell me ..." still opens with "could you tell me"
+    head = words[lead] if lead < len(words) else ""
+    if _opens_with(words, lead, len(words), lang.openers.get(head, ()), lang.inner_skips):
+        return True, False
+    return False, _opens_with(words, lead, len(words), lang.request_openers.get(head, ()), lang.inner_skips)
+
+
 def _asks_in_a_clause(words: Sequence[str], brk: Sequence[bool], first: int, lang: Language) -> tuple[bool, bool]:
     """(question, request): whether a clause after `first` (past a comma, "but", "so") opens like a question."""
     for p in range(first, len(words)):
-        if not (brk[p] or words[p - 1] in CLAUSE_OPENERS):
-            continue
-        lead = p
-        while lead < len(words) - 1 and words[lead] in lang.lead_ins:
-            lead += 1
-        head = words[lead]
-        if _opens_with(words, lead, len(words), lang.openers.get(head, ()), lang.inner_skips):
-            return True, False
-        if _opens_with(words, lead, len(words), lang.request_openers.get(head, ()), lang.inner_skips):
-            return False, True
+        if brk[p] or words[p - 1] in CLAUSE_OPENERS:
+            found = _asks_from(words, p, lang)
+            if any(found):
+                return found
     return False, False
 
 

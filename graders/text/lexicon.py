@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import sys
 from collections.abc import Iterable
 from functools import cache, lru_cache
 from importlib import metadata
@@ -81,8 +80,11 @@ def _inflect(word: str) -> frozenset[str]:
 def english_words() -> frozenset[str]:
     """Every lower-case word the lexicon has a lemma for: what getAllLemmas(word) finds something for."""
     listed = stored().get("english")
-    if listed is not None:
-        return frozenset(listed)
+    return frozenset(listed) if listed is not None else _english_from_tables()
+
+
+def _english_from_tables() -> frozenset[str]:
+    """The lower-case words with a lemma in lemminflect's tables (its getAllLemmas finds something for them)."""
     lemmas, overrides, _forms, _form_overrides = _tables()
     return frozenset(w for table in (lemmas, overrides) for w, found in table.items() if found and w == w.lower())
 
@@ -123,23 +125,11 @@ def has_tag(word: str, tags: frozenset[str], excluded: frozenset[str] = frozense
     return word in tagged(tags, excluded)
 
 
-def tables_loaded() -> bool:
-    """True when this process has loaded lemminflect's lookup tables."""
-    if "lemminflect" not in sys.modules:
-        return False
-    from lemminflect.core.Inflections import Inflections
-    from lemminflect.core.Lemmatizer import Lemmatizer
-
-    return "lemma_dict" in vars(Lemmatizer()) or "infl_dict" in vars(Inflections())
-
-
 def compute(words: Iterable[str], classes: Iterable[tuple[frozenset[str], frozenset[str]]]) -> dict:
     """The stored file's contents worked out from lemminflect's tables: these phrase words and tag classes."""
-    lemmas, overrides, _forms, _form_overrides = _tables()
-    english = {w for table in (lemmas, overrides) for w, found in table.items() if found and w == w.lower()}
     return {
         "lemminflect": metadata.version("lemminflect"),
-        "english": sorted(english),
+        "english": sorted(_english_from_tables()),
         "tagged": {_class_key(t, e): sorted(_tagged(t, e)) for t, e in classes},
         "inflections": {w: sorted(_inflect(w)) for w in sorted(set(words))},
     }

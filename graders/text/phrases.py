@@ -36,8 +36,8 @@ def is_gap(slot: frozenset[str] | None) -> bool:
 class WordClass(frozenset):
     """A slot that holds every word of a class by its form ("@done": a verb in the past tense), not a list of forms.
 
-    Membership is decided by the class's test (cached per word), so the slot names no words: it is never an index
-    key or a trigger, and adds nothing to the speller's vocabulary.
+    Membership is decided by the class's test (a lookup in the class's word set), so the slot names no words: it is
+    never an index key or a trigger, and adds nothing to the speller's vocabulary.
     """
 
     name: str
