@@ -80,6 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--no-cprofile", action="store_true", help="run bare (when py-spy samples from outside)")
     parser.add_argument("--top", type=int, default=30, help="functions to list")
+    parser.add_argument("--sort", default="tottime", choices=("tottime", "cumulative"),
+                        help="list by time in the function itself, or with what it calls")
+    parser.add_argument("--callers", metavar="NAME", help="also list who calls the functions matching NAME")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="time this many rounds of --requests and report the fastest (a busy host's noise is "
+                             "all one way)")
     parser.add_argument("--history", type=int, default=0,
                         help="more stored attempts for the learner, as bench/load.py's -history flows")
     args = parser.parse_args(argv)
@@ -89,19 +95,24 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(20):
             one_request(args.flow, client, token)
         profile = None if args.no_cprofile else cProfile.Profile()
-        start = time.perf_counter()
-        if profile:
-            profile.enable()
-        for _ in range(args.requests):
-            one_request(args.flow, client, token)
-        if profile:
-            profile.disable()
-        took = time.perf_counter() - start
+        took = float("inf")
+        for _ in range(args.rounds):
+            start = time.perf_counter()
+            if profile:
+                profile.enable()
+            for _ in range(args.requests):
+                one_request(args.flow, client, token)
+            if profile:
+                profile.disable()
+            took = min(took, time.perf_counter() - start)
         app.extensions["db_engine"].dispose()
     print(f"{args.flow}: {args.requests} requests, history {args.history}, {took * 1000 / args.requests:.2f} ms each"
           + (" (under cProfile)" if profile else ""))
     if profile:
-        pstats.Stats(profile).sort_stats("tottime").print_stats(args.top)
+        stats = pstats.Stats(profile).sort_stats(args.sort)
+        stats.print_stats(args.top)
+        if args.callers:
+            stats.print_callers(args.callers)
     return 0
 
 

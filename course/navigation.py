@@ -7,6 +7,7 @@ the certificate comes after the last of them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -58,17 +59,19 @@ class Outline:
         return self.done * 100 // self.total if self.total else 0
 
 
-def course_path(course: Course) -> list[Item]:
+# A site holds one course, a test run a handful: the path is worked out once per course, not on every page.
+@functools.lru_cache(maxsize=16)
+def course_path(course: Course) -> tuple[Item, ...]:
     """Return every lesson and exercise in course order (each lesson followed by its own exercises)."""
     path = []
     for lesson_id in course.lesson_order():
         lesson = course.lessons[lesson_id]
         path.append(Item(LESSON, lesson_id, lesson.title))
         path.extend(Item(EXERCISE, e, course.exercises[e].title) for e in lesson.exercises)
-    return path
+    return tuple(path)
 
 
-def _position(course: Course, kind: str, ident: str) -> tuple[list[Item], int]:
+def _position(course: Course, kind: str, ident: str) -> tuple[tuple[Item, ...], int]:
     """Return the course path and the index of one item on it (ValueError for an item not in the course)."""
     path = course_path(course)
     for index, item in enumerate(path):

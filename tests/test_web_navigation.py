@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from course.loader import load_course
-from tests.conftest import TEST_PASSWORD, csrf_token_from
+from tests.conftest import TEST_PASSWORD, csrf_token_from, login_as
 
 pytestmark = pytest.mark.db
 REPO = Path(__file__).resolve().parents[1]
@@ -99,6 +99,27 @@ def test_the_outlines_addresses_follow_the_path_the_site_is_mounted_under(client
     assert outline_links() == {"/lessons/l-one"}
     assert outline_links(SCRIPT_NAME="/careers") == {"/careers/lessons/l-one"}
     assert outline_links() == {"/lessons/l-one"}
+
+
+def test_the_kept_outline_follows_each_learners_own_progress(app, make_user, submit, client):
+    """The rendered outline is shared by learners at the same point only: a pass changes one learner's ticks at once,
+    and another learner, or a visitor, never sees them."""
+    def ticked() -> list[str]:
+        """Return the addresses the outline ticks on one lesson page."""
+        html = client.get("/lessons/l-two").get_data(as_text=True)
+        return sorted(set(re.findall(r'<a href="([^"]+)"[^>]*class="outline-link is-done', html)))
+
+    first, second = make_user(), make_user()
+    login_as(client, first)
+    assert ticked() == ["/lessons/l-two"]
+    exercise = app.extensions["course"].exercises["why-close-quiz"]
+    submit(exercise.id, passing(exercise))
+    assert ticked() == ["/exercises/why-close-quiz", "/lessons/l-two"]
+    login_as(client, second)
+    assert ticked() == ["/lessons/l-two"]
+    with client.session_transaction() as sess:
+        sess.clear()
+    assert ticked() == []
 
 
 def test_anonymous_readers_get_the_outline_without_a_share(client):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask import Blueprint, abort, current_app, render_template, url_for
 from flask_login import current_user
+from markupsafe import Markup
 
 from course import navigation
 from course.model import Course
 from course.render import render_markdown
+from web.memo import kept
 from web.services.progress import STATUS_LABELS, load_progress, record_lesson_read
 
 bp = Blueprint("learn", __name__)
@@ -49,14 +51,7 @@ def step_url(kind: str, ident: str) -> str:
     Every lesson and exercise page lists the whole course, so the addresses are kept per app and script root (a
     deployment under a path prefix) instead of built by url_for on every view: they were a quarter of a page.
     """
-    urls = current_app.extensions.setdefault("step_urls", {})
-    key = (request.script_root, kind, ident)
-    url = urls.get(key)
-    if url is None:
-        if len(urls) >= STEP_URLS_MAX:
-            urls.clear()
-        url = urls[key] = _build_step_url(kind, ident)
-    return url
+    return kept("step_urls", (kind, ident), lambda: _build_step_url(kind, ident), STEP_URLS_MAX)
 
 
 def item_url(item: navigation.Item) -> str:
@@ -64,10 +59,28 @@ def item_url(item: navigation.Item) -> str:
     return step_url(item.kind, item.id)
 
 
+# Distinct outlines kept rendered: one per pattern of done steps and page shown, so far more than a cohort's
+# learners share; past it the cache starts again (about 8 KB each).
+OUTLINE_HTML_MAX = 512
+
+
+def outline_nav(outline: navigation.Outline) -> Markup:
+    """Return the course outline's list as HTML, rendered once per outline, sign-in state and script root.
+
+    The outline is a pure function of those three (titles, ticks, the page shown, the addresses), and rendering
+    its thirty entries was over a third of a lesson page's time; learners at the same point share one copy.
+    """
+    def build() -> Markup:
+        """Render the list (autoescaped, so its HTML is safe to keep as markup)."""
+        return Markup(render_template("learn/_outline_nav.html", outline=outline))  # noqa: S704 - autoescaped
+
+    return kept("outline_html", (current_user.is_authenticated, outline), build, OUTLINE_HTML_MAX)
+
+
 @bp.app_context_processor
 def learn_helpers() -> dict[str, object]:
-    """Give templates the Markdown renderer, the status labels and the URL of a course step."""
-    return {"markdown": markdown, "status_labels": STATUS_LABELS, "item_url": item_url}
+    """Give templates the Markdown renderer, the status labels, the URL of a course step and the outline."""
+    return {"markdown": markdown, "status_labels": STATUS_LABELS, "item_url": item_url, "outline_nav": outline_nav}
 
 
 @bp.get("/")

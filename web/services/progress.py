@@ -187,11 +187,14 @@ def load_progress(course: Course, user: User | None) -> Progress:
     progress = Progress(course=course)
     if user is None or not user.is_authenticated:
         return progress
-    for row in db.session.execute(_READ_ROWS, {"uid": user.id}):
+    # The session's connection runs the prebuilt selects as Core: the ORM's execution layer was a fifth of the
+    # page for two reads of plain columns.
+    connection = db.session.connection()
+    for row in connection.execute(_READ_ROWS, {"uid": user.id}):
         progress.read[row.lesson_id] = row
     # One summary row per exercise tried (web.services.summaries), so the page costs the same after 5 attempts
     # as after 5,000; plain rows, not ORM objects, since every page shows status badges.
-    rows = db.session.execute(_SUMMARY_ROWS, {"uid": user.id})
+    rows = connection.execute(_SUMMARY_ROWS, {"uid": user.id})
     for exercise_id, attempts, best_score, passed, last_id, last_at in rows:
         progress.exercises[exercise_id] = ExerciseRecord(
             attempts=attempts, best_score=best_score, passed=bool(passed), last_attempt=AttemptRef(last_id, last_at))
