@@ -43,8 +43,9 @@ def load_writers() -> dict[str, dict[str, str]]:
     return yaml.safe_load((CORPUS / "writers.yaml").read_text(encoding="utf-8"))["writers"]
 
 
-def evaluate(exercise_ids: list[str] | None = None) -> dict[str, dict[str, Tally]]:
-    """Grade the whole corpus: exercise id -> split -> Tally."""
+def evaluate(exercise_ids: list[str] | None = None,
+             writer_ids: set[str] | None = None) -> dict[str, dict[str, Tally]]:
+    """Grade the whole corpus (or only some writers' answers): exercise id -> split -> Tally."""
     course = load_course(REPO)
     writers = load_writers()
     out: dict[str, dict[str, Tally]] = {}
@@ -53,7 +54,7 @@ def evaluate(exercise_ids: list[str] | None = None) -> dict[str, dict[str, Tally
         if exercise_ids and ex_id not in exercise_ids:
             continue
         exercise = course.exercises[ex_id]
-        cases = read_cases(path, exercise)
+        cases = [c for c in read_cases(path, exercise) if not writer_ids or c.writer in writer_ids]
         out[ex_id] = {s: grade_all(exercise, [c for c in cases if split_of(writers, c) == s]) for s in SPLITS}
     return out
 
@@ -122,9 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--exercise", action="append", help="only this exercise (repeatable)")
     p.add_argument("--split", choices=SPLITS, action="append", help="only this split's figures (repeatable)")
     p.add_argument("--failures", action="store_true", help="list the dev split's disagreements")
+    p.add_argument("--writers", help="only these writers' answers, comma-separated (a new round, graded once)")
     p.add_argument("--write", action="store_true", help=f"update {DOC.relative_to(REPO)}")
     args = p.parse_args(argv)
-    results = evaluate(args.exercise)
+    writer_ids = set(args.writers.split(",")) if args.writers else None
+    if writer_ids and (unknown := writer_ids - set(load_writers())):
+        p.error(f"no such writer in writers.yaml: {', '.join(sorted(unknown))}")
+    results = evaluate(args.exercise, writer_ids)
     parts = []
     for split in args.split or SPLITS:
         parts.append(f"### {split} split\n\n{table(results, split)}\n\n{categories(results, split)}")
@@ -133,8 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.failures:
         print_failures(results)
     if args.write:
-        if args.split or args.exercise:
-            p.error("--write needs the figures of every exercise and split")
+        if args.split or args.exercise or writer_ids:
+            p.error("--write needs the figures of every exercise, split and writer")
         write_doc(text)
     return 0
 
