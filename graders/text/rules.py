@@ -243,6 +243,13 @@ class NegativePrefixModel(SpecModel):
     keep: list[Text] = []
 
 
+class WishToKnowModel(SpecModel):
+    """A wish to know, in any pairing of its two halves: "I'd like to" or "I'm keen to", then "know" or "understand"."""
+
+    wishes: Annotated[list[Text], Field(min_length=1)]
+    verbs: Annotated[list[Text], Field(min_length=1)]
+
+
 class LanguageFile(SpecModel):
     """graders/rules/english.yaml: the language data that drives tokenising, negation and the guard."""
 
@@ -259,6 +266,7 @@ class LanguageFile(SpecModel):
     modifiers: list[Text]
     indirect_questions: list[Text] = []
     requests: list[Text]
+    wish_to_know: WishToKnowModel | None = None  # more request openers: every wish followed by every verb
     contextual_contractions: list[ContextualContraction] = []
     # Phrases that mark a sentence as the candidate's story of their own past elsewhere ("during my degree", "the
     # volunteers I managed"); a concept with `stories: false` does not count a match in such a sentence.
@@ -313,11 +321,18 @@ def _read_language(raw: Any, issues: list[SpecIssue]) -> Language | None:
                         data.negative_prefix.min_stem, frozenset(w.lower() for w in data.negative_prefix.keep)))
     return replace(base, not_negating=_word_tuple(tuple(neg.not_negating), base.expand),
                    indirect_questions=_word_tuple(tuple(data.indirect_questions), base.expand),
-                   requests=_word_tuple(tuple(data.requests), base.expand),
+                   requests=_word_tuple(tuple(data.requests) + _wishes_to_know(data.wish_to_know), base.expand),
                    hedges=_word_tuple(tuple(data.hedges), base.expand),
                    narration=replace(narration, checking=_word_tuple(tuple(nr.checking), base.expand),
                                      about_the_task=_word_tuple(tuple(nr.about_the_task), base.expand),
                                      openings=_word_tuple(tuple(nr.openings), base.expand)))
+
+
+def _wishes_to_know(model: WishToKnowModel | None) -> tuple[str, ...]:
+    """Every wish paired with every verb ("i would like to" + "understand"): request openers no list need spell out."""
+    if model is None:
+        return ()
+    return tuple(f"{wish} {verb}" for wish in model.wishes for verb in model.verbs)
 
 
 def _scope(value: str) -> str:
