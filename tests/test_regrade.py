@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import threading
 import uuid
+from dataclasses import replace
 
 import pytest
 import yaml
@@ -251,6 +252,55 @@ def test_a_course_regrade_that_fails_later_still_sums_the_committed_exercises_to
     stored_totals_agree()
 
 
+def stored_results() -> dict[int, tuple]:
+    """Every attempt's stored result, by id."""
+    return {a.id: (a.score, a.passed, a.status, a.checks, a.grader_version, a.review, a.review_reasons)
+            for a in db.session.scalars(select(Attempt))}
+
+
+def test_grading_in_processes_stores_what_grading_here_stores(app, make_user, web_course):
+    """Pages graded in two processes (one page of two attempts each) give the same reports, results, audit rows
+    and summaries as pages graded in this process: a text, an ordering and a choice exercise."""
+    text, order = web_course.exercises["thank-you-email"], web_course.exercises["order-close-steps"]
+    for answer in (*text.samples.passing, *text.samples.failing):
+        store(make_user(), text, answer)
+    for answer in (*order.samples.passing, *order.samples.failing):
+        store(make_user(), order, answer)
+    summaries.refresh_all(db.session)
+    db.session.commit()
+    edited = course_with_correct_option(web_course, EXERCISE, "decided-early")
+    ids = [text.id, order.id, EXERCISE]
+    # Stale every stored result, so both ways of grading have every attempt to change.
+    db.session.execute(Attempt.__table__.update().values(score=-1.0, status="stale", grader_version="old"))
+    db.session.commit()
+    before = stored_results()
+    here = regrade_course(edited, ids, workers=1, batch_size=2)
+    graded_here = stored_results()
+    db.session.execute(Attempt.__table__.update().values(score=-1.0, status="stale", grader_version="old"))
+    db.session.commit()
+    parallel = regrade_course(edited, ids, workers=2, batch_size=2)
+    assert [r.summary() for r in parallel] == [r.summary() for r in here]
+    assert [r.learners for r in parallel] == [r.learners for r in here]
+    assert stored_results() == graded_here != before
+    assert sum(r.changed for r in here) == len(before)
+    stored_totals_agree()
+
+
+def test_a_crash_in_a_grading_process_leaves_every_attempt_as_it_was(app, make_user, web_course):
+    """A grader that fails inside a grading process fails the regrade, and nothing of that exercise is written."""
+    text = web_course.exercises["thank-you-email"]
+    for answer in text.samples.passing:
+        store(make_user(), text, answer)
+    before = stored_results()
+    # The grader cannot grade with no compiled rules.
+    broken = replace(web_course, exercises={**web_course.exercises, text.id: replace(text, spec=None)})
+    with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the grader raises must reach the caller
+        regrade_course(broken, [text.id], workers=2)
+    db.session.expire_all()
+    assert stored_results() == before
+    assert audit_rows() == 0
+
+
 # ----------------------------------------------------------------------------------------- the CLI
 
 
@@ -324,6 +374,11 @@ def test_cli_regrade_all_reports_each_exercise_and_a_total(site_env, runner):
     result = runner.invoke(args=["regrade", EXERCISE, "order-close-steps", "--dry-run"])
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[-1] == "2 exercises: would change 0 of 2 results"
+    result = runner.invoke(args=["regrade", "--all", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == lines
+    result = runner.invoke(args=["regrade", EXERCISE, "--workers", "0"])
+    assert result.exit_code == 2 and "--workers" in result.stderr
 
 
 @pytest.mark.parametrize("args", [[], ["--all", EXERCISE]], ids=["nothing", "both"])

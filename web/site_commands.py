@@ -31,7 +31,7 @@ from web.security import public_url
 from web.services import lti as lti_svc
 from web.services.accounts import AccountError, create_user
 from web.services.case_export import reviewed_cases
-from web.services.regrade import UnknownExercise, regrade_course, regrade_exercise
+from web.services.regrade import UnknownExercise, grading_pool, regrade_course, regrade_exercise
 
 
 class SiteError(CommandFailed):
@@ -156,8 +156,10 @@ def demo(settings: SiteSettings) -> None:
 @click.argument("exercise_ids", nargs=-1, metavar="EXERCISE_ID...")
 @click.option("--all", "every", is_flag=True, help="regrade every exercise of the course")
 @click.option("--dry-run", is_flag=True, help="report what would change, write nothing")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="grade in this many processes; each takes a core from the site while the regrade runs")
 @click.pass_obj
-def regrade(settings: SiteSettings, exercise_ids: tuple[str, ...], every: bool, dry_run: bool) -> None:
+def regrade(settings: SiteSettings, exercise_ids: tuple[str, ...], every: bool, dry_run: bool, workers: int) -> None:
     """Regrade stored attempts of one or more exercises (or --all) with their current rules."""
     if bool(exercise_ids) == every:
         raise SiteError("name the exercises to regrade, or pass --all for every exercise (not both)", code=2)
@@ -170,10 +172,11 @@ def regrade(settings: SiteSettings, exercise_ids: tuple[str, ...], every: bool, 
         course = app.extensions["course"]
         try:
             if len(exercise_ids) == 1:
-                reports = [regrade_exercise(course, exercise_ids[0], dry_run=dry_run)]
+                with grading_pool(course, workers) as pool:
+                    reports = [regrade_exercise(course, exercise_ids[0], dry_run=dry_run, pool=pool)]
             else:
                 # Several exercises: the learners' course totals are summed once at the end, not once per exercise.
-                reports = regrade_course(course, list(exercise_ids) or None, dry_run=dry_run)
+                reports = regrade_course(course, list(exercise_ids) or None, dry_run=dry_run, workers=workers)
         except UnknownExercise as exc:
             raise SiteError(str(exc), code=2) from None
     for report in reports:

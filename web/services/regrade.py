@@ -11,9 +11,13 @@ lives in its own table (web.services.reviews), so a regrade never touches it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, insert, select, update
 
@@ -28,6 +32,28 @@ BATCH_SIZE = 500
 STORED = (Attempt.id, Attempt.score, Attempt.passed, Attempt.status, Attempt.checks, Attempt.grader_version,
           Attempt.review, Attempt.review_reasons)
 SCORE_EPSILON = 1e-9
+# Pages handed to grading processes and not yet collected, per process: enough to keep each busy while the next
+# page is read, few enough that memory stays with the pages in flight whatever the exercise's size.
+PAGES_IN_FLIGHT = 2
+
+
+class Stored(NamedTuple):
+    """An attempt's stored result, as phase 1 reads it: what `differs` compares and the audit row keeps."""
+
+    id: int
+    score: float
+    passed: bool
+    status: str
+    checks: Any
+    grader_version: str
+    review: str
+    review_reasons: Any
+
+
+# One page item: the stored result, its learner, the answer, and the context it is graded in.
+Item = tuple[Stored, int, Any, graders.Context]
+# A result that changes: the stored one, its learner, and the new stored_values.
+Change = tuple[Stored, int, dict[str, Any]]
 
 
 class UnknownExercise(LookupError):
@@ -166,6 +192,57 @@ def _grow_sqlite_cache(session: Any) -> Callable[[], None]:
     return lambda: raw.execute(f"PRAGMA cache_size={previous}")
 
 
+def grade_items(exercise: Any, items: list[Item]) -> list[Change]:
+    """Grade one page of items; return the ones whose result changes (pure: no database, no app)."""
+    changes = []
+    for stored, user_id, answer, context in items:
+        new = stored_values(graders.grade(exercise.type, exercise.spec, answer, context))
+        if differs(stored, new):
+            changes.append((stored, user_id, new))
+    return changes
+
+
+# The course a grading process grades with: set once in each process as it starts (see grading_pool).
+_POOL_COURSE: list[Any] = []
+
+
+def _start_grading_process(course: Any) -> None:
+    """Keep the course in this grading process (it came by fork, already compiled)."""
+    _POOL_COURSE[:] = [course]
+
+
+def _grade_in_process(exercise_id: str, items: list[Item]) -> list[Change]:
+    """Grade one page in a grading process."""
+    return grade_items(_POOL_COURSE[0].exercises[exercise_id], items)
+
+
+@dataclass(frozen=True)
+class GradingPool:
+    """Processes that grade pages, and how many there are."""
+
+    executor: ProcessPoolExecutor
+    workers: int
+
+
+@contextmanager
+def grading_pool(course: Any, workers: int) -> Iterator[GradingPool | None]:
+    """Yield processes that grade pages in parallel (None: grade in this process).
+
+    Graders are pure functions of the exercise and the answer, so pages grade on every core while this process
+    reads the next ones and writes. The processes are forked, so they start with the course already compiled;
+    where fork is not available (or `workers` is 1) pages are graded here, with the same results.
+    """
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        yield None
+        return
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_start_grading_process, initargs=(course,))
+    try:
+        yield GradingPool(pool, workers)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def regrade_exercise(
     course: Any,
     exercise_id: str,
@@ -175,11 +252,13 @@ def regrade_exercise(
     reason: str = "regrade",
     context_for: Callable[[Any, Attempt], graders.Context] | None = None,
     totals: bool = True,
+    pool: GradingPool | None = None,
 ) -> RegradeReport:
     """Regrade every stored attempt of one exercise with the course's current rules; see the module docstring.
 
     `totals` False leaves the changed learners' course totals to the caller (regrade_course sums them once for
-    every exercise it regraded, instead of once per exercise).
+    every exercise it regraded, instead of once per exercise). With a `pool` (grading_pool) pages are graded in
+    its processes, with the same results.
     """
     exercise = course.exercises.get(exercise_id)
     if exercise is None:
@@ -187,6 +266,18 @@ def regrade_exercise(
     report = RegradeReport(exercise_id, graders.version(exercise.type), dry_run=dry_run)
     session = db.session
     changes: list[tuple[int, dict[str, Any]]] = []
+    in_flight: deque[Future[list[Change]]] = deque()
+
+    def collect(page_changes: list[Change]) -> None:
+        """Count one graded page's changes into the report and keep them for phase 2."""
+        for stored, user_id, new in page_changes:
+            report.changed += 1
+            report.scores_changed += abs(float(stored.score) - new["score"]) > SCORE_EPSILON
+            report.passed_to_failed += bool(stored.passed) and not new["passed"]
+            report.failed_to_passed += (not stored.passed) and new["passed"]
+            changes.append((stored.id, new))
+            report.learners.add(user_id)
+
     last_id = 0
     restore_cache = _keep_cache
     try:
@@ -203,20 +294,18 @@ def regrade_exercise(
             # One query for the page's shuffle seeds, kept in a dict (the identity map would drop them), and one
             # context per learner at most.
             contexts = context_for or batch_contexts(exercise, {a.user_id for a in batch})
-            for attempt in batch:
-                report.regraded += 1
-                result = graders.grade(exercise.type, exercise.spec, attempt.answer, contexts(exercise, attempt))
-                new = stored_values(result)
-                if not differs(attempt, new):
-                    continue
-                report.changed += 1
-                report.scores_changed += abs(float(attempt.score) - result.score) > SCORE_EPSILON
-                report.passed_to_failed += bool(attempt.passed) and not result.passed
-                report.failed_to_passed += (not attempt.passed) and result.passed
-                changes.append((attempt.id, new))
-                report.learners.add(attempt.user_id)
+            items = [(Stored(*row[:len(STORED)]), row.user_id, row.answer, contexts(exercise, row)) for row in batch]
+            report.regraded += len(items)
+            if pool is None:
+                collect(grade_items(exercise, items))
+            else:
+                in_flight.append(pool.executor.submit(_grade_in_process, exercise_id, items))
+                while len(in_flight) > PAGES_IN_FLIGHT * pool.workers:
+                    collect(in_flight.popleft().result())
             last_id = batch[-1].id
             session.expunge_all()
+        while in_flight:
+            collect(in_flight.popleft().result())
         session.rollback()
         if dry_run or not changes:
             return report
@@ -237,6 +326,8 @@ def regrade_exercise(
         lti.queue_regraded(exercise_id)
         session.commit()
     except BaseException:
+        for future in in_flight:
+            future.cancel()
         session.rollback()
         raise
     finally:
@@ -245,7 +336,7 @@ def regrade_exercise(
 
 
 def regrade_course(course: Any, exercise_ids: list[str] | None = None, *, dry_run: bool = False,
-                   reason: str = "regrade") -> list[RegradeReport]:
+                   reason: str = "regrade", workers: int = 1, batch_size: int = BATCH_SIZE) -> list[RegradeReport]:
     """Regrade several exercises (None: every exercise of the course), one transaction each, totals once at the end.
 
     Every id is checked before anything is graded. Each exercise's results and summaries commit as
@@ -254,6 +345,7 @@ def regrade_course(course: Any, exercise_ids: list[str] | None = None, *, dry_ru
     for every learner whose results changed. Refreshing them after each exercise instead rewrote every summary of
     those learners once per exercise: about a third of a course-wide regrade. Until that last commit the item
     analysis may rank a regraded learner by their previous total; scores, passes and summaries are current.
+    With `workers` above 1 the answers are graded in that many processes (grading_pool).
     """
     ids = list(course.exercise_order()) if exercise_ids is None else list(dict.fromkeys(exercise_ids))
     unknown = [e for e in ids if e not in course.exercises]
@@ -261,8 +353,10 @@ def regrade_course(course: Any, exercise_ids: list[str] | None = None, *, dry_ru
         raise UnknownExercise(unknown[0], sorted(course.exercises))
     reports: list[RegradeReport] = []
     try:
-        for exercise_id in ids:
-            reports.append(regrade_exercise(course, exercise_id, dry_run=dry_run, reason=reason, totals=False))
+        with grading_pool(course, workers) as pool:
+            for exercise_id in ids:
+                reports.append(regrade_exercise(course, exercise_id, dry_run=dry_run, reason=reason, totals=False,
+                                                pool=pool, batch_size=batch_size))
     finally:
         # Also when a later exercise failed: the ones already committed must not keep stale totals.
         learners = set().union(*(r.learners for r in reports))
