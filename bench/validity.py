@@ -98,6 +98,29 @@ def categories(results: dict[str, dict[str, Tally]], split: str) -> str:
     return "\n".join(rows)
 
 
+def review(results: dict[str, dict[str, Tally]], split: str) -> str:
+    """How often the rules flag a grade for a person to look at, among their passes and their fails, right or wrong."""
+    rows = ["| exercise | false passes flagged | right passes flagged | false fails flagged | right fails flagged |",
+            "|---|---|---|---|---|"]
+    total = Tally()
+
+    def share(pair: tuple[int, int]) -> str:
+        """'12 of 40 (30%)'."""
+        k, n = pair
+        return f"{k} of {n} ({k / n:.0%})" if n else "-"
+
+    def row(name: str, t: Tally) -> str:
+        """One exercise's (or the total's) four shares."""
+        return (f"| {name} | {share(t.flagged(True, False))} | {share(t.flagged(True, True))} | "
+                f"{share(t.flagged(False, False))} | {share(t.flagged(False, True))} |")
+
+    for ex_id, splits in results.items():
+        total.outcomes.extend(splits[split].outcomes)
+        rows.append(row(ex_id, splits[split]))
+    rows.append(row("**all**", total))
+    return "\n".join(rows)
+
+
 def print_failures(results: dict[str, dict[str, Tally]]) -> None:
     """Every disagreement on the dev split, with the label and what the grader failed."""
     for ex_id, splits in results.items():
@@ -132,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     results = evaluate(args.exercise, writer_ids)
     parts = []
     for split in args.split or SPLITS:
-        parts.append(f"### {split} split\n\n{table(results, split)}\n\n{categories(results, split)}")
+        parts.append(f"### {split} split\n\n{table(results, split)}\n\n{categories(results, split)}\n\n"
+                     f"Grades the rules flag for review (`review: suggested`):\n\n{review(results, split)}")
     text = "\n\n".join(parts)
     print(text)
     if args.failures:

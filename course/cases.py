@@ -51,6 +51,7 @@ class Outcome:
     passed: bool
     status: str
     failed: tuple[str, ...]  # checks that failed on their own merits (the guard alone when it zeroes the rest)
+    review_reasons: tuple[str, ...] = ()  # why the grader suggests a person look at this grade (none: it is sure)
 
     @property
     def agrees(self) -> bool:
@@ -133,7 +134,7 @@ def grade_case(exercise: Exercise, case: Case) -> Outcome:
                            graders.Context(pass_threshold=exercise.pass_threshold))
     # A failed real-sentences guard marks the checks it zeroed "not credited"; they did not fail on their merits.
     failed = tuple(c.id for c in result.checks if not c.passed and not c.message.startswith(NOT_CREDITED))
-    return Outcome(case, result.passed, result.status, failed)
+    return Outcome(case, result.passed, result.status, failed, result.review_reasons)
 
 
 @dataclass
@@ -172,6 +173,12 @@ class Tally:
         """Share of labelled-bad answers (with a deciding check) that the rules failed by that check."""
         judged = [o for o in self.bad() if o.case.deciding_check]
         return sum(o.right_reason for o in judged) / len(judged) if judged else 0.0
+
+    def flagged(self, passed: bool | None = None, agrees: bool | None = None) -> tuple[int, int]:
+        """(flagged for review, all) among the outcomes the rules passed or failed, that agree with the label or not."""
+        chosen = [o for o in self.outcomes if (passed is None or o.passed == passed)
+                  and (agrees is None or o.agrees == agrees)]
+        return sum(1 for o in chosen if o.review_reasons), len(chosen)
 
     def by_category(self) -> dict[str, tuple[int, int]]:
         """Per category: (cases, agreed)."""

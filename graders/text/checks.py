@@ -102,6 +102,8 @@ class Outcome:
     spans: tuple[tuple[int, int], ...]
     # The verdict rests only on typo-corrected words or loose `together` meetings (a reason to suggest a review).
     shaky: bool = False
+    # A tone check passed with one weak marker found alone ("lol", "finally"): not enough to fail, enough to look.
+    hinted: bool = False
 
 
 @dataclass(frozen=True)
@@ -462,13 +464,15 @@ class Tone(CheckKind):
             if rule_spans:
                 fired.append((rule, rule_spans))
         # A weak marker ("lol", "finally") is innocent on its own as often as not; two different ones make a habit.
+        hinted = False
         if _separate_spans(span for rule, rule_spans in fired if rule.weak for span in rule_spans) < 2:
+            hinted = any(rule.weak for rule, _ in fired)
             fired = [(rule, found_spans) for rule, found_spans in fired if not rule.weak]
         messages = [with_quotes(rule.message, a.text, rule_spans) for rule, rule_spans in fired]
         spans = [span for _, rule_spans in fired for span in rule_spans]
         if messages:
             return Outcome(False, " ".join([check.fail_msg, *messages]), tuple(sorted(set(spans))))
-        return Outcome(True, check.pass_msg, ())
+        return Outcome(True, check.pass_msg, (), hinted=hinted)
 
     def describe(self, check: CheckSpec, spec: TextSpec) -> dict[str, Any]:
         """The rules of each category."""

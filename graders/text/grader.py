@@ -72,6 +72,7 @@ REVIEW_REASONS = {
     "loose-match": "a deciding check matched only through a typo or a loose match",
     "guard-and-move": "a guard and a required move fired in the same sentence",
     "few-matches": "a long answer where few sentences matched anything",
+    "tone-hint": "a pass with one weak sign of sarcasm or grumbling, too little alone to fail the tone",
 }
 # "Long" for the few-matches reason, and how small a share of its sentences matching anything is "few".
 REVIEW_LONG_WORDS = 100
@@ -232,6 +233,8 @@ def _review_reasons(a: analysis.Analysis, outcomes: list[tuple[CheckSpec, Outcom
                       for s, _ in o.spans}
     if guard_sentences & move_sentences:
         reasons.append("guard-and-move")
+    if result.passed and any(o.hinted for _, o in outcomes):
+        reasons.append("tone-hint")
     if a.word_count >= REVIEW_LONG_WORDS and len(a.sentences) >= REVIEW_MIN_SENTENCES:
         matched = {a.sent[a.word_at(s)] for c, o in outcomes if c.rule.role in ("move", "screen")
                    for s, _ in o.spans}
@@ -324,7 +327,8 @@ def _version() -> str:
     """Grader version: the code's revision plus a hash of the shipped rules, so a rules edit shows in results."""
     # 2: the rules view, typo tolerance, gaps, together/without, requests and the wider guard.
     # 3: results say when a person should review them (review, review_reasons).
-    return f"3+{rules_digest(RULES_DIR)}"
+    # 4: a pass with one weak tone marker alone is suggested for review ("tone-hint").
+    return f"4+{rules_digest(RULES_DIR)}"
 
 
 @register
