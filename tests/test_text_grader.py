@@ -436,6 +436,17 @@ def test_synonym_stuffing_in_one_sentence_earns_nothing():
     assert [result.answer_text[a:b] for a, b in guard.spans][:3] == ["interested in the", "keen", "excited"]
 
 
+def test_a_question_in_real_words_may_name_its_alternatives_clause_by_clause():
+    """Asking about the next stage, a decision and when, clause by clause, is a question, not synonym-stuffing; the
+    same alternatives as bare nouns with a question mark still are."""
+    asked = grade("I am keen on this role. How do you think I compare with what you need? And what will happen "
+                  "after this interview, will there be another stage or a decision, and when?")
+    assert check(asked, text.GUARD_ID).passed
+    listed = grade("I am keen on this role. How do I compare? Next steps, timeline, hearing back, decision date, "
+                   "process?")
+    assert not check(listed, text.GUARD_ID).passed and listed.score == 0.0
+
+
 def test_synonyms_side_by_side_earn_nothing():
     """Bare synonyms strung together inside a sentence ("interested keen excited") fail the guard, with spans."""
     result = grade("I am interested keen excited about the role. What are the next steps?")

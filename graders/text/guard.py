@@ -134,15 +134,26 @@ def repeated_sentences(s: Seen) -> Outcome | None:
     return None
 
 
+# The share of function words above which a question is in real words, not a list of nouns with a "?".
+ASKING_FUNCTION_SHARE = 0.3
+
+
 def stuffed_synonyms(s: Seen) -> Outcome | None:
     """Synonyms of one concept side by side, or in clause after clause of one sentence, are a list."""
     a, g = s.a, s.settings
     clauses = _clause_numbers(a)
+    # A question in real words may name its alternatives clause by clause ("what happens after this, will there be
+    # another stage or a decision, and when?"): that asks, it does not pile up synonyms. A question of bare nouns
+    # ("Next steps, timeline, decision date, process?") still counts.
+    asking = {n for n, x in enumerate(a.sentences)
+              if x.question and _function_share(a, x, s.lang.function_words) >= ASKING_FUNCTION_SHARE}
     for name in _stuffable(s.spec):
         found = s.hits(name)
         # Per sentence, the clauses (split at commas and at "and"/"or") where the concept appears.
         per_sentence: dict[int, dict[int, Hit]] = {}
         for h in found:
+            if a.sent[h.first] in asking:
+                continue
             per_sentence.setdefault(a.sent[h.first], {}).setdefault(clauses[h.first], h)
         crowded = list(max(per_sentence.values(), key=len, default={}).values())
         run = _longest_adjacent_run(found, a, s.lang.function_words)
@@ -158,6 +169,12 @@ def stuffed_synonyms(s: Seen) -> Outcome | None:
                            f"({', '.join(quote(a.text, h.span) for h in crowded[:4])}); piling up synonyms is not "
                            "an answer, so this earns nothing.", tuple(h.span for h in crowded))
     return None
+
+
+def _function_share(a: Analysis, x: Any, function_words: frozenset[str]) -> float:
+    """The share of a sentence's words that are function words (a list of keywords has next to none)."""
+    words = a.words[x.first: x.stop]
+    return sum(w in function_words for w in words) / len(words) if words else 0.0
 
 
 def and_chain(s: Seen) -> Outcome | None:
