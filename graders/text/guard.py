@@ -8,7 +8,7 @@ from the `guard:` section of graders/rules/english.yaml.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,7 +74,7 @@ def keyword_list(s: Seen) -> Outcome | None:
                  if x.words < g.min_sentence_words
                  or not any(w in lang.function_words for w in a.words[x.first: x.stop])]
     in_real = sum(x.words for x in a.sentences) - sum(x.words for x in fragments)
-    function_share = sum(w in lang.function_words for w in a.words) / len(a.words)
+    function_share = _function_share(a.words, lang.function_words)
     if s.checked and (in_real / max(1, a.word_count) < g.min_real_share or function_share < g.min_function_share):
         return s.fails("This reads as a list of words rather than sentences, so none of the other points can be "
                        "credited. Write it out as you would say or send it.",
@@ -134,10 +134,6 @@ def repeated_sentences(s: Seen) -> Outcome | None:
     return None
 
 
-# The share of function words above which a question is in real words, not a list of nouns with a "?".
-ASKING_FUNCTION_SHARE = 0.3
-
-
 def stuffed_synonyms(s: Seen) -> Outcome | None:
     """Synonyms of one concept side by side, or in clause after clause of one sentence, are a list."""
     a, g = s.a, s.settings
@@ -146,7 +142,8 @@ def stuffed_synonyms(s: Seen) -> Outcome | None:
     # another stage or a decision, and when?"): that asks, it does not pile up synonyms. A question of bare nouns
     # ("Next steps, timeline, decision date, process?") still counts.
     asking = {n for n, x in enumerate(a.sentences)
-              if x.question and _function_share(a, x, s.lang.function_words) >= ASKING_FUNCTION_SHARE}
+              if x.question
+              and _function_share(a.words[x.first: x.stop], s.lang.function_words) >= g.asking_function_share}
     for name in _stuffable(s.spec):
         found = s.hits(name)
         # Per sentence, the clauses (split at commas and at "and"/"or") where the concept appears.
@@ -171,9 +168,8 @@ def stuffed_synonyms(s: Seen) -> Outcome | None:
     return None
 
 
-def _function_share(a: Analysis, x: Any, function_words: frozenset[str]) -> float:
-    """The share of a sentence's words that are function words (a list of keywords has next to none)."""
-    words = a.words[x.first: x.stop]
+def _function_share(words: Sequence[str], function_words: frozenset[str]) -> float:
+    """The share of these words that are function words (a list of keywords has next to none)."""
     return sum(w in function_words for w in words) / len(words) if words else 0.0
 
 

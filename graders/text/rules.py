@@ -50,6 +50,8 @@ class GuardSettings(SpecModel):
     max_concept_share: Share  # share of words that may be rubric phrases before it looks stuffed ...
     stuffing_min_hits: Annotated[int, Field(ge=1, le=100)]  # ... when one concept is said this many times
     max_hits_per_sentence: Annotated[int, Field(ge=1, le=100)]  # one concept in more clauses is stuffing
+    # ... unless the sentence is a question with at least this share of function words (it names alternatives)
+    asking_function_share: Share = 0.3
     max_adjacent_hits: Annotated[int, Field(ge=1, le=100)]  # more phrases of one concept side by side is a list
     min_words_for_shares: Annotated[int, Field(ge=1, le=100)]  # the share tests apply from this many words on
     unpunctuated_words: Annotated[int, Field(ge=1, le=1000)]  # this many words with no . ! ? is no sentence
