@@ -52,8 +52,9 @@ class Stored(NamedTuple):
 
 # One page item: the stored result, its learner, the answer, and the context it is graded in.
 Item = tuple[Stored, int, Any, graders.Context]
-# A result that changes: the stored one, its learner, and the new stored_values.
-Change = tuple[Stored, int, dict[str, Any]]
+# A result that changes: the attempt, its stored score and pass, its learner, and the new stored_values (not the
+# stored checks, which a grading process would otherwise send back for nothing).
+Change = tuple[int, float, bool, int, dict[str, Any]]
 
 
 class UnknownExercise(LookupError):
@@ -198,7 +199,7 @@ def grade_items(exercise: Any, items: list[Item]) -> list[Change]:
     for stored, user_id, answer, context in items:
         new = stored_values(graders.grade(exercise.type, exercise.spec, answer, context))
         if differs(stored, new):
-            changes.append((stored, user_id, new))
+            changes.append((stored.id, stored.score, stored.passed, user_id, new))
     return changes
 
 
@@ -270,12 +271,12 @@ def regrade_exercise(
 
     def collect(page_changes: list[Change]) -> None:
         """Count one graded page's changes into the report and keep them for phase 2."""
-        for stored, user_id, new in page_changes:
+        for attempt_id, score, passed, user_id, new in page_changes:
             report.changed += 1
-            report.scores_changed += abs(float(stored.score) - new["score"]) > SCORE_EPSILON
-            report.passed_to_failed += bool(stored.passed) and not new["passed"]
-            report.failed_to_passed += (not stored.passed) and new["passed"]
-            changes.append((stored.id, new))
+            report.scores_changed += abs(float(score) - new["score"]) > SCORE_EPSILON
+            report.passed_to_failed += bool(passed) and not new["passed"]
+            report.failed_to_passed += (not passed) and new["passed"]
+            changes.append((attempt_id, new))
             report.learners.add(user_id)
 
     last_id = 0
