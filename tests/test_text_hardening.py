@@ -115,6 +115,22 @@ def _baseline_seconds(spec) -> float:
     return max(times)
 
 
+def _timed_grade(spec, answer: str, budget: float):
+    """Grade and time an answer; one over budget is timed once more, and the faster time is returned.
+
+    A super-linear rule is slow every time; a pause of the machine (another test's browser starting, a collection)
+    is not, so the second timing tells the two apart without loosening the budget.
+    """
+    t0 = time.perf_counter()
+    result = _grade(spec, answer)
+    took = time.perf_counter() - t0
+    if took >= budget:
+        t0 = time.perf_counter()
+        _grade(spec, answer)
+        took = min(took, time.perf_counter() - t0)
+    return result, took
+
+
 @pytest.mark.parametrize(("where", "pattern"), REGEXES, ids=[w for w, _ in REGEXES])
 def test_every_rule_regex_stays_linear_on_answers_built_from_its_own_pieces(where, pattern):
     """5,000 characters of a regex's own literals and classes, in any order, grade in about a plain grade's time."""
@@ -130,9 +146,7 @@ def test_every_rule_regex_stays_linear_on_answers_built_from_its_own_pieces(wher
         """Repeat the drawn pieces to the answer limit and grade; it must finish inside the budget."""
         block = "".join(seq)
         answer = (block * (MAX_ANSWER_CHARS // max(1, len(block)) + 1))[:MAX_ANSWER_CHARS]
-        t0 = time.perf_counter()
-        result = _grade(spec, answer)
-        took = time.perf_counter() - t0
+        result, took = _timed_grade(spec, answer, budget)
         assert took < budget, f"{where}: {took:.3f}s against a budget of {budget:.3f}s"
         # Never refused for time (a blank-only answer is refused as empty, which is fine); a graded answer's
         # status is the one its score implies.
@@ -148,9 +162,8 @@ def test_the_old_sign_off_attack_now_grades_in_milliseconds():
     _, spec = EXERCISES["thank-you-email"]
     attack = (("Regards,\n" + "1 " * 40 + "\n") * 200)[: MAX_ANSWER_CHARS - 1] + "x"
     budget = 20 * _baseline_seconds(spec) + 0.05
-    t0 = time.perf_counter()
-    result = _grade(spec, attack)
-    assert time.perf_counter() - t0 < budget
+    result, took = _timed_grade(spec, attack, budget)
+    assert took < budget
     assert not result.passed
 
 
